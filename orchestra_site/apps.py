@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class OrchestraSiteConfig(AppConfig):
+    """What every app shares: API keys, the event outbox, the process registry."""
+
+    name = "orchestra_site"
+    verbose_name = "Hub"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,147 @@
+"""Authentication for the whole hub, HTTP and WebSocket alike.
+
+A request is authenticated by an API key (``Authorization: Bearer <key>`` or ``X-API-Key: <key>``;
+WebSockets may also pass ``?api_key=<key>`` because browsers cannot set headers on them), by a
+staff session (admin, API docs), or, unless ``ORCHESTRA_TRUST_LOOPBACK=false``, by coming from
+loopback. The deployment model is an SSH tunnel to a private port, so loopback means "the owner";
+a request that carries proxy headers came through a reverse proxy and is not loopback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from django.conf import settings
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
+
+from orchestra_site.models import ApiKey
+from orchestra_site.services import api_key_authenticate
+
+PROXY_HEADERS = ("x-forwarded-for", "x-forwarded-host", "x-real-ip", "forwarded")
+
+
+@dataclass(frozen=True)
+class HubPrincipal:
+    """Who made a request: an API key's name or ``loopback``."""
+
+    name: str
+    api_key: ApiKey | None = None
+    is_authenticated: bool = True
+    is_anonymous: bool = False
+    is_staff: bool = False
+
+    def __str__(self) -> str:
+        return self.name
+
+
+LOOPBACK = HubPrincipal(name="loopback")
+
+
+def is_loopback_address(address: str | None) -> bool:
+    if not address:
+        return False
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def raw_key_from_headers(headers: dict[str, str]) -> str | None:
+    """The key from ``Authorization: Bearer`` or ``X-API-Key``; headers keyed lower-case."""
+    authorization = headers.get("authorization", "")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return headers.get("x-api-key", "").strip() or None
+
+
+def principal_for(*, headers: dict[str, str], client_address: str | None, query_key: str | None = None) -> HubPrincipal | None:
+    """The principal of a request, or None when it is not authenticated.
+
+    A key that is present but wrong is refused even from loopback, so a misconfigured client
+    finds out at once instead of working only through the tunnel.
+    """
+    raw_key = raw_key_from_headers(headers) or query_key
+    if raw_key:
+        api_key = api_key_authenticate(raw_key=raw_key)
+        return HubPrincipal(name=api_key.name, api_key=api_key) if api_key else None
+    if trusted_loopback(headers=headers, client_address=client_address):
+        return LOOPBACK
+    return None
+
+
+def trusted_loopback(*, headers: dict[str, str], client_address: str | None) -> bool:
+    if not settings.TRUST_LOOPBACK or not is_loopback_address(client_address):
+        return False
+    return not any(headers.get(name) for name in PROXY_HEADERS)
+
+
+def _request_headers(request: Request) -> dict[str, str]:
+    return {name.lower(): value for name, value in request.headers.items()}
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[HubPrincipal, ApiKey] | None:
+        raw_key = raw_key_from_headers(_request_headers(request))
+        if not raw_key:
+            return None
+        api_key = api_key_authenticate(raw_key=raw_key)
+        if api_key is None:
+            raise AuthenticationFailed("Invalid API key.")
+        return HubPrincipal(name=api_key.name, api_key=api_key), api_key
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="orchestra"'
+
+
+class LoopbackAuthentication(BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[HubPrincipal, None] | None:
+        if trusted_loopback(headers=_request_headers(request), client_address=request.META.get("REMOTE_ADDR")):
+            return LOOPBACK, None
+        return None
+
+
+class WebSocketAuthMiddleware:
+    """ASGI middleware: authenticate a WebSocket handshake and put the principal in the scope.
+
+    Unauthenticated handshakes are refused before any consumer runs (close code 4401), and so are
+    browser handshakes from an origin that is neither an allowed CORS origin nor the hub itself.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        from channels.db import database_sync_to_async
+
+        headers = {k.decode("latin1").lower(): v.decode("latin1") for k, v in scope.get("headers", [])}
+        query = parse_qs(scope.get("query_string", b"").decode("latin1"))
+        query_key = (query.get("api_key") or [None])[0]
+        client = scope.get("client") or (None, None)
+        principal = await database_sync_to_async(principal_for)(
+            headers=headers, client_address=client[0], query_key=query_key
+        )
+        user = scope.get("user")
+        if principal is None and user is not None and getattr(user, "is_staff", False):
+            principal = HubPrincipal(name=user.get_username(), is_staff=True)
+        if principal is None or not origin_allowed(headers):
+            await receive()  # the websocket.connect message
+            await send({"type": "websocket.close", "code": 4401 if principal is None else 4403})
+            return None
+        return await self.app({**scope, "principal": principal}, receive, send)
+
+
+def origin_allowed(headers: dict[str, str]) -> bool:
+    """Browsers always send Origin; other clients (the VSCode extension, scripts) may not."""
+    origin = headers.get("origin")
+    if not origin:
+        return True
+    if origin in settings.CORS_ALLOWED_ORIGINS:
+        return True
+    host = headers.get("host", "")
+    return origin.split("://", 1)[-1] == host

@@ -1,0 +1,83 @@
+"""Every error the hub answers is JSON ``{"detail": "..."}``: 400, 401, 404, 405 and 500 alike.
+
+Validation errors are 400 with a *string* detail that names the field (``title: This field is
+required.``), as the desktop contract decides; the per-field errors also go under ``errors``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from orchestra_site.exceptions import HubError
+
+logger = logging.getLogger(__name__)
+
+
+def flatten_errors(errors: Any, prefix: str = "") -> list[str]:
+    """``{"a": {"b": ["bad"]}}`` -> ``["a.b: bad"]``; list positions become ``a[0]``."""
+    if isinstance(errors, dict):
+        lines: list[str] = []
+        for key, value in errors.items():
+            name = prefix if key == "non_field_errors" else (f"{prefix}.{key}" if prefix else str(key))
+            lines.extend(flatten_errors(value, name))
+        return lines
+    if isinstance(errors, list):
+        if all(not isinstance(item, (dict, list)) for item in errors):
+            return [f"{prefix}: {item}" if prefix else str(item) for item in errors]
+        lines = []
+        for index, item in enumerate(errors):
+            if item:
+                lines.extend(flatten_errors(item, f"{prefix}[{index}]"))
+        return lines
+    return [f"{prefix}: {errors}" if prefix else str(errors)]
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, HubError):
+        return Response({"detail": exc.detail}, status=exc.status)
+    if isinstance(exc, DjangoValidationError):
+        errors = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        exc = drf_exceptions.ValidationError(errors)
+    if isinstance(exc, drf_exceptions.ValidationError):
+        detail = exc.detail
+        return Response(
+            {"detail": "; ".join(flatten_errors(detail)) or "Invalid input.", "errors": detail},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    if isinstance(exc, drf_exceptions.MethodNotAllowed):
+        return Response({"detail": "Method Not Allowed"}, status=405)
+    response = exception_handler(exc, context)
+    if response is not None and isinstance(response.data, dict) and "detail" in response.data:
+        response.data = {"detail": str(response.data["detail"])}
+    return response
+
+
+class JsonErrorMiddleware:
+    """Answer JSON for failures outside DRF's views: unknown routes and unhandled exceptions."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code == 404 and not _is_json(response) and not request.path.startswith("/admin/"):
+            return JsonResponse({"detail": "Not Found"}, status=404)
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if request.path.startswith("/admin/"):
+            return None
+        logger.exception("Unhandled error on %s %s", request.method, request.path)
+        return JsonResponse({"detail": "Internal Server Error"}, status=500)
+
+
+def _is_json(response: HttpResponse) -> bool:
+    return response.get("Content-Type", "").startswith("application/json")

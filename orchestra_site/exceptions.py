@@ -1,0 +1,33 @@
+"""Domain exceptions the services raise; ``orchestra_site.errors`` turns them into responses.
+
+Services never import DRF: they raise these (or Django's ``ValidationError``), and the one
+exception handler maps them to ``{"detail": "..."}`` with the right status.
+"""
+
+from __future__ import annotations
+
+
+class HubError(Exception):
+    """Base class; ``status`` is the HTTP status the API answers with."""
+
+    status = 400
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidInput(HubError):
+    """The request names something that cannot be (a foreign id, a cycle, a bad path)."""
+
+    status = 400
+
+
+class NotFound(HubError):
+    status = 404
+
+
+class Conflict(HubError):
+    """The request is valid but the object's state forbids it (e.g. already finished)."""
+
+    status = 400

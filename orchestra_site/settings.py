@@ -1,0 +1,227 @@
+"""Settings for Orchestra Hub.
+
+Every knob is an ``ORCHESTRA_*`` environment variable read through one ``environ.Env``; the
+defaults boot a complete one-process hub (SQLite + in-memory channel layer) with no configuration.
+A bad value fails loudly at start-up. ``.env.example`` lists them all; so does the README.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from orchestra_site.durations import parse_duration
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def _duration(name: str, default: str) -> float:
+    raw = env.str(name, default=default)
+    try:
+        return parse_duration(raw).total_seconds()
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from exc
+
+
+def _path_list(name: str, default: list[str]) -> list[Path]:
+    paths = [Path(p).expanduser() for p in env.list(name, default=default) if p]
+    for path in paths:
+        if not path.is_absolute():
+            raise ImproperlyConfigured(f"{name}: {path} is not an absolute path")
+    return paths
+
+
+# --- Where the hub keeps its files -------------------------------------------------------------
+DATA_DIR = Path(env.str("ORCHESTRA_DATA_DIR", default=str(BASE_DIR / "var"))).expanduser()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    """The configured key, or one generated once and kept in the data dir (never a shared default)."""
+    configured = env.str("ORCHESTRA_SECRET_KEY", default="")
+    if configured:
+        return configured
+    key_file = DATA_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.touch(mode=0o600)
+        key_file.write_text(secrets.token_urlsafe(50))
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env.bool("ORCHESTRA_DEBUG", default=False)
+HUB_HOST = env.str("ORCHESTRA_HOST", default="127.0.0.1")
+HUB_PORT = env.int("ORCHESTRA_PORT", default=8000)
+ALLOWED_HOSTS = env.list("ORCHESTRA_ALLOWED_HOSTS", default=["*"])
+HUB_VERSION = "2.0.0"
+
+# --- Apps ----------------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "orchestra_site",
+    "orchestration",
+    "projects",
+    "agents",
+]
+
+MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "orchestra_site.errors.JsonErrorMiddleware",
+]
+
+ROOT_URLCONF = "orchestra_site.urls"
+ASGI_APPLICATION = "orchestra_site.asgi.application"
+WSGI_APPLICATION = None
+# The desktop app's paths have no trailing slash and a redirect breaks its POST/PATCH/DELETE.
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ------------------------------------------------------------------------------------
+DATABASES = {
+    "default": env.db_url(
+        "ORCHESTRA_DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'orchestra.sqlite3'}"
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers run beside the writer; IMMEDIATE takes the write lock at BEGIN, so a
+    # transaction that reads then writes (lock a row, then update it) never fails half-way.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Channel layer -------------------------------------------------------------------------------
+REDIS_URL = env.str("ORCHESTRA_REDIS_URL", default="")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}
+    }
+
+# --- Authentication ------------------------------------------------------------------------------
+TRUST_LOOPBACK = env.bool("ORCHESTRA_TRUST_LOOPBACK", default=True)
+
+DESKTOP_ORIGINS = [
+    "http://localhost:1420",
+    "http://localhost:5173",
+    "tauri://localhost",
+    "https://tauri.localhost",
+]
+CORS_ALLOWED_ORIGINS = DESKTOP_ORIGINS + env.list("ORCHESTRA_CORS_ORIGINS", default=[])
+CORS_ALLOW_CREDENTIALS = True
+CORS_ALLOW_HEADERS = ["*"]
+CORS_ALLOW_METHODS = ["DELETE", "GET", "OPTIONS", "PATCH", "POST", "PUT"]
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "orchestra_site.auth.ApiKeyAuthentication",
+        "orchestra_site.auth.LoopbackAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "orchestra_site.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Orchestra Hub API",
+    "DESCRIPTION": "Workspace orchestration, projects and DAG workflows, agent templates and executions.",
+    "VERSION": HUB_VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Orchestration -------------------------------------------------------------------------------
+MAX_DESIRED = env.int("ORCHESTRA_MAX_DESIRED", default=20)
+WORKSPACE_TTL = _duration("ORCHESTRA_WORKSPACE_TTL", "24h")
+PRUNE_INTERVAL = _duration("ORCHESTRA_PRUNE_INTERVAL", "1h")
+if MAX_DESIRED < 0:
+    raise ImproperlyConfigured("ORCHESTRA_MAX_DESIRED must be >= 0")
+
+# --- Projects and agents -------------------------------------------------------------------------
+WORKSPACES_DIR = Path(env.str("ORCHESTRA_WORKSPACES_DIR", default=str(DATA_DIR / "workspaces"))).expanduser()
+WORKSPACE_ROOTS = _path_list("ORCHESTRA_WORKSPACE_ROOTS", [str(WORKSPACES_DIR)])
+WORKTREES_DIR = Path(env.str("ORCHESTRA_WORKTREES_DIR", default=str(DATA_DIR / "worktrees"))).expanduser()
+DEFAULT_DESIRED = env.int("ORCHESTRA_DEFAULT_DESIRED", default=1)
+MAX_RUNNING = env.int("ORCHESTRA_MAX_RUNNING", default=8)
+STEP_TIMEOUT = _duration("ORCHESTRA_STEP_TIMEOUT", "1h")
+CANCEL_GRACE = _duration("ORCHESTRA_CANCEL_GRACE", "10s")
+RUNNER_HEARTBEAT = _duration("ORCHESTRA_RUNNER_HEARTBEAT", "5s")
+RUNNER_DEAD_AFTER = _duration("ORCHESTRA_RUNNER_DEAD_AFTER", "30s")
+AGENT_ENV_PASSTHROUGH = env.list("ORCHESTRA_AGENT_ENV_PASSTHROUGH", default=[])
+AGENT_BIN_DIR = env.str("ORCHESTRA_AGENT_BIN_DIR", default=str(BASE_DIR / "node_modules" / ".bin"))
+CUSTOM_AGENT_COMMAND = env.list("ORCHESTRA_CUSTOM_AGENT_COMMAND", default=[])
+PLANNER_AGENT = env.str("ORCHESTRA_PLANNER_AGENT", default="claude")
+for _name, _value in (("ORCHESTRA_DEFAULT_DESIRED", DEFAULT_DESIRED), ("ORCHESTRA_MAX_RUNNING", MAX_RUNNING)):
+    if _value < 0:
+        raise ImproperlyConfigured(f"{_name} must be >= 0")
+
+# --- The rest of Django --------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("ORCHESTRA_LOG_LEVEL", default="INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
+}

@@ -1,0 +1,20 @@
+"""The hub's routes. The desktop app's paths sit at the root without trailing slashes; the
+orchestration API sits under ``/api/``. Unknown paths answer JSON 404 (``errors.JsonErrorMiddleware``)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from orchestra_site.health import HealthView
+
+urlpatterns = [
+    path("health", HealthView.as_view(), name="health"),
+    path("api/orchestration/", include("orchestration.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+    path("", include("projects.urls")),
+    path("", include("agents.urls")),
+]

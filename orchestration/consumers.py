@@ -1,0 +1,73 @@
+"""The ``/orchestration`` WebSocket: global totals for everyone, workspaces on subscription."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.core.exceptions import ValidationError
+
+from orchestra_site.consumers import HubConsumer
+from orchestra_site.errors import flatten_errors
+from orchestra_site.events import GLOBAL_GROUP, workspace_group
+from orchestration import events, selectors, services
+from orchestration.paths import normalize_workspace_path
+
+
+class FrameError(Exception):
+    pass
+
+
+class OrchestrationConsumer(HubConsumer):
+    async def connect(self) -> None:
+        await self.accept()
+        # Join first, then read: a change made in between arrives twice, never not at all,
+        # and the version lets the client drop the older copy.
+        await self.join(GLOBAL_GROUP)
+        totals = await database_sync_to_async(selectors.global_state)()
+        await self.send(text_data=events.frame(events.GLOBAL_EVENT, events.global_data(totals)))
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            name, workspace_id = self.parse_frame(text_data)
+            if name == "subscribe":
+                await self.subscribe(workspace_id)
+            else:
+                await self.unsubscribe(workspace_id)
+        except FrameError as exc:
+            await self.send(text_data=events.frame("error", {"message": str(exc)}))
+
+    def parse_frame(self, text_data: str | None) -> tuple[str, str]:
+        if text_data is None:
+            raise FrameError("frames must be JSON text, not binary.")
+        try:
+            frame: Any = json.loads(text_data)
+        except ValueError:
+            raise FrameError("frame is not valid JSON.") from None
+        if not isinstance(frame, dict):
+            raise FrameError('frame must be an object {"event": NAME, "data": {...}}.')
+        name, data = frame.get("event"), frame.get("data")
+        if name not in ("subscribe", "unsubscribe"):
+            raise FrameError(f"event: unknown event {name!r}; expected 'subscribe' or 'unsubscribe'.")
+        if not isinstance(data, dict):
+            raise FrameError("data: must be an object with workspaceId.")
+        try:
+            return name, normalize_workspace_path(data.get("workspaceId"))
+        except ValidationError as exc:
+            raise FrameError("; ".join(flatten_errors(exc.message_dict))) from None
+
+    async def subscribe(self, workspace_id: str) -> None:
+        await self.join(workspace_group(workspace_id))
+        await self.send(text_data=events.frame("subscribed", {"workspaceId": workspace_id}))
+        state = await database_sync_to_async(self._touch_and_read)(workspace_id)
+        await self.send(text_data=events.frame(events.WORKSPACE_EVENT, events.workspace_data(state)))
+
+    async def unsubscribe(self, workspace_id: str) -> None:
+        await self.leave(workspace_group(workspace_id))
+        await self.send(text_data=events.frame("unsubscribed", {"workspaceId": workspace_id}))
+
+    @staticmethod
+    def _touch_and_read(workspace_id: str) -> selectors.WorkspaceState:
+        services.workspace_touch(path=workspace_id)
+        return selectors.workspace_state(workspace_id)

@@ -25,9 +25,16 @@ migrate: install
 run: migrate
 	$(BIN)/python manage.py serve
 
+# The second pass runs the database and channel-layer tests again on the real PostgreSQL and
+# Redis of this machine (pytest-django creates and drops the test_<name> database).
+TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/orchestra
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+	ORCHESTRA_DATABASE_URL=$(TEST_POSTGRES_URL) ORCHESTRA_REDIS_URL=$(TEST_REDIS_URL) \
+		$(BIN)/pytest -m "not slow and not cli" orchestra_site orchestration projects agents
 
 bench: migrate
 	$(BIN)/python -m bench

@@ -14,9 +14,11 @@ class HubConsumer(AsyncJsonWebsocketConsumer):
     """Relays the pre-encoded frames ``orchestra_site.events`` sends to its groups."""
 
     groups_joined: set[str]
+    last_versions: dict[str, int]
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         self.groups_joined = set()
+        self.last_versions = {}
         bind_event_loop(asyncio.get_running_loop())
         await super().websocket_connect(message)
 
@@ -34,7 +36,16 @@ class HubConsumer(AsyncJsonWebsocketConsumer):
         for group in list(self.groups_joined):
             await self.leave(group)
 
+    def seen(self, group: str, version: int) -> None:
+        """Record a version this socket already has for ``group`` (e.g. a snapshot it was sent)."""
+        self.last_versions[group] = max(version, self.last_versions.get(group, 0))
+
     async def hub_frame(self, message: dict[str, Any]) -> None:
+        version, group = message.get("version"), message.get("group", "")
+        if version is not None:
+            if version <= self.last_versions.get(group, -1):
+                return  # a late, older (or duplicate) frame: the client already has newer
+            self.last_versions[group] = version
         await self.send(text_data=message["text"])
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import uuid
 from typing import Any
 
@@ -31,7 +32,35 @@ PROCESS_ID = uuid.uuid4().hex
 FRAME_MESSAGE_TYPE = "hub.frame"
 GLOBAL_GROUP = "orchestration.global"
 
-_hub_loop: asyncio.AbstractEventLoop | None = None
+logger = logging.getLogger(__name__)
+
+
+class _LoopDispatcher:
+    """Sends frames one after another on the consumers' loop, so their order is kept.
+
+    Threads (request handlers, the runner) hand frames over with ``call_soon_threadsafe``; the
+    in-memory layer's queues belong to that loop and must never be touched from another one.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        self.task = loop.create_task(self.run())
+
+    def submit(self, group: str, message: dict[str, Any]) -> None:
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, (group, message))
+
+    async def run(self) -> None:
+        layer = get_channel_layer()
+        while True:
+            group, message = await self.queue.get()
+            try:
+                await layer.group_send(group, message)
+            except Exception:
+                logger.exception("could not send a frame to %s", group)
+
+
+_dispatcher: _LoopDispatcher | None = None
 
 
 def workspace_group(path: str) -> str:
@@ -52,46 +81,43 @@ def layer_is_shared() -> bool:
 
 
 def bind_event_loop(loop: asyncio.AbstractEventLoop) -> None:
-    """Remember the loop the WebSocket consumers live on, so threads can hand frames to it."""
-    global _hub_loop
-    _hub_loop = loop
+    """Deliver frames on ``loop``, the loop the WebSocket consumers live on. Call it on that loop."""
+    global _dispatcher
+    if _dispatcher is None or _dispatcher.loop is not loop or _dispatcher.task.done():
+        _dispatcher = _LoopDispatcher(loop)
 
 
 def encode_frame(frame: dict[str, Any]) -> str:
     return json.dumps(frame, cls=DjangoJSONEncoder, separators=(",", ":"))
 
 
-def broadcast(group: str, frame: dict[str, Any]) -> None:
-    """Send ``frame`` to every socket in ``group`` once the current transaction commits."""
+def broadcast(group: str, frame: dict[str, Any], *, version: int | None = None) -> None:
+    """Send ``frame`` to every socket in ``group`` once the current transaction commits.
+
+    Frames that carry a ``version`` are delivered to a socket only if newer than the last one it
+    got for that group (``HubConsumer.hub_frame``): commits in different threads or processes may
+    reach the layer out of order, and clients must see versions strictly increase.
+    """
     text = encode_frame(frame)
     if not layer_is_shared():
-        OutboxEvent.objects.create(origin=PROCESS_ID, group=group, text=text)
-    transaction.on_commit(lambda: deliver_local(group, text))
+        OutboxEvent.objects.create(origin=PROCESS_ID, group=group, text=text, version=version)
+    transaction.on_commit(lambda: deliver_local(group, text, version))
 
 
 def broadcast_event(group: str, event: str, data: dict[str, Any]) -> None:
     """The ``{"event": NAME, "data": {...}}`` frames of the orchestration and project sockets."""
-    broadcast(group, {"event": event, "data": data})
+    broadcast(group, {"event": event, "data": data}, version=data.get("version"))
 
 
-def deliver_local(group: str, text: str) -> None:
+def frame_message(group: str, text: str, version: int | None) -> dict[str, Any]:
+    return {"type": FRAME_MESSAGE_TYPE, "group": group, "text": text, "version": version}
+
+
+def deliver_local(group: str, text: str, version: int | None = None) -> None:
     """Hand a frame to this process's channel layer, from any thread."""
-    message = {"type": FRAME_MESSAGE_TYPE, "text": text}
-    loop = _hub_loop
-    if loop is not None and loop.is_running() and not loop.is_closed():
-        coroutine = get_channel_layer().group_send(group, message)
-        if _running_loop() is loop:
-            loop.create_task(coroutine)
-        else:
-            # The in-memory layer's queues belong to the consumers' loop: never touch them
-            # from another thread's loop, or a waiting consumer may never wake up.
-            asyncio.run_coroutine_threadsafe(coroutine, loop)
+    message = frame_message(group, text, version)
+    dispatcher = _dispatcher
+    if dispatcher is not None and dispatcher.loop.is_running() and not dispatcher.loop.is_closed():
+        dispatcher.submit(group, message)
         return
     async_to_sync(get_channel_layer().group_send)(group, message)
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None

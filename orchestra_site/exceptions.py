@@ -31,3 +31,9 @@ class Conflict(HubError):
     """The request is valid but the object's state forbids it (e.g. already finished)."""
 
     status = 400
+
+
+class ServiceUnavailable(HubError):
+    """Something the hub needs for this request cannot run right now (e.g. no planner agent)."""
+
+    status = 503

@@ -62,6 +62,7 @@ class OutboxEvent(models.Model):
     origin = models.CharField(max_length=32, db_index=True)
     group = models.CharField(max_length=100)
     text = models.TextField(help_text="The JSON frame, exactly as clients receive it.")
+    version = models.BigIntegerField(null=True, help_text="Lets consumers drop a late, older frame.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -11,7 +11,7 @@ from channels.layers import get_channel_layer
 from django.db.models import Max
 from django.utils import timezone
 
-from orchestra_site.events import FRAME_MESSAGE_TYPE, PROCESS_ID
+from orchestra_site.events import PROCESS_ID, frame_message
 from orchestra_site.models import OutboxEvent
 
 logger = logging.getLogger(__name__)
@@ -49,10 +49,10 @@ class OutboxRelay:
         rows = await database_sync_to_async(self._fetch)()
         layer = get_channel_layer()
         delivered = 0
-        for row_id, origin, group, text in rows:
+        for row_id, origin, group, text, version in rows:
             self.cursor = row_id
             if origin != PROCESS_ID:
-                await layer.group_send(group, {"type": FRAME_MESSAGE_TYPE, "text": text})
+                await layer.group_send(group, frame_message(group, text, version))
                 delivered += 1
         if timezone.now() - self._last_cleanup > timedelta(minutes=1):
             await database_sync_to_async(self._cleanup)()
@@ -61,9 +61,9 @@ class OutboxRelay:
     def _latest_id(self) -> int:
         return OutboxEvent.objects.aggregate(latest=Max("id"))["latest"] or 0
 
-    def _fetch(self) -> list[tuple[int, str, str, str]]:
+    def _fetch(self) -> list[tuple[int, str, str, str, int | None]]:
         rows = OutboxEvent.objects.filter(id__gt=self.cursor).order_by("id")
-        return list(rows.values_list("id", "origin", "group", "text")[:BATCH])
+        return list(rows.values_list("id", "origin", "group", "text", "version")[:BATCH])
 
     def _cleanup(self) -> None:
         self._last_cleanup = timezone.now()

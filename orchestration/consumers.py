@@ -26,6 +26,7 @@ class OrchestrationConsumer(HubConsumer):
         # and the version lets the client drop the older copy.
         await self.join(GLOBAL_GROUP)
         totals = await database_sync_to_async(selectors.global_state)()
+        self.seen(GLOBAL_GROUP, totals.version)
         await self.send(text_data=events.frame(events.GLOBAL_EVENT, events.global_data(totals)))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -61,6 +62,7 @@ class OrchestrationConsumer(HubConsumer):
         await self.join(workspace_group(workspace_id))
         await self.send(text_data=events.frame("subscribed", {"workspaceId": workspace_id}))
         state = await database_sync_to_async(self._touch_and_read)(workspace_id)
+        self.seen(workspace_group(workspace_id), state.version)
         await self.send(text_data=events.frame(events.WORKSPACE_EVENT, events.workspace_data(state)))
 
     async def unsubscribe(self, workspace_id: str) -> None:

@@ -17,15 +17,12 @@ class GlobalObjectSerializer(serializers.Serializer):
     desired = serializers.IntegerField(min_value=0)
 
 
-class WorkspaceResponseSerializer(serializers.Serializer):
-    workspace = WorkspaceObjectSerializer()
-    # "global" is a Python keyword, so the field is declared under another name.
-    global_ = GlobalObjectSerializer(source="global")
-
-    def get_fields(self) -> dict[str, serializers.Field]:
-        fields = super().get_fields()
-        fields["global"] = fields.pop("global_")
-        return fields
+# "global" is a Python keyword, so this serializer is built with type() to declare that field.
+WorkspaceResponseSerializer = type(
+    "WorkspaceResponseSerializer",
+    (serializers.Serializer,),
+    {"workspace": WorkspaceObjectSerializer(), "global": GlobalObjectSerializer()},
+)
 
 
 class OrchestrationUpdateSerializer(serializers.Serializer):

@@ -26,7 +26,9 @@ class Command(BaseCommand):
             age = parse_duration(older_than) if older_than else None
         except ValueError as exc:
             raise CommandError(f"--older-than: {exc}") from exc
-        removed = workspaces_prune(older_than=age or timedelta(seconds=settings.WORKSPACE_TTL))
+        if age is None:
+            age = timedelta(seconds=settings.WORKSPACE_TTL)
+        removed = workspaces_prune(older_than=age)
         for path in removed:
             self.stdout.write(f"removed {path}")
         self.stdout.write(f"Pruned {len(removed)} workspace(s).")

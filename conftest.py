@@ -1,0 +1,36 @@
+"""The shared world of fixtures for every app's tests."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+
+@pytest.fixture(autouse=True)
+def _hub_dirs(tmp_path, settings):  # type: ignore[no-untyped-def]
+    """Each test gets its own workspaces and worktrees folders inside the allowed roots."""
+    settings.WORKSPACES_DIR = tmp_path / "workspaces"
+    settings.WORKTREES_DIR = tmp_path / "worktrees"
+    settings.WORKSPACE_ROOTS = [tmp_path]
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    """A client on loopback, which the hub trusts by default (``ORCHESTRA_TRUST_LOOPBACK``)."""
+    return APIClient()
+
+
+@pytest.fixture
+def untrusted_loopback(settings):  # type: ignore[no-untyped-def]
+    settings.TRUST_LOOPBACK = False
+    return settings
+
+
+def database_vendor() -> str:
+    return settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+
+
+requires_postgres = pytest.mark.skipif(
+    database_vendor() != "postgresql", reason="runs in the PostgreSQL pass of `make test`"
+)

@@ -9,3 +9,6 @@ class OrchestraSiteConfig(AppConfig):
     name = "orchestra_site"
     verbose_name = "Hub"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from orchestra_site import schema  # noqa: F401  registers the auth schemes with drf-spectacular

@@ -60,7 +60,9 @@ def raw_key_from_headers(headers: dict[str, str]) -> str | None:
     return headers.get("x-api-key", "").strip() or None
 
 
-def principal_for(*, headers: dict[str, str], client_address: str | None, query_key: str | None = None) -> HubPrincipal | None:
+def principal_for(
+    *, headers: dict[str, str], client_address: str | None, query_key: str | None = None
+) -> HubPrincipal | None:
     """The principal of a request, or None when it is not authenticated.
 
     A key that is present but wrong is refused even from loopback, so a misconfigured client

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions as drf_exceptions
@@ -41,6 +42,8 @@ def flatten_errors(errors: Any, prefix: str = "") -> list[str]:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):
+        return Response({"detail": "Request body too large."}, status=413)
     if isinstance(exc, HubError):
         return Response({"detail": exc.detail}, status=exc.status)
     if isinstance(exc, DjangoValidationError):
@@ -75,6 +78,8 @@ class JsonErrorMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if request.path.startswith("/admin/"):
             return None
+        if isinstance(exception, RequestDataTooBig):
+            return JsonResponse({"detail": "Request body too large."}, status=413)
         logger.exception("Unhandled error on %s %s", request.method, request.path)
         return JsonResponse({"detail": "Internal Server Error"}, status=500)
 

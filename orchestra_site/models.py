@@ -68,6 +68,9 @@ class OutboxEvent(models.Model):
     class Meta:
         ordering = ["id"]
 
+    def __str__(self) -> str:
+        return f"{self.group} #{self.pk}"
+
 
 class HubProcessQuerySet(models.QuerySet["HubProcess"]):
     def alive(self, *, dead_after: float) -> HubProcessQuerySet:

@@ -7,7 +7,6 @@ import socket
 from datetime import timedelta
 
 from django.conf import settings
-
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone

@@ -7,6 +7,7 @@ A bad value fails loudly at start-up. ``.env.example`` lists them all; so does t
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -114,11 +115,7 @@ TEMPLATES = [
 ]
 
 # --- Database ------------------------------------------------------------------------------------
-DATABASES = {
-    "default": env.db_url(
-        "ORCHESTRA_DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'orchestra.sqlite3'}"
-    )
-}
+DATABASES = {"default": env.db_url("ORCHESTRA_DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'orchestra.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside the writer; IMMEDIATE takes the write lock at BEGIN, so a
     # transaction that reads then writes (lock a row, then update it) never fails half-way.
@@ -127,6 +124,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # Tests use a file too (not shared-cache memory), so threads and processes lock like in production.
+    # One file per test process, so concurrent test runs never share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-orchestra-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
@@ -142,9 +142,7 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}
-    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
 
 # --- Authentication ------------------------------------------------------------------------------
 TRUST_LOOPBACK = env.bool("ORCHESTRA_TRUST_LOOPBACK", default=True)
@@ -180,6 +178,14 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "NodeStatusEnum": "projects.models.NodeStatus",
+        "RunStatusEnum": "projects.models.RunStatus",
+        "ExecutionStatusEnum": "agents.models.ExecutionStatus",
+        "StepRunStatusEnum": "agents.models.StepRunStatus",
+        "AgentTypeEnum": "agents.models.AgentType",
+        "OutputFormatEnum": "agents.models.OutputFormat",
+    },
 }
 
 # --- Orchestration -------------------------------------------------------------------------------

@@ -17,9 +17,7 @@ class Workspace(models.Model):
     desired = models.PositiveIntegerField(default=0)
     running = models.PositiveIntegerField(default=0)
     version = models.BigIntegerField(default=0)
-    pinned = models.BooleanField(
-        default=False, help_text="Kept by prune_workspaces: the workspace of a project."
-    )
+    pinned = models.BooleanField(default=False, help_text="Kept by prune_workspaces: the workspace of a project.")
     created_at = models.DateTimeField(default=timezone.now)
     touched_at = models.DateTimeField(default=timezone.now, db_index=True)
 

@@ -54,6 +54,11 @@ def workspace_ensure(*, path: str, desired: int) -> WorkspaceState:
     return workspace_state(path)
 
 
+def workspace_unpin(*, path: str) -> None:
+    """No project uses the workspace any more: prune may remove it once it is idle and old."""
+    Workspace.objects.filter(path=path).update(pinned=False, touched_at=timezone.now())
+
+
 def workspace_touch(*, path: str) -> None:
     """A client looked at the workspace: keep it from being pruned. Creates nothing."""
     Workspace.objects.filter(path=path).update(touched_at=timezone.now())
@@ -89,9 +94,7 @@ def workspace_release_slot(*, path: str) -> None:
             running=F("running") - 1, touched_at=timezone.now()
         )
         if released:
-            Totals.objects.filter(pk=Totals.SINGLETON_ID).update(
-                running=F("running") - 1, version=F("version") + 1
-            )
+            Totals.objects.filter(pk=Totals.SINGLETON_ID).update(running=F("running") - 1, version=F("version") + 1)
             _after_change(path)
 
 
@@ -107,9 +110,7 @@ def workspace_delete(*, path: str) -> bool:
 
 def _delete(condition: Q) -> list[str]:
     with transaction.atomic():
-        doomed = list(
-            Workspace.objects.select_for_update().filter(condition).values_list("path", "desired", "running")
-        )
+        doomed = list(Workspace.objects.select_for_update().filter(condition).values_list("path", "desired", "running"))
         if not doomed:
             return []
         paths = [path for path, _, _ in doomed]

@@ -63,7 +63,9 @@ def workspace_response(state: selectors.WorkspaceState, totals: selectors.Global
 class WorkspaceView(APIView):
     """GET the workspace; PUT ``{id}`` or ``{id}/desired`` sets desired; PUT ``{id}/running`` reports running."""
 
-    @extend_schema(parameters=[WORKSPACE_ID], responses=WorkspaceResponseSerializer, operation_id="orchestration_workspace_get")
+    @extend_schema(
+        parameters=[WORKSPACE_ID], responses=WorkspaceResponseSerializer, operation_id="orchestration_workspace_get"
+    )
     def get(self, request: Request, rest: str) -> Response:
         path, action = split_workspace_route(request, rest)
         if action is not None:
@@ -76,7 +78,7 @@ class WorkspaceView(APIView):
         request=OrchestrationUpdateSerializer,
         responses=WorkspaceResponseSerializer,
         operation_id="orchestration_workspace_put",
-        description="`{id}` and `{id}/desired` take `{\"desired\": n}`; `{id}/running` takes `{\"running\": n}`.",
+        description='`{id}` and `{id}/desired` take `{"desired": n}`; `{id}/running` takes `{"running": n}`.',
     )
     def put(self, request: Request, rest: str) -> Response:
         path, action = split_workspace_route(request, rest)

@@ -1,7 +1,8 @@
-"""A tiny stand-in agent for ``agent_type: custom`` in tests: waits, then echoes its prompt.
+"""A tiny stand-in agent for ``agent_type: custom`` in tests: works a while, then answers.
 
-Usage: ``python fake_agent.py SECONDS PROMPT``. Prints one line per half second while it waits,
-so a test sees live output, then ``done: PROMPT``.
+Usage: ``python fake_agent.py PROMPT``. A prompt that is a number is how many seconds to work;
+while working it prints a line every half second, so a test sees live output, then
+``done: PROMPT``.
 """
 
 from __future__ import annotations
@@ -9,8 +10,11 @@ from __future__ import annotations
 import sys
 import time
 
-seconds = float(sys.argv[1])
-prompt = sys.argv[2]
+prompt = sys.argv[1]
+try:
+    seconds = float(prompt)
+except ValueError:
+    seconds = 0.0
 deadline = time.monotonic() + seconds
 while time.monotonic() < deadline:
     print(f"working on: {prompt}", flush=True)

@@ -39,7 +39,9 @@ def test_the_enumeration_finds_the_whole_api() -> None:
 
 
 @pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete"])
-def test_every_url_refuses_an_unauthenticated_request_when_loopback_trust_is_off(untrusted_loopback, method: str) -> None:  # type: ignore[no-untyped-def]
+def test_every_url_refuses_an_unauthenticated_request_when_loopback_trust_is_off(
+    untrusted_loopback, method: str
+) -> None:  # type: ignore[no-untyped-def]
     client = APIClient()
     for path in api_paths():
         response = getattr(client, method)(path, {}, format="json")

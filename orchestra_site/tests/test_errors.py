@@ -32,3 +32,10 @@ def test_an_unhandled_error_is_a_json_500(settings) -> None:  # type: ignore[no-
     response = client.get("/boom")
     assert response.status_code == 500
     assert response.json() == {"detail": "Internal Server Error"}
+
+
+def test_a_body_over_the_size_limit_is_a_json_413(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = APIClient().post("/projects", {"name": "x" * 2000}, format="json")
+    assert response.status_code == 413
+    assert response.json() == {"detail": "Request body too large."}

@@ -5,39 +5,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Totals',
+            name="Totals",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('running', models.BigIntegerField(default=0)),
-                ('desired', models.BigIntegerField(default=0)),
-                ('version', models.BigIntegerField(default=0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("running", models.BigIntegerField(default=0)),
+                ("desired", models.BigIntegerField(default=0)),
+                ("version", models.BigIntegerField(default=0)),
             ],
             options={
-                'verbose_name_plural': 'totals',
+                "verbose_name_plural": "totals",
             },
         ),
         migrations.CreateModel(
-            name='Workspace',
+            name="Workspace",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('path', models.CharField(max_length=1024, unique=True)),
-                ('desired', models.PositiveIntegerField(default=0)),
-                ('running', models.PositiveIntegerField(default=0)),
-                ('version', models.BigIntegerField(default=0)),
-                ('pinned', models.BooleanField(default=False, help_text='Kept by prune_workspaces: the workspace of a project.')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('touched_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("path", models.CharField(max_length=1024, unique=True)),
+                ("desired", models.PositiveIntegerField(default=0)),
+                ("running", models.PositiveIntegerField(default=0)),
+                ("version", models.BigIntegerField(default=0)),
+                (
+                    "pinned",
+                    models.BooleanField(
+                        default=False, help_text="Kept by prune_workspaces: the workspace of a project."
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("touched_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['path'],
+                "ordering": ["path"],
             },
         ),
     ]

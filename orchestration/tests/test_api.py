@@ -26,12 +26,18 @@ def test_get_answers_the_workspace_and_the_totals(api_client: APIClient) -> None
 
 def test_an_unknown_workspace_reads_as_zeros_and_is_not_created(api_client: APIClient) -> None:
     response = api_client.get(f"{BASE}/workspace/%2Fnever%2Fseen")
-    assert response.json()["workspace"] == {"id": "/never/seen", "workspace_id": "/never/seen", "running": 0, "desired": 0}
+    assert response.json()["workspace"] == {
+        "id": "/never/seen",
+        "workspace_id": "/never/seen",
+        "running": 0,
+        "desired": 0,
+    }
     assert api_client.get(f"{BASE}/workspaces").json() == []
 
 
 @pytest.mark.parametrize(
-    "path", ["workspace/%2FUsers%2Fa", "workspace/%2FUsers%2Fa/desired", "workspace//Users/a", "workspace//Users/a/desired"]
+    "path",
+    ["workspace/%2FUsers%2Fa", "workspace/%2FUsers%2Fa/desired", "workspace//Users/a", "workspace//Users/a/desired"],
 )
 def test_desired_is_set_by_every_spelling(api_client: APIClient, path: str) -> None:
     response = put(api_client, path, {"desired": 4})

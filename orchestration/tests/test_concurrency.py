@@ -6,6 +6,7 @@ These run in the PostgreSQL + Redis pass of ``make test``; the SQLite pass skips
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import random
 import subprocess
@@ -27,7 +28,7 @@ pytestmark = [requires_postgres, pytest.mark.postgres, pytest.mark.django_db(tra
 WORKSPACES = [f"/race/{i}" for i in range(5)]
 ROOT = Path(settings.BASE_DIR)
 
-WORKER = """
+WORKER = f"""
 import os, random, sys
 import django
 os.environ["DJANGO_SETTINGS_MODULE"] = "orchestra_site.settings"
@@ -35,12 +36,12 @@ django.setup()
 from orchestration import services
 rng = random.Random(int(sys.argv[1]))
 for _ in range(int(sys.argv[2])):
-    path = rng.choice(%r)
+    path = rng.choice({WORKSPACES!r})
     if rng.random() < 0.5:
         services.workspace_set_desired(path=path, desired=rng.randint(0, 20))
     else:
         services.workspace_set_running(path=path, running=rng.randint(0, 9))
-""" % (WORKSPACES,)
+"""
 
 
 def hammer(seed: int, count: int) -> None:
@@ -74,7 +75,7 @@ async def drain(client: HubCommunicator) -> list[dict]:  # type: ignore[type-arg
 def assert_versions_strictly_increase(frames: list[dict], event: str) -> list[int]:  # type: ignore[type-arg]
     versions = [f["data"]["version"] for f in frames if f["event"] == event]
     assert versions, f"no {event} frames"
-    assert all(a < b for a, b in zip(versions, versions[1:], strict=False)), versions
+    assert all(a < b for a, b in itertools.pairwise(versions)), versions
     return versions
 
 
@@ -110,9 +111,7 @@ def database_url() -> str:
 async def test_two_processes_lose_no_update() -> None:
     await database_sync_to_async(services.workspace_set_desired)(path=WORKSPACES[0], desired=1)
     env = {**os.environ, "ORCHESTRA_DATABASE_URL": database_url()}
-    workers = [
-        subprocess.Popen([sys.executable, "-c", WORKER, str(seed), "60"], cwd=ROOT, env=env) for seed in (1, 2)
-    ]
+    workers = [subprocess.Popen([sys.executable, "-c", WORKER, str(seed), "60"], cwd=ROOT, env=env) for seed in (1, 2)]
     client = HubCommunicator("/orchestration")
     await client.connect()
     await client.receive_event()

@@ -21,7 +21,9 @@ class Command(BaseCommand):
         if not name or len(name) > 100:
             raise CommandError("NAME must be 1 to 100 characters.")
         if ApiKey.objects.filter(name=name).exists():
-            raise CommandError(f"An API key named {name!r} already exists; revoke it in the admin or pick another name.")
+            raise CommandError(
+                f"An API key named {name!r} already exists; revoke it in the admin or pick another name."
+            )
         _, raw_key = api_key_create(name=name)
         self.stdout.write(raw_key)
         self.stderr.write(f"Created API key {name!r}. It is shown only this once.")

@@ -7,15 +7,14 @@ SIGINT stop it cleanly: background work stops, then daphne closes its connection
 
 from __future__ import annotations
 
-# daphne.server installs Twisted's asyncio reactor; it must be imported before anything Twisted.
-import daphne.server  # noqa: I001  isort:skip
-
 import asyncio
 import logging
-from datetime import timedelta
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
+# daphne.server installs Twisted's asyncio reactor; it must be imported before anything Twisted.
+import daphne.server
 from channels.db import database_sync_to_async
 from channels.routing import get_default_application
 from daphne.endpoints import build_endpoint_description_strings

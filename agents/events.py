@@ -1,0 +1,89 @@
+"""The execution and step-run events of the project socket (contract §4.1).
+
+Sent through ``orchestra_site.events``, so they leave after the surrounding transaction commits.
+The REST services and the runner both call these, so every path that changes a row says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from agents.models import Execution, ExecutionStatus, StepRun
+from agents.selectors import attach_command
+from orchestra_site.events import broadcast_event, project_group
+
+EXECUTION_CREATED = "execution.created"
+EXECUTION_UPDATED = "execution.updated"
+EXECUTION_STATUS = "execution.status"
+STEP_RUN_UPDATED = "step_run.updated"
+QUEUED_MESSAGE = "queued for the hub's runner"
+
+
+class ExecutionCreatedData(TypedDict):
+    id: int
+    node_id: int | None
+    template_id: int | None
+    status: str
+
+
+class ExecutionUpdatedData(TypedDict):
+    id: int
+    node_id: int | None
+    status: str
+
+
+class StepRunUpdatedData(TypedDict):
+    id: int
+    execution_id: int
+    status: str
+
+
+def execution_created_data(execution: Execution) -> ExecutionCreatedData:
+    return {
+        "id": execution.pk,
+        "node_id": execution.node_id,
+        "template_id": execution.template_id,
+        "status": execution.status,
+    }
+
+
+def execution_updated_data(execution: Execution) -> ExecutionUpdatedData:
+    return {"id": execution.pk, "node_id": execution.node_id, "status": execution.status}
+
+
+def step_run_updated_data(step_run: StepRun) -> StepRunUpdatedData:
+    return {"id": step_run.pk, "execution_id": step_run.execution_id, "status": step_run.status}
+
+
+def send_execution_created(execution: Execution) -> None:
+    broadcast_event(project_group(execution.project_id), EXECUTION_CREATED, dict(execution_created_data(execution)))
+
+
+def send_execution_updated(execution: Execution) -> None:
+    broadcast_event(project_group(execution.project_id), EXECUTION_UPDATED, dict(execution_updated_data(execution)))
+
+
+def execution_status_data(execution: Execution) -> dict[str, Any]:
+    """The forms of §4.1, by status: the runner took it (``running``, with the command to follow it),
+    it failed (``error``), or it waits for the hub's runner (``pending``, after launch)."""
+    data: dict[str, Any] = {"id": execution.pk, "status": execution.status}
+    if execution.status == ExecutionStatus.RUNNING:
+        data["tmux_session"] = execution.tmux_session
+        data["attach_command"] = attach_command(execution.pk)
+    elif execution.status == ExecutionStatus.FAILED:
+        data["error"] = execution.error
+    elif execution.status == ExecutionStatus.PENDING:
+        data["message"] = QUEUED_MESSAGE
+    return data
+
+
+def send_execution_status(execution: Execution) -> None:
+    """``execution.status``: after launch (pending, queued) and when the runner starts or ends it."""
+    broadcast_event(project_group(execution.project_id), EXECUTION_STATUS, execution_status_data(execution))
+
+
+def send_step_run_updated(step_run: StepRun, *, project_id: int | None = None) -> None:
+    """``project_id`` saves a query when the caller knows it; otherwise it is read via the execution."""
+    if project_id is None:
+        project_id = Execution.objects.values_list("project_id", flat=True).get(pk=step_run.execution_id)
+    broadcast_event(project_group(project_id), STEP_RUN_UPDATED, dict(step_run_updated_data(step_run)))

@@ -1,0 +1,46 @@
+"""``manage.py runagents``: a runner process beside ``serve``, on this or another machine.
+
+Every runner shares the work queue in the database: claims are compare-and-set, so runners never
+start the same step twice nor exceed a workspace's ``desired``. Events reach the clients through
+Redis, or, on the in-memory layer, through the outbox that ``serve`` relays.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from agents.runner.loop import Runner
+from orchestra_site import services as site_services
+from orchestra_site.models import HubProcess
+
+
+class Command(BaseCommand):
+    help = "Run agents from the shared queue until SIGTERM/SIGINT (running agents are stopped politely)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        process = site_services.hub_process_register(kind=HubProcess.KIND_RUNNER)
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        heartbeat = threading.Thread(target=self.beat, args=(process.pk, stop), daemon=True)
+        heartbeat.start()
+        self.stdout.write(f"runagents {process.hostname}:{process.pid} taking work (runner id {process.pk})")
+        try:
+            Runner(hub_process_id=process.pk, stop=stop).run_forever()
+        finally:
+            stop.set()
+            site_services.hub_process_stop(process_id=process.pk)
+        self.stdout.write("runagents stopped.")
+
+    @staticmethod
+    def beat(process_id: int, stop: threading.Event) -> None:
+        from django.db import connection
+
+        while not stop.wait(settings.RUNNER_HEARTBEAT):
+            site_services.hub_process_heartbeat(process_id=process_id)
+        connection.close()

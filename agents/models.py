@@ -1,0 +1,207 @@
+"""Agent templates (a DAG of steps) and their executions (a DAG of step runs) on a project.
+
+A template is edited through the API; an execution is a snapshot taken when it is created: each
+step run keeps the step's name, agent type, resolved prompt, runner settings and parent links, so
+editing or deleting the template later changes nothing in an execution that already exists.
+"""
+
+# The contract sends null (not "") for an empty description, output, session name...: null=True.
+# ruff: noqa: DJ001
+from __future__ import annotations
+
+from django.db import models
+
+
+class AgentType(models.TextChoices):
+    CLAUDE = "claude"
+    CODEX = "codex"
+    GEMINI = "gemini"
+    CUSTOM = "custom"
+
+
+class OutputFormat(models.TextChoices):
+    TEXT = "text"
+    JSON = "json"
+    CODE = "code"
+    MARKDOWN = "markdown"
+
+
+class ExecutionStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class StepRunStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+EXECUTION_ACTIVE = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
+EXECUTION_FINISHED = (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED)
+STEP_RUN_ACTIVE = (StepRunStatus.PENDING, StepRunStatus.RUNNING)
+STEP_RUN_FINISHED = (StepRunStatus.COMPLETED, StepRunStatus.FAILED, StepRunStatus.SKIPPED)
+
+
+class AgentTemplate(models.Model):
+    name = models.CharField(max_length=255)
+    description = models.TextField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AgentStep(models.Model):
+    template = models.ForeignKey(AgentTemplate, on_delete=models.CASCADE, related_name="steps")
+    name = models.CharField(max_length=255)
+    agent_type = models.CharField(max_length=20, choices=AgentType.choices)
+    prompt_template = models.TextField()
+    output_format = models.CharField(max_length=20, choices=OutputFormat.choices, default=OutputFormat.TEXT)
+    position_x = models.FloatField(default=0)
+    position_y = models.FloatField(default=0)
+    metadata = models.JSONField(default=dict, blank=True)
+    model_version = models.CharField(max_length=255, null=True, blank=True)
+    thinking_budget = models.IntegerField(null=True, blank=True)
+    reasoning_level = models.CharField(max_length=64, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.agent_type})"
+
+
+class StepEdge(models.Model):
+    """``parent`` runs before ``child``. Self-edges and cycles are stored as the contract allows."""
+
+    template = models.ForeignKey(AgentTemplate, on_delete=models.CASCADE, related_name="edges")
+    parent = models.ForeignKey(AgentStep, on_delete=models.CASCADE, related_name="child_edges")
+    child = models.ForeignKey(AgentStep, on_delete=models.CASCADE, related_name="parent_edges")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["parent", "child"], name="agents_stepedge_unique_pair")]
+
+    def __str__(self) -> str:
+        return f"{self.parent_id} -> {self.child_id}"
+
+
+class Execution(models.Model):
+    """One run of a template on a project. Only ``queued`` executions are picked up by the runner."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="executions")
+    node = models.ForeignKey(
+        "projects.Node", on_delete=models.SET_NULL, null=True, blank=True, related_name="executions"
+    )
+    template = models.ForeignKey(
+        AgentTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="executions"
+    )
+    run = models.OneToOneField(
+        "projects.Run", on_delete=models.SET_NULL, null=True, blank=True, related_name="execution"
+    )
+    status = models.CharField(max_length=20, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING)
+    tmux_session = models.CharField(max_length=255, null=True, blank=True)
+    worktree_path = models.CharField(max_length=1024, null=True, blank=True)
+    worktree_branch = models.CharField(max_length=255, null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    # Not in the contract's JSON: what the runner needs.
+    queued = models.BooleanField(
+        default=False, help_text="Handed to the hub's runner (launch); POST /executions is not."
+    )
+    workspace_path = models.CharField(max_length=1024, blank=True, default="", help_text="The agents' cwd.")
+    context = models.JSONField(
+        default=dict, blank=True, help_text="The context the prompts were resolved with (§3), for {{context.*}}."
+    )
+    error = models.TextField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "queued"], name="agents_exec_status_queued")]
+
+    def __str__(self) -> str:
+        return f"execution {self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in EXECUTION_FINISHED
+
+
+class StepRun(models.Model):
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="step_runs")
+    step = models.ForeignKey(AgentStep, on_delete=models.SET_NULL, null=True, blank=True, related_name="step_runs")
+    parents = models.ManyToManyField("self", symmetrical=False, related_name="children", blank=True)
+    name = models.CharField(max_length=255, help_text="The step's name at creation: {{Step Name}} in children.")
+    agent_type = models.CharField(max_length=20, choices=AgentType.choices)
+    prompt = models.TextField(help_text="The step's prompt template resolved at creation (§3).")
+    status = models.CharField(max_length=20, choices=StepRunStatus.choices, default=StepRunStatus.PENDING)
+    output = models.TextField(null=True, blank=True)
+    error = models.TextField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # The runner's fields.
+    settings = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Snapshot: model_version, thinking_budget, reasoning_level, output_format, timeout_seconds, env.",
+    )
+    runner = models.ForeignKey(
+        "orchestra_site.HubProcess", on_delete=models.SET_NULL, null=True, blank=True, related_name="step_runs"
+    )
+    pid = models.IntegerField(null=True, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    input_tokens = models.IntegerField(null=True, blank=True)
+    output_tokens = models.IntegerField(null=True, blank=True)
+    cost_usd = models.FloatField(null=True, blank=True)
+    duration_ms = models.IntegerField(null=True, blank=True)
+    session_id = models.CharField(max_length=255, null=True, blank=True)
+    slot_path = models.CharField(
+        max_length=1024, null=True, blank=True, help_text="The workspace whose running slot this step holds."
+    )
+    crashed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["status"], name="agents_steprun_status")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
+
+
+class ExecutionLogEntry(models.Model):
+    """One normalized event of an execution's agents, replayable by ``seq`` (written by the runner)."""
+
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="log_entries")
+    step_run = models.ForeignKey(StepRun, on_delete=models.CASCADE, null=True, blank=True, related_name="log_entries")
+    seq = models.BigIntegerField()
+    kind = models.CharField(max_length=20)
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["execution", "seq"]
+        # The unique constraint's index serves (execution, seq) lookups and range scans.
+        constraints = [models.UniqueConstraint(fields=["execution", "seq"], name="agents_logentry_unique_seq")]
+        verbose_name_plural = "execution log entries"
+
+    def __str__(self) -> str:
+        return f"{self.execution_id}#{self.seq} {self.kind}"

@@ -1,0 +1,139 @@
+"""An execution's output: stored as numbered log entries and sent live to its terminal sockets.
+
+Every terminal frame (§4.2: ``step_start``, ``output``, ``step_complete``, ``status``) is a log
+entry with a per-execution ``seq``. Entries are written in small batches and each frame is
+broadcast after its batch commits, so a socket that replays the stored entries and then takes
+live frames with a larger ``seq`` sees everything once, in order (``agents.consumers``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+
+from agents.adapters import AgentEvent
+from agents.models import Execution, ExecutionLogEntry
+from orchestra_site.events import broadcast, execution_group
+
+FLUSH_EVERY = 0.1  # seconds
+FLUSH_SIZE = 200
+OUTPUT_PREVIEW = 1000
+
+
+def append_entries(*, execution_id: int, step_run_id: int | None, frames: list[dict[str, Any]]) -> list[int]:
+    """Store ``frames`` with the next sequence numbers and send them after commit."""
+    if not frames:
+        return []
+    with transaction.atomic():
+        # Locking the execution row serialises writers of one execution, on any runner.
+        Execution.objects.select_for_update().filter(pk=execution_id).values_list("pk").first()
+        last = ExecutionLogEntry.objects.filter(execution_id=execution_id).aggregate(m=Max("seq"))["m"] or 0
+        seqs = list(range(last + 1, last + 1 + len(frames)))
+        ExecutionLogEntry.objects.bulk_create(
+            ExecutionLogEntry(
+                execution_id=execution_id, step_run_id=step_run_id, seq=seq, kind=frame["type"], data=frame
+            )
+            for seq, frame in zip(seqs, frames, strict=True)
+        )
+        group = execution_group(execution_id)
+        for seq, frame in zip(seqs, frames, strict=True):
+            broadcast(group, {**frame, "seq": seq}, version=seq)
+    return seqs
+
+
+class LogWriter:
+    """Buffers one step's frames and writes them every ``FLUSH_EVERY`` s or ``FLUSH_SIZE`` frames."""
+
+    def __init__(self, *, execution_id: int, step_run_id: int | None) -> None:
+        self.execution_id = execution_id
+        self.step_run_id = step_run_id
+        self.pending: list[dict[str, Any]] = []
+        self.last_flush = time.monotonic()
+        self.lock = threading.Lock()
+
+    def add(self, frame: dict[str, Any]) -> None:
+        with self.lock:
+            self.pending.append(frame)
+            due = len(self.pending) >= FLUSH_SIZE or time.monotonic() - self.last_flush >= FLUSH_EVERY
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        with self.lock:
+            frames, self.pending = self.pending, []
+            self.last_flush = time.monotonic()
+        append_entries(execution_id=self.execution_id, step_run_id=self.step_run_id, frames=frames)
+
+
+def render_event(event: AgentEvent) -> str:
+    """The text a terminal pane shows for a normalized event (the raw line stays in ``event``)."""
+    kind, text = event["kind"], event.get("text", "")
+    if kind == "text":
+        return text + "\n"
+    if kind == "tool_use":
+        arguments = json.dumps(event.get("input"), ensure_ascii=False, default=str)
+        return f"→ {event.get('tool', 'tool')} {arguments[:300]}\n"
+    if kind == "tool_result":
+        return f"← {text[:500]}\n"
+    if kind == "error":
+        return f"[error] {text}\n"
+    if kind == "system" and event.get("subtype") == "init":
+        return f"[session {event.get('session_id') or ''} {event.get('model') or ''}]\n"
+    return ""
+
+
+def output_frame(
+    *, execution_id: int, step_id: int | None, step_run_id: int, data: str, event: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "type": "output",
+        "execution_id": execution_id,
+        "step_id": step_id,
+        "step_run_id": step_run_id,
+        "data": data,
+        "event": event,
+    }
+
+
+def step_start_frame(*, execution_id: int, step_id: int | None, step_run_id: int, step_name: str) -> dict[str, Any]:
+    return {
+        "type": "step_start",
+        "execution_id": execution_id,
+        "step_id": step_id,
+        "step_run_id": step_run_id,
+        "step_name": step_name,
+    }
+
+
+def step_complete_frame(
+    *,
+    execution_id: int,
+    step_id: int | None,
+    step_run_id: int,
+    step_name: str,
+    success: bool,
+    output: str | None,
+    error: str | None,
+) -> dict[str, Any]:
+    return {
+        "type": "step_complete",
+        "execution_id": execution_id,
+        "step_id": step_id,
+        "step_run_id": step_run_id,
+        "step_name": step_name,  # the reference runner left it out; the app shows "undefined" then
+        "success": success,
+        "output": (output or "")[:OUTPUT_PREVIEW],
+        "error": error,
+    }
+
+
+def status_frame(*, execution_id: int, status: str, error: str | None = None) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "status", "execution_id": execution_id, "status": status}
+    if error:
+        frame["error"] = error
+    return frame

@@ -1,0 +1,95 @@
+"""One agent CLI as a child process in its own process group, with both pipes drained."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+Stream = Literal["stdout", "stderr"]
+_EOF = object()
+
+
+class AgentProcess:
+    """Start ``argv`` (never through a shell) and yield its output lines as they come.
+
+    stdin is closed (codex waits for input otherwise). Both pipes are read by their own thread,
+    so a child that writes a lot to stderr never blocks; lines may be of any length.
+    """
+
+    def __init__(self, argv: list[str], *, cwd: Path, env: dict[str, str]) -> None:
+        self.lines: queue.Queue[tuple[Stream, str] | object] = queue.Queue()
+        self.popen = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group: cancel reaches every descendant
+        )
+        self.pid = self.popen.pid
+        self._open_streams = 2
+        for name, pipe in (("stdout", self.popen.stdout), ("stderr", self.popen.stderr)):
+            threading.Thread(
+                target=self._drain, args=(name, pipe), daemon=True, name=f"agent-{self.pid}-{name}"
+            ).start()
+
+    def _drain(self, name: Stream, pipe: object) -> None:
+        try:
+            for raw in iter(pipe.readline, b""):  # type: ignore[attr-defined]
+                self.lines.put((name, raw.decode("utf-8", errors="replace")))
+        finally:
+            self.lines.put(_EOF)
+
+    def read(self, timeout: float) -> Iterator[tuple[Stream, str]]:
+        """Lines that arrive within ``timeout`` seconds (stops early once both pipes close)."""
+        deadline = time.monotonic() + timeout
+        while self._open_streams:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            try:
+                item = self.lines.get(timeout=remaining)
+            except queue.Empty:
+                return
+            if item is _EOF:
+                self._open_streams -= 1
+                continue
+            yield item  # type: ignore[misc]
+
+    @property
+    def output_closed(self) -> bool:
+        return self._open_streams == 0
+
+    def poll(self) -> int | None:
+        return self.popen.poll()
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.popen.wait(timeout)
+
+    def stop(self, *, grace: float) -> int:
+        """SIGTERM the whole group, then SIGKILL it after ``grace`` seconds; return the exit code."""
+        kill_group(self.pid, signal.SIGTERM)
+        try:
+            return self.popen.wait(grace)
+        except subprocess.TimeoutExpired:
+            kill_group(self.pid, signal.SIGKILL)
+            return self.popen.wait()
+        finally:
+            # Descendants that outlived the leader are ended too.
+            kill_group(self.pid, signal.SIGKILL)
+
+
+def kill_group(pgid: int, sig: int) -> bool:
+    try:
+        os.killpg(pgid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False

@@ -1,0 +1,248 @@
+"""The work queue in the database: every state change here is a compare-and-set.
+
+A step run is *ready* when its execution is queued and active and every parent completed. To
+start it a runner, in one transaction, reserves a running slot of the workspace (a conditional
+UPDATE: ``running < desired`` and the hub under ``ORCHESTRA_MAX_RUNNING``) and moves the step run
+``pending → running`` with its id; if either fails, nothing happened. Finishing releases the slot
+exactly once (``slot_path`` is cleared by the same compare-and-set that releases it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from agents import events
+from agents.models import (
+    EXECUTION_ACTIVE,
+    Execution,
+    ExecutionStatus,
+    StepRun,
+    StepRunStatus,
+)
+from orchestration.services import workspace_release_slot, workspace_reserve_slot
+from projects.models import Run, RunStatus
+from projects.services import run_update
+
+NOT_COMPLETED = (StepRunStatus.PENDING, StepRunStatus.RUNNING, StepRunStatus.FAILED, StepRunStatus.SKIPPED)
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    status: str  # completed | failed
+    output: str | None = None
+    error: str | None = None
+    exit_code: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+    duration_ms: int | None = None
+    session_id: str | None = None
+    crashed: bool = False
+
+
+def ready_step_runs(*, limit: int = 50) -> list[StepRun]:
+    """Pending step runs whose parents all completed, oldest first (they start in order)."""
+    return list(
+        StepRun.objects.filter(
+            status=StepRunStatus.PENDING, execution__queued=True, execution__status__in=EXECUTION_ACTIVE
+        )
+        .exclude(parents__status__in=NOT_COMPLETED)
+        .select_related("execution")
+        .order_by("id")[:limit]
+    )
+
+
+def step_run_claim(*, step_run: StepRun, runner_id: int) -> bool:
+    """Reserve a slot in the step's workspace and take the step; False when either is refused."""
+    path = step_run.execution.workspace_path
+    now = timezone.now()
+    with transaction.atomic():
+        if not workspace_reserve_slot(path=path, global_cap=settings.MAX_RUNNING):
+            return False
+        taken = StepRun.objects.filter(pk=step_run.pk, status=StepRunStatus.PENDING).update(
+            status=StepRunStatus.RUNNING, runner_id=runner_id, started_at=now, slot_path=path, updated_at=now
+        )
+        if not taken:
+            transaction.set_rollback(True)  # another runner was faster: give the slot back
+            return False
+        step_run.refresh_from_db()
+        events.send_step_run_updated(step_run, project_id=step_run.execution.project_id)
+        started = Execution.objects.filter(pk=step_run.execution_id, status=ExecutionStatus.PENDING).update(
+            status=ExecutionStatus.RUNNING, started_at=now, updated_at=now
+        )
+        if started:
+            execution = Execution.objects.get(pk=step_run.execution_id)
+            events.send_execution_updated(execution)
+            events.send_execution_status(execution)
+            run_follow_execution(execution)
+    return True
+
+
+def step_run_record_pid(*, step_run_id: int, pid: int) -> None:
+    StepRun.objects.filter(pk=step_run_id).update(pid=pid)
+
+
+def step_run_finish(*, step_run_id: int, outcome: StepOutcome) -> StepRun:
+    """Write the outcome (if the step is still running), free its slot, and settle the DAG."""
+    now = timezone.now()
+    with transaction.atomic():
+        StepRun.objects.filter(pk=step_run_id, status=StepRunStatus.RUNNING).update(
+            status=outcome.status,
+            output=outcome.output,
+            error=outcome.error,
+            exit_code=outcome.exit_code,
+            input_tokens=outcome.input_tokens,
+            output_tokens=outcome.output_tokens,
+            cost_usd=outcome.cost_usd,
+            duration_ms=outcome.duration_ms,
+            session_id=outcome.session_id,
+            crashed=outcome.crashed,
+            finished_at=now,
+            updated_at=now,
+        )
+        release_slot(step_run_id)
+        step_run = StepRun.objects.select_related("execution").get(pk=step_run_id)
+        events.send_step_run_updated(step_run, project_id=step_run.execution.project_id)
+        if step_run.status == StepRunStatus.FAILED:
+            _skip_descendants(step_run)
+        execution_settle(execution_id=step_run.execution_id)
+    return step_run
+
+
+def release_slot(step_run_id: int) -> None:
+    row = StepRun.objects.filter(pk=step_run_id, slot_path__isnull=False).values_list("slot_path", flat=True).first()
+    if row is None:
+        return
+    if StepRun.objects.filter(pk=step_run_id, slot_path=row).update(slot_path=None):
+        workspace_release_slot(path=row)
+
+
+def _skip_descendants(step_run: StepRun) -> None:
+    """A failed step's dependents can never run: mark them skipped, all the way down."""
+    now = timezone.now()
+    frontier = [step_run.pk]
+    while frontier:
+        children = list(
+            StepRun.objects.filter(parents__in=frontier, status=StepRunStatus.PENDING).values_list("pk", flat=True)
+        )
+        if not children:
+            return
+        StepRun.objects.filter(pk__in=children, status=StepRunStatus.PENDING).update(
+            status=StepRunStatus.SKIPPED, error=f"skipped: upstream step {step_run.name!r} failed", finished_at=now
+        )
+        for child in StepRun.objects.filter(pk__in=children):
+            events.send_step_run_updated(child, project_id=step_run.execution.project_id)
+        frontier = children
+
+
+def execution_settle(*, execution_id: int) -> None:
+    """Finish the execution once no step run is pending or running."""
+    active = StepRun.objects.filter(
+        execution_id=execution_id, status__in=(StepRunStatus.PENDING, StepRunStatus.RUNNING)
+    )
+    if active.exists():
+        return
+    failed = StepRun.objects.filter(execution_id=execution_id, status=StepRunStatus.FAILED)
+    status = ExecutionStatus.FAILED if failed.exists() else ExecutionStatus.COMPLETED
+    error = None
+    if status == ExecutionStatus.FAILED:
+        names = ", ".join(failed.values_list("name", flat=True))
+        error = f"step(s) failed: {names}"
+    now = timezone.now()
+    finished = Execution.objects.filter(pk=execution_id, status__in=EXECUTION_ACTIVE).update(
+        status=status, error=error, finished_at=now, updated_at=now
+    )
+    if finished:
+        execution = Execution.objects.get(pk=execution_id)
+        events.send_execution_updated(execution)
+        events.send_execution_status(execution)
+        run_follow_execution(execution)
+
+
+def run_follow_execution(execution: Execution) -> None:
+    """A Run started by the hub follows its execution's status (cancel included)."""
+    if execution.run_id is None:
+        return
+    changes: dict[str, Any] = {"status": execution.status}  # the statuses share their names
+    if execution.status in (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED):
+        step = execution.step_runs.order_by("id").first()
+        changes["output"] = step.output if step else None
+        changes["error"] = (step.error if step else None) or execution.error
+    run_update(project_id=execution.project_id, run_id=execution.run_id, changes=changes)  # type: ignore[arg-type]
+
+
+def runs_adopt(*, limit: int = 20) -> int:
+    """Turn queued Runs (``POST /projects/{pid}/runs``) into one-step executions the runner runs."""
+    adopted = 0
+    queued = Run.objects.filter(status=RunStatus.QUEUED, execution__isnull=True).select_related("project", "node")
+    for run in queued.order_by("id")[:limit]:
+        try:
+            with transaction.atomic():
+                execution = Execution.objects.create(
+                    project=run.project,
+                    node=run.node,
+                    run=run,
+                    queued=True,
+                    workspace_path=run.project.workspace_path,
+                    metadata={"run_id": run.pk},
+                )
+                Execution.objects.filter(pk=execution.pk).update(tmux_session=f"exec-{execution.pk}")
+                StepRun.objects.create(
+                    execution=execution,
+                    name=f"Run {run.pk}",
+                    agent_type=run.agent_type,
+                    prompt=run.prompt,
+                    settings={"timeout_seconds": (run.metadata or {}).get("timeout_seconds")},
+                )
+                events.send_execution_created(execution)
+        except IntegrityError:
+            continue  # another runner adopted it first (run is one-to-one)
+        adopted += 1
+    return adopted
+
+
+def executions_fail_stuck() -> int:
+    """Fail executions that can never progress: pending steps, none ready, none running.
+
+    Only a cycle in the template's step edges (the contract lets users save one) does that.
+    """
+    waiting = Execution.objects.filter(
+        queued=True, status__in=EXECUTION_ACTIVE, step_runs__status=StepRunStatus.PENDING
+    )
+    running = StepRun.objects.filter(status=StepRunStatus.RUNNING).values("execution_id")
+    stuck = 0
+    for execution_id in waiting.exclude(pk__in=running).values_list("pk", flat=True).distinct():
+        pending = StepRun.objects.filter(execution_id=execution_id, status=StepRunStatus.PENDING)
+        if pending.exclude(parents__status__in=NOT_COMPLETED).exists():
+            continue  # something is ready: it only waits for a slot
+        now = timezone.now()
+        with transaction.atomic():
+            names = ", ".join(pending.values_list("name", flat=True))
+            pending.update(
+                status=StepRunStatus.FAILED,
+                error="cannot run: these steps depend on each other in a cycle",
+                finished_at=now,
+                updated_at=now,
+            )
+            for step_run in StepRun.objects.filter(execution_id=execution_id, finished_at=now):
+                events.send_step_run_updated(step_run)
+            Execution.objects.filter(pk=execution_id).update(error=f"the step edges form a cycle: {names}")
+            execution_settle(execution_id=execution_id)
+        stuck += 1
+    return stuck
+
+
+def cancelled_step_run_ids(step_run_ids: list[int]) -> set[int]:
+    """Which of these running steps must stop: cancelled (skipped) or their execution ended."""
+    if not step_run_ids:
+        return set()
+    stop = Q(status__in=(StepRunStatus.SKIPPED, StepRunStatus.FAILED, StepRunStatus.COMPLETED)) | ~Q(
+        execution__status__in=EXECUTION_ACTIVE
+    )
+    return set(StepRun.objects.filter(stop, pk__in=step_run_ids).values_list("pk", flat=True))

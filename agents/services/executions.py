@@ -1,0 +1,236 @@
+"""Creating, updating and cancelling executions and step runs (contract §2.10-§2.11).
+
+``execution_build`` is the one place an execution and its step runs come into being (POST
+/executions and launch alike). Status changes use single UPDATE statements so they never overwrite
+what the runner wrote in between: timestamps are computed in SQL (``COALESCE``) and cancelling is a
+compare-and-set on the active statuses.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import DateTimeField, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from agents import events, selectors
+from agents.models import (
+    EXECUTION_ACTIVE,
+    EXECUTION_FINISHED,
+    STEP_RUN_ACTIVE,
+    STEP_RUN_FINISHED,
+    AgentStep,
+    AgentTemplate,
+    Execution,
+    ExecutionStatus,
+    StepEdge,
+    StepRun,
+    StepRunStatus,
+)
+from agents.prompts import execution_context, resolve_prompt
+from agents.runner.logs import append_entries, status_frame
+from agents.runner.queue import run_follow_execution
+from orchestra_site.exceptions import Conflict, InvalidInput
+from projects.models import Node, Project
+
+NODE_NOT_IN_PROJECT = "Node not found in this project"
+
+
+class ExecutionChanges(TypedDict, total=False):
+    status: str
+    tmux_session: str | None
+    worktree_path: str | None
+    worktree_branch: str | None
+    metadata: dict[str, Any] | None
+
+
+class StepRunChanges(TypedDict, total=False):
+    status: str
+    output: str | None
+    error: str | None
+    metadata: dict[str, Any] | None
+
+
+def step_settings(step: AgentStep, template: AgentTemplate) -> dict[str, Any]:
+    """What the runner needs of a step, frozen at creation so later template edits change nothing."""
+    step_meta = step.metadata if isinstance(step.metadata, dict) else {}
+    template_meta = template.metadata if isinstance(template.metadata, dict) else {}
+    timeout = step_meta.get("timeout_seconds")
+    if timeout is None:
+        timeout = template_meta.get("timeout_seconds")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        timeout = None
+    env = template_meta.get("env")
+    env = {k: v for k, v in env.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(env, dict) else {}
+    return {
+        "model_version": step.model_version,
+        "thinking_budget": step.thinking_budget,
+        "reasoning_level": step.reasoning_level,
+        "output_format": step.output_format,
+        "timeout_seconds": timeout,
+        "env": env,
+    }
+
+
+def execution_build(
+    *,
+    project: Project,
+    node: Node | None,
+    template: AgentTemplate | None,
+    context: dict[str, Any],
+    metadata: dict[str, Any],
+    create_worktree: bool,
+    queued: bool,
+) -> Execution:
+    """Store a pending execution with one step run per template step (§2.10), and say so.
+
+    Each step run gets its step's prompt resolved against ``context`` (§3), a snapshot of its
+    settings, and parent links copied from the template's edges. Call inside a transaction.
+    """
+    execution = Execution.objects.create(
+        project=project,
+        node=node,
+        template=template,
+        metadata=metadata,
+        context=context,
+        queued=queued,
+        workspace_path=project.workspace_path,
+    )
+    execution.tmux_session = f"exec-{execution.pk}"
+    if create_worktree:
+        execution.worktree_branch = f"agent/exec-{execution.pk}"
+        execution.worktree_path = str(settings.WORKTREES_DIR / f"exec-{execution.pk}")
+    execution.save(update_fields=["tmux_session", "worktree_branch", "worktree_path"])
+    if template is not None:
+        _create_step_runs(execution, template, context)
+    events.send_execution_created(execution)
+    return execution
+
+
+def _create_step_runs(execution: Execution, template: AgentTemplate, context: dict[str, Any]) -> None:
+    steps = list(AgentStep.objects.filter(template_id=template.pk).order_by("id"))
+    step_runs = StepRun.objects.bulk_create(
+        StepRun(
+            execution=execution,
+            step=step,
+            name=step.name,
+            agent_type=step.agent_type,
+            prompt=resolve_prompt(step.prompt_template, context),
+            settings=step_settings(step, template),
+        )
+        for step in steps
+    )
+    run_of_step = {step.pk: step_run.pk for step, step_run in zip(steps, step_runs, strict=True)}
+    links = StepRun.parents.through
+    edges = StepEdge.objects.filter(template_id=template.pk).values_list("parent_id", "child_id")
+    links.objects.bulk_create(
+        links(from_steprun_id=run_of_step[child], to_steprun_id=run_of_step[parent])
+        for parent, child in edges
+        if parent in run_of_step and child in run_of_step
+    )
+
+
+@transaction.atomic
+def execution_create(
+    *,
+    project_id: int,
+    node_id: int | None = None,
+    template_id: int | None = None,
+    create_worktree: bool = False,
+    context: dict[str, Any] | None = None,
+) -> Execution:
+    """POST /executions: stored, not started (``queued`` stays false; launch is what runs)."""
+    project = selectors.project_get(project_id, for_update=True)
+    node = None
+    if node_id is not None:
+        node = Node.objects.filter(pk=node_id, project_id=project_id).first()
+        if node is None:
+            raise InvalidInput(NODE_NOT_IN_PROJECT)
+    template = None
+    if template_id is not None:
+        template = AgentTemplate.objects.select_for_update().filter(pk=template_id).first()
+        if template is None:
+            raise InvalidInput("Template not found")
+    given = dict(context or {})
+    return execution_build(
+        project=project,
+        node=node,
+        template=template,
+        context=execution_context(node, given),
+        metadata={**given, "_create_worktree": create_worktree},
+        create_worktree=create_worktree,
+        queued=False,
+    )
+
+
+def _status_stamps(status: str, finished: tuple[str, ...]) -> dict[str, Any]:
+    """``running`` fills ``started_at`` if empty; a finished status sets ``finished_at`` every time."""
+    now = timezone.now()
+    if status == "running":
+        return {"started_at": Coalesce("started_at", Value(now, output_field=DateTimeField()))}
+    if status in finished:
+        return {"finished_at": now}
+    return {}
+
+
+@transaction.atomic
+def execution_update(*, project_id: int, execution_id: int, changes: ExecutionChanges) -> Execution:
+    selectors.execution_get(project_id=project_id, execution_id=execution_id)
+    values: dict[str, Any] = dict(changes)
+    if "metadata" in values and values["metadata"] is None:
+        values["metadata"] = {}
+    if "status" in values:
+        values.update(_status_stamps(values["status"], EXECUTION_FINISHED))
+    Execution.objects.filter(pk=execution_id).update(**values, updated_at=timezone.now())
+    execution = Execution.objects.get(pk=execution_id)
+    events.send_execution_updated(execution)
+    return execution
+
+
+@transaction.atomic
+def execution_cancel(*, project_id: int, execution_id: int) -> Execution:
+    """Cancel an active execution: it becomes ``cancelled``, its pending/running step runs ``skipped``.
+
+    The runner sees the cancelled row and stops the processes it started for it.
+    """
+    selectors.execution_get(project_id=project_id, execution_id=execution_id)
+    now = timezone.now()
+    cancelled = Execution.objects.filter(pk=execution_id, status__in=EXECUTION_ACTIVE).update(
+        status=ExecutionStatus.CANCELLED, finished_at=now, updated_at=now
+    )
+    if not cancelled:
+        raise Conflict("Execution already finished")
+    active = list(
+        StepRun.objects.filter(execution_id=execution_id, status__in=STEP_RUN_ACTIVE).values_list("pk", flat=True)
+    )
+    StepRun.objects.filter(pk__in=active, status__in=STEP_RUN_ACTIVE).update(
+        status=StepRunStatus.SKIPPED, finished_at=now, updated_at=now
+    )
+    execution = Execution.objects.get(pk=execution_id)
+    events.send_execution_updated(execution)
+    for step_run in StepRun.objects.filter(pk__in=active, status=StepRunStatus.SKIPPED, finished_at=now):
+        events.send_step_run_updated(step_run, project_id=project_id)
+    append_entries(
+        execution_id=execution_id,
+        step_run_id=None,
+        frames=[status_frame(execution_id=execution_id, status=execution.status)],
+    )
+    run_follow_execution(execution)
+    return execution
+
+
+@transaction.atomic
+def step_run_update(*, project_id: int, execution_id: int, step_run_id: int, changes: StepRunChanges) -> StepRun:
+    selectors.step_run_get(project_id=project_id, execution_id=execution_id, step_run_id=step_run_id)
+    values: dict[str, Any] = dict(changes)
+    if "metadata" in values and values["metadata"] is None:
+        values["metadata"] = {}
+    if "status" in values:
+        values.update(_status_stamps(values["status"], STEP_RUN_FINISHED))
+    StepRun.objects.filter(pk=step_run_id).update(**values, updated_at=timezone.now())
+    step_run = StepRun.objects.get(pk=step_run_id)
+    events.send_step_run_updated(step_run, project_id=project_id)
+    return step_run

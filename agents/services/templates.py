@@ -1,0 +1,168 @@
+"""The template editor: templates, their steps and step edges (contract §2.7-§2.9).
+
+Every write locks the template row first, so an edit never lands in a template that a concurrent
+request is deleting, and two requests creating the same edge cannot both pass the check.
+No events: the contract has none for templates, steps or edges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypedDict
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from agents import selectors
+from agents.models import AgentStep, AgentTemplate, StepEdge
+from orchestra_site.exceptions import InvalidInput, NotFound
+
+UNKNOWN_STEP_INDEX = "Edge references unknown step index"
+STEPS_NOT_IN_TEMPLATE = "Steps not found in this template"
+EDGE_EXISTS = "Edge already exists"
+
+STEP_FIELDS = (
+    "name",
+    "agent_type",
+    "prompt_template",
+    "output_format",
+    "position_x",
+    "position_y",
+    "metadata",
+    "model_version",
+    "thinking_budget",
+    "reasoning_level",
+)
+
+
+class TemplateChanges(TypedDict, total=False):
+    name: str
+    description: str | None
+    metadata: dict[str, Any] | None
+
+
+class StepFields(TypedDict, total=False):
+    """A step's editable fields; on create ``name``, ``agent_type`` and ``prompt_template`` are required."""
+
+    name: str
+    agent_type: str
+    prompt_template: str
+    output_format: str
+    position_x: float
+    position_y: float
+    metadata: dict[str, Any] | None
+    model_version: str | None
+    thinking_budget: int | None
+    reasoning_level: str | None
+
+
+def _step_values(fields: StepFields) -> dict[str, Any]:
+    values: dict[str, Any] = {key: fields[key] for key in STEP_FIELDS if key in fields}  # type: ignore[literal-required]
+    if "metadata" in values and values["metadata"] is None:
+        values["metadata"] = {}
+    return values
+
+
+def _locked_template(template_id: int) -> AgentTemplate:
+    template = (
+        AgentTemplate.objects.select_for_update().filter(pk=template_id).first()
+        if selectors.valid_id(template_id)
+        else None
+    )
+    if template is None:
+        raise NotFound("Template not found")
+    return template
+
+
+@transaction.atomic
+def template_create(
+    *,
+    name: str,
+    description: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    steps: Sequence[StepFields] = (),
+    edges: Sequence[tuple[int, int]] = (),
+) -> AgentTemplate:
+    """Create the template, its steps in order, then its edges given as indices into ``steps``.
+
+    Indices are checked before anything is written, so a bad one stores nothing.
+    """
+    for parent, child in edges:
+        if not (0 <= parent < len(steps) and 0 <= child < len(steps)):
+            raise InvalidInput(UNKNOWN_STEP_INDEX)
+    if len(set(edges)) != len(edges):
+        raise InvalidInput(EDGE_EXISTS)
+    template = AgentTemplate.objects.create(name=name, description=description, metadata=metadata or {})
+    created = [AgentStep.objects.create(template=template, **_step_values(fields)) for fields in steps]
+    StepEdge.objects.bulk_create(
+        StepEdge(template=template, parent=created[parent], child=created[child]) for parent, child in edges
+    )
+    return template
+
+
+@transaction.atomic
+def template_update(*, template_id: int, changes: TemplateChanges) -> AgentTemplate:
+    """Change the keys present; ``metadata`` replaces the stored object and ``None`` makes it ``{}``."""
+    template = _locked_template(template_id)
+    if "name" in changes:
+        template.name = changes["name"]
+    if "description" in changes:
+        template.description = changes["description"]
+    if "metadata" in changes:
+        template.metadata = changes["metadata"] or {}
+    template.save()
+    return template
+
+
+@transaction.atomic
+def template_delete(*, template_id: int) -> None:
+    """Steps and edges go with it; executions and step runs keep their data, detached (§2.14)."""
+    _locked_template(template_id).delete()
+
+
+@transaction.atomic
+def step_create(*, template_id: int, fields: StepFields) -> AgentStep:
+    template = _locked_template(template_id)
+    return AgentStep.objects.create(template=template, **_step_values(fields))
+
+
+@transaction.atomic
+def step_update(*, template_id: int, step_id: int, changes: StepFields) -> AgentStep:
+    """Change the editable keys present. Read-only keys (ids, links, timestamps) never reach here."""
+    _locked_template(template_id)
+    step = selectors.step_get(template_id=template_id, step_id=step_id)
+    values = _step_values(changes)
+    for key, value in values.items():
+        setattr(step, key, value)
+    step.updated_at = timezone.now()
+    step.save(update_fields=[*values, "updated_at"])
+    return step
+
+
+@transaction.atomic
+def step_delete(*, template_id: int, step_id: int) -> None:
+    """Every edge touching the step goes too; step runs keep their data with ``step_id`` null."""
+    _locked_template(template_id)
+    selectors.step_get(template_id=template_id, step_id=step_id).delete()
+
+
+@transaction.atomic
+def edge_create(*, template_id: int, parent_id: int, child_id: int) -> StepEdge:
+    """Link two steps of this template. Self-edges and cycles are accepted, as the contract says."""
+    _locked_template(template_id)
+    wanted = {parent_id, child_id}
+    found = AgentStep.objects.filter(template_id=template_id, pk__in=wanted).count()
+    if found != len(wanted):
+        raise InvalidInput(STEPS_NOT_IN_TEMPLATE)
+    try:
+        with transaction.atomic():
+            return StepEdge.objects.create(template_id=template_id, parent_id=parent_id, child_id=child_id)
+    except IntegrityError:
+        raise InvalidInput(EDGE_EXISTS)
+
+
+@transaction.atomic
+def edge_delete(*, template_id: int, parent_id: int, child_id: int) -> None:
+    """Idempotent: removing an edge that does not exist succeeds (§2.9)."""
+    _locked_template(template_id)
+    StepEdge.objects.filter(template_id=template_id, parent_id=parent_id, child_id=child_id).delete()

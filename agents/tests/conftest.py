@@ -1,0 +1,1 @@
+from agents.tests.runner_support import clis, fake_model, node, project, slow_clis, slow_model  # noqa: F401

@@ -1,0 +1,123 @@
+"""Operators see projects with their workspace, nodes with their parents, and tasks.
+
+Saves and deletes go through ``projects.services``, so the admin checks the same DAG rules and
+sends the same events as the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from orchestra_site.exceptions import HubError
+from projects import services
+from projects.models import Node, Project, Task
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "workspace_path", "created_at"]
+    search_fields = ["name", "workspace_path"]
+    fields = ["name", "description", "workspace_path", "created_at", "updated_at"]
+    readonly_fields = ["created_at", "updated_at"]
+
+    def save_model(self, request: HttpRequest, obj: Project, form: Any, change: bool) -> None:
+        path = obj.workspace_path or None
+        if change:
+            services.project_update(
+                project_id=obj.pk,
+                changes={"name": obj.name, "description": obj.description, "workspace_path": path},  # type: ignore[typeddict-item]
+            )
+        else:
+            obj.pk = services.project_create(name=obj.name, description=obj.description, workspace_path=path).pk
+
+    def delete_model(self, request: HttpRequest, obj: Project) -> None:
+        services.project_delete(project_id=obj.pk)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Project]) -> None:
+        for project_id in queryset.values_list("pk", flat=True):
+            services.project_delete(project_id=project_id)
+
+
+class NodeAdminForm(forms.ModelForm):
+    parent_nodes = forms.ModelMultipleChoiceField(queryset=Node.objects.all(), required=False, label="Parents")
+
+    class Meta:
+        model = Node
+        fields = [
+            "project",
+            "title",
+            "description",
+            "status",
+            "agent_type",
+            "prompt",
+            "context",
+            "metadata",
+            "position_x",
+            "position_y",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["project"].disabled = True
+            self.fields["parent_nodes"].queryset = Node.objects.filter(project_id=self.instance.project_id)
+            self.initial["parent_nodes"] = list(self.instance.parents.values_list("pk", flat=True))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        project = cleaned.get("project") or (self.instance.project if self.instance.pk else None)
+        if project is not None:
+            parent_ids = [node.pk for node in cleaned.get("parent_nodes") or []]
+            try:
+                services.node_parents_check(project_id=project.pk, node_id=self.instance.pk, parent_ids=parent_ids)
+            except HubError as exc:
+                raise forms.ValidationError({"parent_nodes": exc.detail}) from None
+        return cleaned
+
+
+@admin.register(Node)
+class NodeAdmin(admin.ModelAdmin):
+    form = NodeAdminForm
+    list_display = ["id", "title", "project", "status", "agent_type", "parent_list"]
+    list_filter = ["status", "agent_type"]
+    search_fields = ["title"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Node]:
+        return super().get_queryset(request).select_related("project").prefetch_related("parents")
+
+    @admin.display(description="Parents")
+    def parent_list(self, obj: Node) -> str:
+        return ", ".join(str(parent.pk) for parent in obj.parents.all()) or "-"
+
+    def save_model(self, request: HttpRequest, obj: Node, form: Any, change: bool) -> None:
+        data = {field: form.cleaned_data[field] for field in form.Meta.fields if field != "project"}
+        parent_ids = [node.pk for node in form.cleaned_data["parent_nodes"]]
+        if change:
+            changes = {**data, "parent_ids": parent_ids}
+            services.node_update(project_id=obj.project_id, node_id=obj.pk, changes=changes)  # type: ignore[arg-type]
+        else:
+            obj.pk = services.node_create(project_id=obj.project_id, parent_ids=parent_ids, **data).pk
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        return None  # parents were saved by the service
+
+    def delete_model(self, request: HttpRequest, obj: Node) -> None:
+        services.node_delete(project_id=obj.project_id, node_id=obj.pk)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Node]) -> None:
+        for project_id, node_id in queryset.values_list("project_id", "pk"):
+            services.node_delete(project_id=project_id, node_id=node_id)
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    list_display = ["id", "title", "project", "node", "priority", "completed", "due_date"]
+    list_filter = ["completed"]
+    search_fields = ["title"]
+    list_select_related = ["project", "node"]
+    raw_id_fields = ["project", "node"]

@@ -1,0 +1,104 @@
+"""Strict input fields: a wrong JSON type is a 400 naming the field, never a silent coercion or a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+# Ids and integers beyond the database's 64-bit range are refused here instead of overflowing there.
+MAX_BIGINT = 2**63 - 1
+
+
+def is_storable_text(value: str) -> bool:
+    """No NUL (PostgreSQL refuses it) and no lone surrogate (not encodable as UTF-8)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def is_storable_json(value: Any) -> bool:
+    if isinstance(value, str):
+        return is_storable_text(value)
+    if isinstance(value, dict):
+        return all(is_storable_text(key) and is_storable_json(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(is_storable_json(item) for item in value)
+    return True
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string, kept exactly as sent (no trimming); numbers and booleans are refused."""
+
+    default_error_messages = {"invalid": "Must be a string.", "unstorable": "Must not contain NUL or lone surrogates."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        if not is_storable_text(data):
+            self.fail("unstorable")
+        return super().to_internal_value(data)
+
+
+class StrictFloatField(serializers.FloatField):
+    """A JSON number; strings and booleans are refused."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool) or not isinstance(data, (int, float)):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer within the 64-bit range; booleans are refused."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", -MAX_BIGINT)
+        kwargs.setdefault("max_value", MAX_BIGINT)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class IdField(StrictIntegerField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        super().__init__(**kwargs)
+
+
+class JSONObjectField(serializers.DictField):
+    """Any JSON object, stored as given."""
+
+    default_error_messages = {"unstorable": "Must not contain NUL or lone surrogates."}
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            self.fail("not_a_dict", input_type=type(data).__name__)
+        if not is_storable_json(data):
+            self.fail("unstorable")
+        return data
+
+
+class HubDateTimeField(serializers.DateTimeField):
+    """ISO 8601 with or without an offset (naive means UTC), or a bare ``YYYY-MM-DD`` (midnight)."""
+
+    default_error_messages = {"out_of_range": "Datetime value out of range."}
+
+    def to_internal_value(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            self.fail("invalid", format="ISO 8601")
+        try:
+            return super().to_internal_value(value)
+        except (OverflowError, ValueError):
+            self.fail("out_of_range")

@@ -1,0 +1,146 @@
+"""Projects, their DAG of nodes, tasks and run records (contract §2.2 to §2.5).
+
+Optional text columns are nullable on purpose: the contract tells ``null`` (cleared) from ``""``.
+"""
+
+# ruff: noqa: DJ001
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.db import models
+from django.utils import timezone
+
+TITLE_MAX = 255
+
+
+class NodeStatus(models.TextChoices):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    BLOCKED = "blocked"
+    FAILED = "failed"
+
+
+class AgentType(models.TextChoices):
+    CLAUDE = "claude"
+    CODEX = "codex"
+    GEMINI = "gemini"
+    CUSTOM = "custom"
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @classmethod
+    def finished(cls) -> tuple[str, ...]:
+        return (cls.COMPLETED, cls.FAILED, cls.CANCELLED)
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=TITLE_MAX)
+    description = models.TextField(null=True, blank=True)
+    workspace_path = models.CharField(
+        max_length=1024, blank=True, help_text="Absolute folder on the hub machine where the project's agents work."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def workspace_dir(self) -> Path:
+        """The workspace folder, created if it is missing (agents call this before they start)."""
+        path = Path(self.workspace_path)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+class Node(models.Model):
+    """A unit of work in a project's DAG; ``parents`` are the nodes it depends on."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="nodes")
+    title = models.CharField(max_length=TITLE_MAX)
+    description = models.TextField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=NodeStatus.choices, default=NodeStatus.PENDING)
+    agent_type = models.CharField(max_length=20, choices=AgentType.choices, null=True, blank=True)
+    prompt = models.TextField(null=True, blank=True)
+    context = models.TextField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    position_x = models.FloatField(default=0.0)
+    position_y = models.FloatField(default=0.0)
+    parents = models.ManyToManyField(
+        "self", through="NodeEdge", through_fields=("child", "parent"), symmetrical=False, related_name="children"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class NodeEdge(models.Model):
+    """``parent`` must finish before ``child``; both belong to the same project (checked by the services)."""
+
+    parent = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="child_edges")
+    child = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="parent_edges")
+
+    class Meta:
+        ordering = ["child_id", "parent_id"]
+        constraints = [models.UniqueConstraint(fields=["parent", "child"], name="projects_nodeedge_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.parent_id} -> {self.child_id}"
+
+
+class Task(models.Model):
+    # Deleting a node deletes its tasks (contract §2.3), as deleting a project deletes its tasks.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, null=True, blank=True, related_name="tasks")
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, null=True, blank=True, related_name="tasks")
+    title = models.CharField(max_length=TITLE_MAX)
+    description = models.TextField(null=True, blank=True)
+    completed = models.BooleanField(default=False)
+    priority = models.BigIntegerField(default=0)
+    due_date = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-priority", "-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Run(models.Model):
+    """The record of one single-agent run of a node."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="runs")
+    agent_type = models.CharField(max_length=20, choices=AgentType.choices)
+    prompt = models.TextField()
+    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    output = models.TextField(null=True, blank=True)
+    error = models.TextField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} of node {self.node_id}"

@@ -1,0 +1,236 @@
+"""Projects, their nodes and the plan draft.
+
+Edits to a project's graph lock the project row first, so two concurrent PATCHes can never
+together close a cycle the check saw neither of. Events go out after commit (``projects.events``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TypedDict
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from orchestra_site.exceptions import InvalidInput, NotFound, ServiceUnavailable
+from orchestration.services import workspace_ensure, workspace_unpin
+from projects import events, planning, selectors
+from projects.dag import find_cycle
+from projects.models import Node, NodeEdge, NodeStatus, Project
+from projects.planning import PlanData, PlanError
+from projects.selectors import ResourceData
+from projects.workspaces import default_workspace_path, make_workspace_dir, validate_workspace_path
+
+PARENTS_NOT_FOUND = "One or more parent nodes not found"
+
+
+class ProjectChanges(TypedDict, total=False):
+    name: str
+    description: str | None
+    workspace_path: str
+
+
+class NodeChanges(TypedDict, total=False):
+    title: str
+    description: str | None
+    status: str
+    agent_type: str | None
+    prompt: str | None
+    context: str | None
+    metadata: dict[str, Any] | None
+    position_x: float
+    position_y: float
+    parent_ids: list[int] | None
+
+
+NODE_FIELDS = (
+    "title",
+    "description",
+    "status",
+    "agent_type",
+    "prompt",
+    "context",
+    "metadata",
+    "position_x",
+    "position_y",
+)
+
+
+# --- Projects ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def project_create(*, name: str, description: str | None = None, workspace_path: str | None = None) -> Project:
+    """Create the project, its workspace folder and its pinned orchestration workspace."""
+    given = validate_workspace_path(workspace_path) if workspace_path is not None else None
+    now = timezone.now()
+    project = Project.objects.create(
+        name=name, description=description, workspace_path=str(given or ""), created_at=now, updated_at=now
+    )
+    path = given or default_workspace_path(project.pk)
+    if given is None:
+        project.workspace_path = str(path)
+        Project.objects.filter(pk=project.pk).update(workspace_path=project.workspace_path)
+    _ensure_workspace(path=path)
+    return project
+
+
+@transaction.atomic
+def project_update(*, project_id: int, changes: ProjectChanges) -> Project:
+    fields: dict[str, Any] = {key: changes[key] for key in ("name", "description") if key in changes}  # type: ignore[literal-required]
+    previous = Project.objects.filter(pk=project_id).values_list("workspace_path", flat=True).first()
+    if previous is None:
+        raise NotFound("Project not found")
+    if changes.get("workspace_path") is not None:
+        path = validate_workspace_path(changes["workspace_path"])
+        fields["workspace_path"] = str(path)
+        _ensure_workspace(path=path)
+    Project.objects.filter(pk=project_id).update(**fields, updated_at=timezone.now())
+    if fields.get("workspace_path", previous) != previous:
+        _release_workspace(path=previous)
+    return selectors.project_get(project_id)
+
+
+@transaction.atomic
+def project_delete(*, project_id: int) -> None:
+    """Nodes, edges, tasks, runs (and the agents app's executions) go with it. No event (§2.2)."""
+    path = Project.objects.filter(pk=project_id).values_list("workspace_path", flat=True).first()
+    if path is None:
+        raise NotFound("Project not found")
+    Project.objects.filter(pk=project_id).delete()
+    _release_workspace(path=path)
+
+
+def _release_workspace(*, path: str) -> None:
+    """Let prune remove a workspace once no project uses it (its desired stays until then)."""
+    if not Project.objects.filter(workspace_path=path).exists():
+        workspace_unpin(path=path)
+
+
+def _ensure_workspace(*, path: Path) -> None:
+    make_workspace_dir(path)
+    workspace_ensure(path=str(path), desired=settings.DEFAULT_DESIRED)
+
+
+# --- Nodes ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def node_create(
+    *,
+    project_id: int,
+    title: str,
+    description: str | None = None,
+    status: str = NodeStatus.PENDING,
+    agent_type: str | None = None,
+    prompt: str | None = None,
+    context: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    position_x: float = 0.0,
+    position_y: float = 0.0,
+    parent_ids: Sequence[int] = (),
+) -> Node:
+    _locked_project(project_id)
+    parents = _checked_parents(project_id=project_id, parent_ids=parent_ids)
+    now = timezone.now()
+    node = Node.objects.create(
+        project_id=project_id,
+        title=title,
+        description=description,
+        status=status,
+        agent_type=agent_type,
+        prompt=prompt,
+        context=context,
+        metadata=metadata if metadata is not None else {"resources": [], "extra": {}},
+        position_x=position_x,
+        position_y=position_y,
+        created_at=now,
+        updated_at=now,
+    )
+    NodeEdge.objects.bulk_create([NodeEdge(parent_id=parent, child_id=node.pk) for parent in parents])
+    events.send_node_created(selectors.node_data(node, parents))
+    return node
+
+
+@transaction.atomic
+def node_update(*, project_id: int, node_id: int, changes: NodeChanges) -> Node:
+    """Change only the keys present; ``metadata`` replaces (None keeps it), ``parent_ids`` replaces the set."""
+    _locked_project(project_id)
+    node = selectors.node_get(project_id=project_id, node_id=node_id)
+    new_parents = changes.get("parent_ids")
+    if new_parents is not None:
+        parents = _checked_parents(project_id=project_id, parent_ids=new_parents)
+        _refuse_cycle(project_id=project_id, node_id=node_id, parents=parents)
+        NodeEdge.objects.filter(child_id=node_id).exclude(parent_id__in=parents).delete()
+        existing = set(NodeEdge.objects.filter(child_id=node_id).values_list("parent_id", flat=True))
+        NodeEdge.objects.bulk_create(
+            [NodeEdge(parent_id=parent, child_id=node_id) for parent in parents if parent not in existing]
+        )
+    fields: dict[str, Any] = {key: changes[key] for key in NODE_FIELDS if key in changes}  # type: ignore[literal-required]
+    if fields.get("metadata", ...) is None:
+        del fields["metadata"]
+    Node.objects.filter(pk=node_id).update(**fields, updated_at=timezone.now())
+    node.refresh_from_db()
+    events.send_node_updated(selectors.node_data(node))
+    return node
+
+
+@transaction.atomic
+def node_delete(*, project_id: int, node_id: int) -> None:
+    """Its edges, runs and tasks go with it; children lose it from ``parent_ids`` without an event."""
+    _locked_project(project_id)
+    node = selectors.node_get(project_id=project_id, node_id=node_id)
+    node.delete()
+    events.send_node_deleted(project_id=project_id, node_id=node_id)
+
+
+def node_parents_check(*, project_id: int, node_id: int | None, parent_ids: Sequence[int]) -> None:
+    """Raise ``InvalidInput`` if these parents are not allowed (the admin form asks before saving)."""
+    parents = _checked_parents(project_id=project_id, parent_ids=parent_ids)
+    if node_id is not None:
+        _refuse_cycle(project_id=project_id, node_id=node_id, parents=parents)
+
+
+def _locked_project(project_id: int) -> Project:
+    project = Project.objects.select_for_update().filter(pk=project_id).first()
+    if project is None:
+        raise NotFound("Project not found")
+    return project
+
+
+def _checked_parents(*, project_id: int, parent_ids: Sequence[int]) -> list[int]:
+    parents = list(parent_ids)
+    found = Node.objects.filter(project_id=project_id, pk__in=parents).count()
+    if len(set(parents)) != len(parents) or found != len(parents):
+        raise InvalidInput(PARENTS_NOT_FOUND)
+    return parents
+
+
+def _refuse_cycle(*, project_id: int, node_id: int, parents: list[int]) -> None:
+    children: dict[int, list[int]] = defaultdict(list)
+    edges = NodeEdge.objects.filter(child__project_id=project_id).exclude(child_id=node_id)
+    for parent, child in edges.values_list("parent_id", "child_id"):
+        children[parent].append(child)
+    cycle = find_cycle(node=node_id, new_parents=parents, children=children)
+    if cycle is not None:
+        raise InvalidInput("parent_ids: would create a cycle: " + " -> ".join(str(n) for n in cycle))
+
+
+# --- Plan -------------------------------------------------------------------------------------
+
+
+def plan_generate(*, project_id: int, prompt: str, resources: list[ResourceData] | None) -> PlanData:
+    """Ask the planner for a draft; nothing is stored (§2.6).
+
+    Deliberately not atomic: the planner is an agent that may take minutes, and no transaction
+    (on SQLite: the write lock) may be held meanwhile.
+    """
+    selectors.project_require(project_id)
+    text = planning.run_planner(prompt, resources or [])
+    try:
+        return planning.parse_plan_json(text)
+    except PlanError as exc:
+        raise ServiceUnavailable(f"The planner answered with an unusable plan: {exc}") from None

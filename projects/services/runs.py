@@ -1,0 +1,64 @@
+"""Run records (contract §2.5) and their ``run.created`` / ``run.updated`` events."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from django.db import transaction
+from django.utils import timezone
+
+from orchestra_site.exceptions import InvalidInput
+from projects import events, selectors
+from projects.models import Node, Run, RunStatus
+
+
+class RunChanges(TypedDict, total=False):
+    status: str
+    output: str | None
+    error: str | None
+    metadata: dict[str, Any] | None
+
+
+@transaction.atomic
+def run_create(*, project_id: int, node_id: int, agent_type: str, prompt: str, status: str = RunStatus.QUEUED) -> Run:
+    """Store the record and send ``run.created``; nothing runs yet.
+
+    This is the hook the agents app wires: launching the agent belongs after this record exists
+    (``transaction.on_commit``), so the runner always finds the row it reports progress on.
+    """
+    selectors.project_require(project_id)
+    if not Node.objects.filter(pk=node_id, project_id=project_id).exists():
+        raise InvalidInput("Node not found in this project")
+    now = timezone.now()
+    run = Run.objects.create(
+        project_id=project_id,
+        node_id=node_id,
+        agent_type=agent_type,
+        prompt=prompt,
+        status=status,
+        started_at=now if status == RunStatus.RUNNING else None,
+        finished_at=now if status in RunStatus.finished() else None,
+        created_at=now,
+        updated_at=now,
+    )
+    events.send_run_created(run)
+    return run
+
+
+@transaction.atomic
+def run_update(*, project_id: int, run_id: int, changes: RunChanges) -> Run:
+    """``running`` fills ``started_at`` once; every finished status stamps ``finished_at`` anew (§2.5)."""
+    run = selectors.run_get(project_id=project_id, run_id=run_id)
+    now = timezone.now()
+    fields: dict[str, Any] = {key: changes[key] for key in ("status", "output", "error") if key in changes}  # type: ignore[literal-required]
+    if changes.get("metadata") is not None:
+        fields["metadata"] = changes["metadata"]
+    if fields.get("status") in RunStatus.finished():
+        fields["finished_at"] = now
+    Run.objects.filter(pk=run.pk).update(**fields, updated_at=now)
+    if fields.get("status") == RunStatus.RUNNING:
+        # Compare-and-set: of two concurrent "running" updates, only the first one stamps it.
+        Run.objects.filter(pk=run.pk, started_at__isnull=True).update(started_at=now)
+    run.refresh_from_db()
+    events.send_run_updated(run)
+    return run

@@ -1,0 +1,155 @@
+"""The OpenAPI schema describes what the projects endpoints really answer.
+
+Each endpoint is called with real data and its body is validated against the response schema of
+its status code, with objects made strict (no undeclared keys) and OpenAPI 3.0 ``nullable``
+turned into JSON Schema.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import jsonschema
+import pytest
+from drf_spectacular.generators import SchemaGenerator
+
+from projects import planning, services
+from projects.urls import urlpatterns
+
+pytestmark = pytest.mark.django_db
+
+# The routes of this app (the agents app adds its own under /projects/{pid}/...).
+PROJECT_PATHS = {"/" + re.sub(r"<dbid:(\w+)>", r"{\1}", str(url.pattern)) for url in urlpatterns}
+ALWAYS_OPTIONAL = {"NodeMetadata": {"deliverables"}}
+
+
+def to_json_schema(node: Any) -> Any:
+    if isinstance(node, list):
+        return [to_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    converted = {key: to_json_schema(value) for key, value in node.items() if key != "nullable"}
+    if "properties" in converted:
+        converted.setdefault("additionalProperties", False)
+    return {"anyOf": [converted, {"type": "null"}]} if node.get("nullable") else converted
+
+
+@pytest.fixture(scope="module")
+def openapi() -> dict[str, Any]:
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+class SchemaChecker:
+    def __init__(self, openapi: dict[str, Any], client: Any) -> None:
+        self.openapi = openapi
+        self.components = to_json_schema(openapi["components"])
+        self.client = client
+        self.seen: set[tuple[str, str]] = set()
+
+    def call(self, method: str, template: str, status: int, body: Any = None, **ids: int) -> Any:
+        response = getattr(self.client, method)(template.format(**ids), body, format="json")
+        assert response.status_code == status, response.content
+        operation = self.openapi["paths"][template][method]
+        declared = operation["responses"][str(status)]
+        self.seen.add((template, method))
+        if status == 204:
+            assert response.content == b"" and "content" not in declared
+            return None
+        schema = declared["content"]["application/json"]["schema"]
+        jsonschema.Draft202012Validator({**to_json_schema(schema), "components": self.components}).validate(
+            response.json()
+        )
+        return response.json()
+
+
+@pytest.fixture
+def checker(openapi, api_client) -> SchemaChecker:
+    return SchemaChecker(openapi, api_client)
+
+
+def test_every_response_component_lists_every_field_as_required(openapi):
+    for name in ("Project", "Node", "NodeMetadata", "Resource", "Edge", "Graph", "Task", "Run", "Plan", "NodeDraft"):
+        component = openapi["components"]["schemas"][name]
+        assert set(component["required"]) == set(component["properties"]) - ALWAYS_OPTIONAL.get(name, set()), name
+
+
+def test_real_responses_of_every_projects_endpoint_match_the_schema(checker, monkeypatch):
+    c = checker
+    project = c.call("post", "/projects", 201, {"name": "P", "description": None})
+    pid = project["id"]
+    c.call("get", "/projects", 200)
+    c.call("get", "/projects/{pid}", 200, pid=pid)
+    c.call("patch", "/projects/{pid}", 200, {"description": "d"}, pid=pid)
+    c.call("post", "/projects", 400, {"name": ""})
+    c.call("get", "/projects/{pid}", 404, pid=999)
+
+    metadata = {"resources": [{"kind": "url", "title": "t"}], "extra": {"k": [1]}, "deliverables": "d"}
+    a = c.call("post", "/projects/{pid}/nodes", 201, {"title": "a", "metadata": metadata}, pid=pid)
+    b = c.call("post", "/projects/{pid}/nodes", 201, {"title": "b", "parent_ids": [a["id"]]}, pid=pid)
+    c.call("post", "/projects/{pid}/nodes", 400, {"title": "c", "parent_ids": [999]}, pid=pid)
+    c.call("get", "/projects/{pid}/nodes/{nid}", 200, pid=pid, nid=a["id"])
+    c.call("patch", "/projects/{pid}/nodes/{nid}", 200, {"agent_type": "codex"}, pid=pid, nid=b["id"])
+    c.call("patch", "/projects/{pid}/nodes/{nid}", 400, {"parent_ids": [b["id"]]}, pid=pid, nid=a["id"])
+    c.call("get", "/projects/{pid}/graph", 200, pid=pid)
+
+    run = c.call(
+        "post", "/projects/{pid}/runs", 201, {"node_id": a["id"], "agent_type": "claude", "prompt": "p"}, pid=pid
+    )
+    c.call("post", "/projects/{pid}/runs", 400, {"node_id": 999, "agent_type": "claude", "prompt": "p"}, pid=pid)
+    c.call("get", "/projects/{pid}/runs", 200, pid=pid)
+    c.call("get", "/projects/{pid}/runs/{rid}", 200, pid=pid, rid=run["id"])
+    c.call("patch", "/projects/{pid}/runs/{rid}", 200, {"status": "completed", "output": "o"}, pid=pid, rid=run["id"])
+
+    task = c.call("post", "/tasks", 201, {"title": "t", "due_date": "2025-01-01", "project_id": pid}, pid=pid)
+    c.call("post", "/tasks", 400, {"title": "t", "project_id": 999})
+    c.call("get", "/tasks", 200)
+    c.call("get", "/tasks/{tid}", 200, tid=task["id"])
+    c.call("patch", "/tasks/{tid}", 200, {"completed": True}, tid=task["id"])
+    c.call("delete", "/tasks/{tid}", 204, tid=task["id"])
+
+    c.call("post", "/projects/{pid}/plan", 503, {"prompt": "p"}, pid=pid)
+    answer = {"nodes": [{"title": "x"}, {"title": "y"}], "edges": [{"source_index": 0, "target_index": 1}]}
+    monkeypatch.setattr(planning, "run_planner", lambda prompt, resources: json.dumps(answer))
+    c.call("post", "/projects/{pid}/plan", 200, {"prompt": "p"}, pid=pid)
+
+    c.call("delete", "/projects/{pid}/nodes/{nid}", 204, pid=pid, nid=b["id"])
+    c.call("delete", "/projects/{pid}", 204, pid=pid)
+
+    documented = {
+        (path, method)
+        for path, operations in c.openapi["paths"].items()
+        if path in PROJECT_PATHS
+        for method in operations
+    }
+    assert documented == c.seen
+
+
+def test_the_schema_documents_the_request_bodies(openapi):
+    schemas = openapi["components"]["schemas"]
+    node_create = schemas["NodeCreateRequest"]
+    assert node_create["required"] == ["title"]
+    assert set(node_create["properties"]) == {
+        "title",
+        "description",
+        "status",
+        "agent_type",
+        "prompt",
+        "context",
+        "metadata",
+        "position_x",
+        "position_y",
+        "parent_ids",
+    }
+    assert node_create["properties"]["title"]["maxLength"] == 255
+    assert sorted(schemas["RunCreateRequest"]["required"]) == ["agent_type", "node_id", "prompt"]
+    assert schemas["PlanRequestRequest"]["required"] == ["prompt"]
+    assert "requestBody" not in openapi["paths"]["/projects/{pid}/graph"]["get"]
+    assert "get" not in openapi["paths"]["/projects/{pid}/nodes"]
+
+
+def test_it_validates_against_a_project_created_by_a_service(checker):
+    project = services.project_create(name="svc")
+    body = checker.call("get", "/projects/{pid}/graph", 200, pid=project.pk)
+    assert body == {"nodes": [], "edges": []}

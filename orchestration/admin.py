@@ -4,15 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from orchestration import services
 from orchestration.models import Totals, Workspace
 
 
+class WorkspaceForm(forms.ModelForm):
+    class Meta:
+        model = Workspace
+        fields = ["path", "desired"]
+
+    def clean_desired(self) -> int:
+        try:
+            return services.validate_count(self.cleaned_data["desired"], field="desired", maximum=settings.MAX_DESIRED)
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["desired"]) from None
+
+
 @admin.register(Workspace)
 class WorkspaceAdmin(admin.ModelAdmin):
+    form = WorkspaceForm
     list_display = ["path", "running", "desired", "touched_at", "pinned"]
     search_fields = ["path"]
     ordering = ["path"]

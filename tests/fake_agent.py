@@ -2,11 +2,12 @@
 
 Usage: ``python fake_agent.py PROMPT``. A prompt that is a number is how many seconds to work;
 while working it prints a line every half second, so a test sees live output, then
-``done: PROMPT``.
+``done: PROMPT in CWD``. The prompt ``fail`` makes it exit with status 3.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -19,4 +20,7 @@ deadline = time.monotonic() + seconds
 while time.monotonic() < deadline:
     print(f"working on: {prompt}", flush=True)
     time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
-print(f"done: {prompt}", flush=True)
+if prompt == "fail":
+    print("something went wrong", file=sys.stderr, flush=True)
+    sys.exit(3)
+print(f"done: {prompt} in {os.getcwd()}", flush=True)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from tests.hub_processes import REDIS_URL, HubProcess, hub_env, manage, postgres_database, running_hub
+from tests.hub_processes import REDIS_URL, ROOT, HubProcess, hub_env, manage, postgres_database, running_hub
 
 pytestmark = pytest.mark.slow
 SERVE_ARGS = ("--no-runner",)
@@ -88,3 +91,50 @@ def test_two_serve_processes_on_postgres_and_redis_are_one_hub(tmp_path: Path) -
                 assert status == 200
                 assert next_event(ws, "orchestration.workspace")["desired"] == 5
                 assert first.request("GET", "/api/orchestration/global") == (200, {"running": 0, "desired": 5})
+
+
+def test_the_project_socket_of_serve_gets_node_events(tmp_path: Path) -> None:
+    with running_hub(migrated_env(tmp_path), *SERVE_ARGS) as hub:
+        status, project = hub.request("POST", "/projects", {"name": "Live"})
+        assert status == 201
+        with connect(f"{hub.ws_url}/projects/{project['id']}/subscribe") as ws:  # type: ignore[index]
+            status, node = hub.request("POST", f"/projects/{project['id']}/nodes", {"title": "First"})  # type: ignore[index]
+            frame = json.loads(ws.recv(timeout=10))
+            assert frame == {"event": "node.created", "data": node}
+            hub.request("DELETE", f"/projects/{project['id']}/nodes/{node['id']}")  # type: ignore[index]
+            assert json.loads(ws.recv(timeout=10)) == {"event": "node.deleted", "data": {"id": node["id"]}}  # type: ignore[index]
+
+
+def test_runagents_beside_a_one_process_serve_reaches_its_clients(tmp_path: Path) -> None:
+    """Embedded default (SQLite, in-memory layer): the runner's events travel through the outbox."""
+    agent = f"{sys.executable},{Path(__file__).parent / 'fake_agent.py'},{{prompt}}"
+    env = migrated_env(tmp_path, ORCHESTRA_CUSTOM_AGENT_COMMAND=agent)
+    with running_hub(env, *SERVE_ARGS) as hub:
+        runner = subprocess.Popen([sys.executable, "manage.py", "runagents"], cwd=ROOT, env=env)
+        try:
+            _, project = hub.request("POST", "/projects", {"name": "Beside"})
+            pid = project["id"]  # type: ignore[index]
+            _, node = hub.request("POST", f"/projects/{pid}/nodes", {"title": "n"})
+            _, template = hub.request(
+                "POST",
+                "/agent-templates",
+                {"name": "one", "steps": [{"name": "S", "agent_type": "custom", "prompt_template": "1"}]},
+            )
+            with connect(f"{hub.ws_url}/projects/{pid}/subscribe") as ws:
+                status, execution = hub.request(
+                    "POST",
+                    f"/projects/{pid}/nodes/{node['id']}/launch",
+                    {"template_id": template["id"]},  # type: ignore[index]
+                )
+                assert status == 201
+                seen = []
+                while ("execution.updated", "completed") not in seen:
+                    frame = json.loads(ws.recv(timeout=30))
+                    seen.append((frame["event"], frame["data"].get("status")))
+                assert ("step_run.updated", "running") in seen
+            _, done = hub.request("GET", f"/projects/{pid}/executions/{execution['id']}")  # type: ignore[index]
+            output = done["step_runs"][0]["output"]  # type: ignore[index]
+            assert output.endswith(f"done: 1 in {project['workspace_path']}")  # type: ignore[index]
+        finally:
+            runner.send_signal(signal.SIGTERM)
+            assert runner.wait(30) == 0

@@ -16,6 +16,14 @@ logger = logging.getLogger(__name__)
 IDLE_SLEEP = 0.25
 REAP_EVERY = 5.0
 
+# Set after a launch commits, so a runner in the same process starts the work at once instead of
+# at its next poll; runners in other processes find it by polling.
+work_arrived = threading.Event()
+
+
+def wake_runners() -> None:
+    work_arrived.set()
+
 
 class Runner:
     """One runner per process (``serve`` or ``runagents``), identified by its HubProcess row."""
@@ -36,8 +44,9 @@ class Runner:
                 found = False
             finally:
                 close_old_connections()
-            if not found:
-                self.stop.wait(IDLE_SLEEP)
+            if not found and not self.stop.is_set():
+                work_arrived.wait(IDLE_SLEEP)
+                work_arrived.clear()
         self.shutdown()
 
     def run_once(self) -> bool:

@@ -152,8 +152,9 @@ def execution_settle(*, execution_id: int) -> None:
     status = ExecutionStatus.FAILED if failed.exists() else ExecutionStatus.COMPLETED
     error = None
     if status == ExecutionStatus.FAILED:
-        names = ", ".join(failed.values_list("name", flat=True))
-        error = f"step(s) failed: {names}"
+        # An error already written (e.g. the cycle found by executions_fail_stuck) says more.
+        error = Execution.objects.filter(pk=execution_id).values_list("error", flat=True).first()
+        error = error or "step(s) failed: " + ", ".join(failed.values_list("name", flat=True))
     now = timezone.now()
     finished = Execution.objects.filter(pk=execution_id, status__in=EXECUTION_ACTIVE).update(
         status=status, error=error, finished_at=now, updated_at=now

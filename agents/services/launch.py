@@ -13,6 +13,7 @@ from django.db import transaction
 from agents import events, selectors
 from agents.models import AgentStep, AgentTemplate, Execution
 from agents.prompts import launch_context, resolve_prompt
+from agents.runner.loop import wake_runners
 from agents.services.executions import execution_build
 from projects.models import Node, Project
 
@@ -94,4 +95,5 @@ def launch(
         queued=True,
     )
     events.send_execution_status(execution)
+    transaction.on_commit(wake_runners)
     return execution

@@ -237,3 +237,76 @@ def test_a_workspace_outside_the_roots_fails_the_step_clearly(
     assert step.status == "failed"
     assert "outside ORCHESTRA_WORKSPACE_ROOTS" in step.error
     assert Workspace.objects.get(path=project["workspace_path"]).running == 0
+
+
+def test_a_failed_step_skips_its_dependents_and_fails_the_execution(
+    api_client: APIClient, fake_agent: list[str], project: dict[str, Any], node: dict[str, Any]
+) -> None:
+    template = make_template(
+        api_client,
+        [("Breaks", "custom", "fail"), ("After", "custom", "0"), ("Beside", "custom", "0")],
+        [(0, 1)],
+    )
+    execution = launch(api_client, project, node, template)
+    with RunnerThread():
+        wait_for(execution_finished(execution["id"]))
+    steps = {s.name: s for s in StepRun.objects.filter(execution_id=execution["id"])}
+    assert (steps["Breaks"].status, steps["Breaks"].exit_code, steps["Breaks"].crashed) == ("failed", 3, False)
+    assert "something went wrong" in steps["Breaks"].error
+    assert (steps["After"].status, steps["After"].error) == ("skipped", "skipped: upstream step 'Breaks' failed")
+    assert steps["Beside"].status == "completed"
+    done = Execution.objects.get(pk=execution["id"])
+    assert (done.status, done.error) == ("failed", "step(s) failed: Breaks")
+
+
+def test_create_worktree_runs_the_agents_in_a_git_worktree_on_its_branch(
+    api_client: APIClient, fake_agent: list[str], project: dict[str, Any], node: dict[str, Any]
+) -> None:
+    repo = Path(project["workspace_path"])
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q", "--allow-empty", "-m", "start"],
+    ):
+        subprocess.run(["git", "-C", str(repo), *args], check=True)
+    template = make_template(api_client, custom_steps(1, 0))
+    response = api_client.post(
+        f"/projects/{project['id']}/nodes/{node['id']}/launch",
+        {"template_id": template["id"], "create_worktree": True},
+        format="json",
+    )
+    execution = response.json()
+    assert execution["worktree_branch"] == f"agent/exec-{execution['id']}"
+    with RunnerThread():
+        wait_for(execution_finished(execution["id"]))
+    step = StepRun.objects.get(execution_id=execution["id"])
+    assert step.status == "completed", step.error
+    assert step.output == f"done: 0 in {execution['worktree_path']}"
+    branches = subprocess.run(["git", "-C", str(repo), "branch", "--list"], capture_output=True, text=True).stdout
+    assert f"agent/exec-{execution['id']}" in branches
+
+
+def test_create_worktree_outside_a_git_repository_fails_clearly(
+    api_client: APIClient, fake_agent: list[str], project: dict[str, Any], node: dict[str, Any]
+) -> None:
+    template = make_template(api_client, custom_steps(1, 0))
+    response = api_client.post(
+        f"/projects/{project['id']}/nodes/{node['id']}/launch",
+        {"template_id": template["id"], "create_worktree": True},
+        format="json",
+    )
+    with RunnerThread():
+        wait_for(execution_finished(response.json()["id"]))
+    step = StepRun.objects.get(execution_id=response.json()["id"])
+    assert step.status == "failed"
+    assert step.error.startswith("create_worktree:") and "not a git repository" in step.error
+
+
+def test_steps_whose_edges_form_a_cycle_fail_instead_of_waiting_forever(
+    api_client: APIClient, fake_agent: list[str], project: dict[str, Any], node: dict[str, Any]
+) -> None:
+    execution = launch(api_client, project, node, make_template(api_client, custom_steps(2, 0), [(0, 1), (1, 0)]))
+    with RunnerThread():
+        wait_for(execution_finished(execution["id"]), timeout=30)
+    done = Execution.objects.get(pk=execution["id"])
+    assert done.status == "failed"
+    assert done.error == "the step edges form a cycle: S0, S1"

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from orchestration import services
+from orchestration.models import Totals, Workspace
+from orchestration.selectors import global_state
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def operator() -> Client:
+    client = Client()
+    client.force_login(User.objects.create_superuser("op", "op@example.com", "pw-for-tests"))
+    return client
+
+
+def test_the_list_shows_running_desired_and_activity_and_searches_by_path(operator: Client) -> None:
+    services.workspace_set_desired(path="/srv/alpha", desired=2)
+    services.workspace_set_desired(path="/srv/beta", desired=1)
+    page = operator.get("/admin/orchestration/workspace/", {"q": "alpha"}).content.decode()
+    assert "/srv/alpha" in page and "/srv/beta" not in page
+
+
+def test_editing_desired_goes_through_the_service(operator: Client, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    services.workspace_set_desired(path="/srv/alpha", desired=2)
+    workspace = Workspace.objects.get()
+    before = global_state().version
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = operator.post(f"/admin/orchestration/workspace/{workspace.pk}/change/", {"desired": 5})
+    assert response.status_code == 302
+    assert Workspace.objects.get().desired == 5
+    assert (Totals.objects.get().desired, global_state().version) == (5, before + 1)
+    assert len(callbacks) == 2  # the orchestration.global and orchestration.workspace events
+
+
+def test_an_out_of_range_desired_is_refused_in_the_form(operator: Client, settings) -> None:  # type: ignore[no-untyped-def]
+    services.workspace_set_desired(path="/srv/alpha", desired=2)
+    workspace = Workspace.objects.get()
+    response = operator.post(f"/admin/orchestration/workspace/{workspace.pk}/change/", {"desired": 99})
+    assert response.status_code == 200
+    assert "must be from 0 to 20, got 99." in response.content.decode()
+    assert Workspace.objects.get().desired == 2
+
+
+def test_deleting_a_workspace_moves_the_totals(operator: Client) -> None:
+    services.workspace_set_desired(path="/srv/alpha", desired=2)
+    services.workspace_set_desired(path="/srv/beta", desired=3)
+    workspace = Workspace.objects.get(path="/srv/alpha")
+    operator.post(f"/admin/orchestration/workspace/{workspace.pk}/delete/", {"post": "yes"})
+    assert Totals.objects.get().desired == 3

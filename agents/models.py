@@ -11,12 +11,7 @@ from __future__ import annotations
 
 from django.db import models
 
-
-class AgentType(models.TextChoices):
-    CLAUDE = "claude"
-    CODEX = "codex"
-    GEMINI = "gemini"
-    CUSTOM = "custom"
+from projects.models import AgentType  # one enum for nodes, runs, steps and step runs
 
 
 class OutputFormat(models.TextChoices):

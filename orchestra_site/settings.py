@@ -183,7 +183,7 @@ SPECTACULAR_SETTINGS = {
         "RunStatusEnum": "projects.models.RunStatus",
         "ExecutionStatusEnum": "agents.models.ExecutionStatus",
         "StepRunStatusEnum": "agents.models.StepRunStatus",
-        "AgentTypeEnum": "agents.models.AgentType",
+        "AgentTypeEnum": "projects.models.AgentType",
         "OutputFormatEnum": "agents.models.OutputFormat",
     },
 }

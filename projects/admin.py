@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from orchestra_site.exceptions import HubError
 from projects import services
 from projects.models import Node, Project, Task
+from projects.services.graph import NODE_FIELDS
 
 
 @admin.register(Project)
@@ -48,18 +49,7 @@ class NodeAdminForm(forms.ModelForm):
 
     class Meta:
         model = Node
-        fields = [
-            "project",
-            "title",
-            "description",
-            "status",
-            "agent_type",
-            "prompt",
-            "context",
-            "metadata",
-            "position_x",
-            "position_y",
-        ]
+        fields = ["project", *NODE_FIELDS]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
 
 from channels.db import database_sync_to_async
 
 from agents.models import Execution
 from agents.selectors_logs import log_entries, terminal_frame
 from orchestra_site.consumers import HubConsumer
-from orchestra_site.events import execution_group
+from orchestra_site.events import Frame, execution_group
 
 
 class TerminalConsumer(HubConsumer):
@@ -17,6 +17,7 @@ class TerminalConsumer(HubConsumer):
     ``seq`` the replay already sent: no gap, no duplicate, whenever the client connects."""
 
     replayed_up_to = 0
+    execution_id = 0
 
     async def connect(self) -> None:
         kwargs = self.scope["url_route"]["kwargs"]
@@ -28,28 +29,47 @@ class TerminalConsumer(HubConsumer):
         await self.send_json(
             {"type": "connected", "execution_id": execution.pk, "tmux_session": execution.tmux_session}
         )
-        group = execution_group(execution.pk)
-        await self.join(group)
-        await self.replay(execution.pk)
+        self.execution_id = execution.pk
+        async with self.holding_frames():
+            await self.join(execution_group(execution.pk))
+            await self.replay()
         if not execution.queued and not execution.is_finished:
             await self.send_json(
                 {"type": "info", "message": "This execution was created without a launch: no agent will stream here."}
             )
 
-    async def replay(self, execution_id: int) -> None:
+    async def replay(self) -> None:
         while True:
-            entries = await database_sync_to_async(log_entries)(execution_id=execution_id, after=self.replayed_up_to)
+            entries = await database_sync_to_async(log_entries)(
+                execution_id=self.execution_id, after=self.replayed_up_to
+            )
             for entry in entries:
                 await self.send_json(terminal_frame(entry))
                 self.replayed_up_to = entry.seq
             if not entries:
                 return
 
-    async def hub_frame(self, message: dict[str, Any]) -> None:
-        version = message.get("version")
-        if version is not None and version <= self.replayed_up_to:
-            return
-        await self.send(text_data=message["text"])
+    async def send_frames(self, group: str, frames: list[Frame]) -> None:
+        """Send what follows what the socket has. On a gap (a frame lost, or overtaken by one from
+        another runner) read the missing entries from the database rather than skip them."""
+        for index, (text, seq) in enumerate(frames):
+            if seq is None or seq <= self.replayed_up_to:
+                continue
+            if seq != self.replayed_up_to + 1:
+                if not self.busy:  # called by the hub: never block its fan-out on the database
+                    self.busy = True
+                    self.pending.append((group, frames[index:]))
+                    asyncio.get_running_loop().create_task(self.catch_up())
+                    return
+                await self.replay()
+                if seq <= self.replayed_up_to:
+                    continue
+            await self.send(text_data=text)
+            self.replayed_up_to = seq
+
+    async def catch_up(self) -> None:
+        async with self.holding_frames():
+            await self.replay()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """The client sends nothing today; there is no terminal to type into, so frames are dropped."""

@@ -28,12 +28,12 @@ class LogPageData(TypedDict):
 
 def log_entries(*, execution_id: int, after: int, limit: int = PAGE_SIZE) -> list[ExecutionLogEntry]:
     rows = ExecutionLogEntry.objects.filter(execution_id=execution_id, seq__gt=after).order_by("seq")
-    return list(rows[: min(limit, MAX_PAGE_SIZE)])
+    return list(rows[:limit])
 
 
 def log_page(*, execution: Execution, after: int, limit: int = PAGE_SIZE) -> LogPageData:
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    entries = log_entries(execution_id=execution.pk, after=after, limit=limit + 1)
+    entries = log_entries(execution_id=execution.pk, after=after, limit=limit + 1)  # one more: has_more
     page = entries[:limit]
     return {
         "execution_id": execution.pk,

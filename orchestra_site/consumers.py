@@ -3,52 +3,85 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
 
-from orchestra_site.events import bind_event_loop
+from orchestra_site.events import EventHub, Frame, bind_event_loop
 
 
 class HubConsumer(AsyncJsonWebsocketConsumer):
-    """Relays the pre-encoded frames ``orchestra_site.events`` sends to its groups."""
+    """A socket in groups of ``orchestra_site.events``: frames arrive encoded, once per process.
 
+    It has no channel-layer channel of its own (``channel_layer_alias`` names no layer): the
+    process's ``EventHub`` writes group frames to its sockets directly.
+    """
+
+    channel_layer_alias = "hub-local-fan-out"
+    hub: EventHub
     groups_joined: set[str]
     last_versions: dict[str, int]
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
+        self.hub = bind_event_loop(asyncio.get_running_loop())
         self.groups_joined = set()
         self.last_versions = {}
-        bind_event_loop(asyncio.get_running_loop())
+        self.busy = False
+        self.pending: list[tuple[str, list[Frame]]] = []
         await super().websocket_connect(message)
 
     async def join(self, group: str) -> None:
         if group not in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.add(group)
+            await self.hub.join(group, self)
 
     async def leave(self, group: str) -> None:
         if group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
             self.groups_joined.discard(group)
+            await self.hub.leave(group, self)
 
-    async def disconnect(self, code: int) -> None:
-        for group in list(self.groups_joined):
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        for group in list(getattr(self, "groups_joined", ())):
             await self.leave(group)
+        await super().websocket_disconnect(message)
 
     def seen(self, group: str, version: int) -> None:
         """Record a version this socket already has for ``group`` (e.g. a snapshot it was sent)."""
         self.last_versions[group] = max(version, self.last_versions.get(group, 0))
 
-    async def hub_frame(self, message: dict[str, Any]) -> None:
-        version, group = message.get("version"), message.get("group", "")
-        if version is not None:
-            if version <= self.last_versions.get(group, -1):
-                return  # a late, older (or duplicate) frame: the client already has newer
-            self.last_versions[group] = version
-        await self.send(text_data=message["text"])
+    async def deliver_frames(self, group: str, frames: list[Frame]) -> None:
+        """Called by the hub for live frames; held back while the socket sends a snapshot."""
+        if self.busy:
+            self.pending.append((group, frames))
+            return
+        await self.send_frames(group, frames)
+
+    @asynccontextmanager
+    async def holding_frames(self) -> AsyncIterator[None]:
+        """Hold live frames while sending a snapshot (join, read, send), then send them after it,
+        so a client never gets an older snapshot after a newer live frame."""
+        self.busy = True
+        try:
+            yield
+        finally:
+            while self.pending:
+                group, frames = self.pending.pop(0)
+                await self.send_frames(group, frames)
+            self.busy = False
+
+    async def send_frames(self, group: str, frames: list[Frame]) -> None:
+        for text, version in frames:
+            if version is not None:
+                if version <= self.last_versions.get(group, -1):
+                    continue  # a late, older (or duplicate) frame: the client already has newer
+                self.last_versions[group] = version
+            await self.send(text_data=text)
 
 
 class UnknownRouteConsumer(AsyncWebsocketConsumer):
+    channel_layer_alias = "hub-local-fan-out"
+
     async def connect(self) -> None:
         await self.close(code=4004)

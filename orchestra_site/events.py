@@ -3,11 +3,15 @@
 Services call ``broadcast()`` inside their transaction; the frame goes out only after the
 transaction commits, and only once, whatever called the service (API, admin, runner, command).
 
-Delivery crosses processes on every deployment:
-- with Redis (``ORCHESTRA_REDIS_URL``) the channel layer itself reaches every process;
-- with the in-memory layer the frame is also written to ``OutboxEvent`` in the same transaction,
-  and every ``serve`` process relays the rows other processes wrote (``orchestra_site.relay``),
-  so ``prune_workspaces`` or ``runagents`` run beside ``serve`` still reach its clients.
+How a frame travels:
+- It is encoded once. Each process keeps its own sockets by group (``EventHub``) and writes the
+  text to each of them directly: a fan-out to 1000 sockets is one loop, not 1000 channel-layer
+  messages.
+- With Redis (``ORCHESTRA_REDIS_URL``) the frame goes to the Redis group once; every process that
+  has sockets in that group is in it with one channel of its own and fans out locally.
+- With the in-memory layer the frame is also written to ``OutboxEvent`` in the same transaction,
+  and every ``serve`` relays the rows other processes wrote (``orchestra_site.relay``), so
+  ``prune_workspaces`` or ``runagents`` run beside ``serve`` still reach its clients.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import hashlib
 import json
 import logging
 import uuid
-from typing import Any
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -27,40 +32,19 @@ from django.db import transaction
 
 from orchestra_site.models import OutboxEvent
 
-# Identifies this process's rows in the outbox, so its relay skips what it already delivered.
-PROCESS_ID = uuid.uuid4().hex
-FRAME_MESSAGE_TYPE = "hub.frame"
-GLOBAL_GROUP = "orchestration.global"
+if TYPE_CHECKING:
+    from orchestra_site.consumers import HubConsumer
 
 logger = logging.getLogger(__name__)
 
+# Identifies this process's rows in the outbox, so its relay skips what it already delivered.
+PROCESS_ID = uuid.uuid4().hex
+FRAME_MESSAGE_TYPE = "hub.frames"
+GLOBAL_GROUP = "orchestration.global"
+# Redis drops a group member it has not seen re-added for a day (group_expiry): refresh well before.
+GROUP_REFRESH_SECONDS = 600
 
-class _LoopDispatcher:
-    """Sends frames one after another on the consumers' loop, so their order is kept.
-
-    Threads (request handlers, the runner) hand frames over with ``call_soon_threadsafe``; the
-    in-memory layer's queues belong to that loop and must never be touched from another one.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
-        self.task = loop.create_task(self.run())
-
-    def submit(self, group: str, message: dict[str, Any]) -> None:
-        self.loop.call_soon_threadsafe(self.queue.put_nowait, (group, message))
-
-    async def run(self) -> None:
-        layer = get_channel_layer()
-        while True:
-            group, message = await self.queue.get()
-            try:
-                await layer.group_send(group, message)
-            except Exception:
-                logger.exception("could not send a frame to %s", group)
-
-
-_dispatcher: _LoopDispatcher | None = None
+Frame = tuple[str, "int | None"]  # encoded text, version
 
 
 def workspace_group(path: str) -> str:
@@ -80,13 +64,6 @@ def layer_is_shared() -> bool:
     return bool(settings.REDIS_URL)
 
 
-def bind_event_loop(loop: asyncio.AbstractEventLoop) -> None:
-    """Deliver frames on ``loop``, the loop the WebSocket consumers live on. Call it on that loop."""
-    global _dispatcher
-    if _dispatcher is None or _dispatcher.loop is not loop or _dispatcher.task.done():
-        _dispatcher = _LoopDispatcher(loop)
-
-
 def encode_frame(frame: dict[str, Any]) -> str:
     return json.dumps(frame, cls=DjangoJSONEncoder, separators=(",", ":"))
 
@@ -94,14 +71,23 @@ def encode_frame(frame: dict[str, Any]) -> str:
 def broadcast(group: str, frame: dict[str, Any], *, version: int | None = None) -> None:
     """Send ``frame`` to every socket in ``group`` once the current transaction commits.
 
-    Frames that carry a ``version`` are delivered to a socket only if newer than the last one it
-    got for that group (``HubConsumer.hub_frame``): commits in different threads or processes may
-    reach the layer out of order, and clients must see versions strictly increase.
+    Frames that carry a ``version`` reach a socket only if newer than the last one it got for
+    that group (``HubConsumer``): commits in different threads or processes may arrive out of
+    order, and clients must see versions strictly increase.
     """
-    text = encode_frame(frame)
+    broadcast_many(group, [(frame, version)])
+
+
+def broadcast_many(group: str, frames: list[tuple[dict[str, Any], int | None]]) -> None:
+    """Several frames for one group, in order, as one message (a batch of log lines)."""
+    encoded: list[Frame] = [(encode_frame(frame), version) for frame, version in frames]
+    if not encoded:
+        return
     if not layer_is_shared():
-        OutboxEvent.objects.create(origin=PROCESS_ID, group=group, text=text, version=version)
-    transaction.on_commit(lambda: deliver_local(group, text, version))
+        OutboxEvent.objects.bulk_create(
+            OutboxEvent(origin=PROCESS_ID, group=group, text=text, version=version) for text, version in encoded
+        )
+    transaction.on_commit(lambda: deliver(group, encoded))
 
 
 def broadcast_event(group: str, event: str, data: dict[str, Any]) -> None:
@@ -109,15 +95,104 @@ def broadcast_event(group: str, event: str, data: dict[str, Any]) -> None:
     broadcast(group, {"event": event, "data": data}, version=data.get("version"))
 
 
-def frame_message(group: str, text: str, version: int | None) -> dict[str, Any]:
-    return {"type": FRAME_MESSAGE_TYPE, "group": group, "text": text, "version": version}
+def deliver(group: str, frames: list[Frame]) -> None:
+    """Hand committed frames to this process's hub, from any thread."""
+    hub = _hub
+    if hub is not None and hub.loop.is_running() and not hub.loop.is_closed():
+        hub.submit(group, frames)
+    elif layer_is_shared():
+        # No sockets in this process (a command, runagents): Redis carries it to the others.
+        async_to_sync(get_channel_layer().group_send)(group, frame_message(group, frames))
 
 
-def deliver_local(group: str, text: str, version: int | None = None) -> None:
-    """Hand a frame to this process's channel layer, from any thread."""
-    message = frame_message(group, text, version)
-    dispatcher = _dispatcher
-    if dispatcher is not None and dispatcher.loop.is_running() and not dispatcher.loop.is_closed():
-        dispatcher.submit(group, message)
-        return
-    async_to_sync(get_channel_layer().group_send)(group, message)
+def frame_message(group: str, frames: list[Frame]) -> dict[str, Any]:
+    return {"type": FRAME_MESSAGE_TYPE, "group": group, "frames": [list(frame) for frame in frames]}
+
+
+class EventHub:
+    """The sockets of this process by group, living on the event loop the consumers run on."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.members: dict[str, set[HubConsumer]] = defaultdict(set)
+        self.outgoing: asyncio.Queue[tuple[str, list[Frame]]] = asyncio.Queue()
+        self.layer = get_channel_layer() if layer_is_shared() else None
+        self.channel: str | None = None
+        self.ready = asyncio.Event()
+        self.tasks = [loop.create_task(self.send_loop())]
+        if self.layer is not None:
+            self.tasks += [loop.create_task(self.receive_loop()), loop.create_task(self.refresh_loop())]
+        else:
+            self.ready.set()
+
+    def submit(self, group: str, frames: list[Frame]) -> None:
+        """Thread-safe: queue frames; they go out in the order they were submitted."""
+        self.loop.call_soon_threadsafe(self.outgoing.put_nowait, (group, frames))
+
+    async def join(self, group: str, consumer: HubConsumer) -> None:
+        first = not self.members[group]
+        self.members[group].add(consumer)
+        if first and self.layer is not None:
+            await self.ready.wait()
+            await self.layer.group_add(group, self.channel)
+
+    async def leave(self, group: str, consumer: HubConsumer) -> None:
+        members = self.members.get(group)
+        if not members:
+            return
+        members.discard(consumer)
+        if not members:
+            del self.members[group]
+            if self.layer is not None and self.channel is not None:
+                await self.layer.group_discard(group, self.channel)
+
+    async def fan_out(self, group: str, frames: list[Frame]) -> None:
+        for consumer in list(self.members.get(group, ())):
+            try:
+                await consumer.deliver_frames(group, frames)
+            except Exception:  # one broken socket must not stop the others
+                logger.exception("dropping a socket that failed to take a frame")
+                await self.leave(group, consumer)
+
+    async def send_loop(self) -> None:
+        while True:
+            group, frames = await self.outgoing.get()
+            try:
+                if self.layer is not None:
+                    await self.layer.group_send(group, frame_message(group, frames))
+                else:
+                    await self.fan_out(group, frames)
+            except Exception:
+                logger.exception("could not send frames to %s", group)
+
+    async def receive_loop(self) -> None:
+        assert self.layer is not None
+        self.channel = await self.layer.new_channel()
+        self.ready.set()
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+                await self.fan_out(message["group"], [tuple(frame) for frame in message["frames"]])  # type: ignore[misc]
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a Redis hiccup: keep listening
+                logger.exception("receiving frames from the channel layer failed; retrying")
+                await asyncio.sleep(0.5)
+
+    async def refresh_loop(self) -> None:
+        assert self.layer is not None
+        while True:
+            await asyncio.sleep(GROUP_REFRESH_SECONDS)
+            for group in list(self.members):
+                await self.layer.group_add(group, self.channel)
+
+
+_hub: EventHub | None = None
+
+
+def bind_event_loop(loop: asyncio.AbstractEventLoop) -> EventHub:
+    """The hub of ``loop`` (the consumers' loop), created on first use. Call it on that loop."""
+    global _hub
+    if _hub is None or _hub.loop is not loop or _hub.loop.is_closed():
+        _hub = EventHub(loop)
+    return _hub

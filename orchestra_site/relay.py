@@ -7,11 +7,10 @@ import logging
 from datetime import timedelta
 
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.db.models import Max
 from django.utils import timezone
 
-from orchestra_site.events import PROCESS_ID, frame_message
+from orchestra_site.events import PROCESS_ID, bind_event_loop
 from orchestra_site.models import OutboxEvent
 
 logger = logging.getLogger(__name__)
@@ -47,13 +46,11 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         rows = await database_sync_to_async(self._fetch)()
-        layer = get_channel_layer()
-        delivered = 0
+        hub = bind_event_loop(asyncio.get_running_loop())
         for row_id, origin, group, text, version in rows:
             self.cursor = row_id
             if origin != PROCESS_ID:
-                await layer.group_send(group, frame_message(group, text, version))
-                delivered += 1
+                await hub.fan_out(group, [(text, version)])
         if timezone.now() - self._last_cleanup > timedelta(minutes=1):
             await database_sync_to_async(self._cleanup)()
         return len(rows)

@@ -128,7 +128,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One file per test process, so concurrent test runs never share it.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-orchestra-{os.getpid()}.sqlite3")}
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
+    # Reuse connections (one per thread) instead of opening one per request.
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("ORCHESTRA_DB_CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -138,7 +139,9 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 30},
+            # redis-py's default 5 s socket timeout equals channels-redis' 5 s blocking read: on an
+            # idle layer the read would time out first and kill the reader. Give it room.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}], "capacity": 10000, "expiry": 30},
         }
     }
 else:

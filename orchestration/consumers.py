@@ -22,12 +22,13 @@ class FrameError(Exception):
 class OrchestrationConsumer(HubConsumer):
     async def connect(self) -> None:
         await self.accept()
-        # Join first, then read: a change made in between arrives twice, never not at all,
-        # and the version lets the client drop the older copy.
-        await self.join(GLOBAL_GROUP)
-        totals = await database_sync_to_async(selectors.global_state)()
-        self.seen(GLOBAL_GROUP, totals.version)
-        await self.send(text_data=events.frame(events.GLOBAL_EVENT, events.global_data(totals)))
+        # Join first, then read: a change made in between is held back and sent after the
+        # snapshot only if newer, so nothing is missed and versions never go back.
+        async with self.holding_frames():
+            await self.join(GLOBAL_GROUP)
+            totals = await database_sync_to_async(selectors.global_state)()
+            self.seen(GLOBAL_GROUP, totals.version)
+            await self.send(text_data=events.frame(events.GLOBAL_EVENT, events.global_data(totals)))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
@@ -59,11 +60,12 @@ class OrchestrationConsumer(HubConsumer):
             raise FrameError("; ".join(flatten_errors(exc.message_dict))) from None
 
     async def subscribe(self, workspace_id: str) -> None:
-        await self.join(workspace_group(workspace_id))
-        await self.send(text_data=events.frame("subscribed", {"workspaceId": workspace_id}))
-        state = await database_sync_to_async(self._touch_and_read)(workspace_id)
-        self.seen(workspace_group(workspace_id), state.version)
-        await self.send(text_data=events.frame(events.WORKSPACE_EVENT, events.workspace_data(state)))
+        async with self.holding_frames():
+            await self.join(workspace_group(workspace_id))
+            await self.send(text_data=events.frame("subscribed", {"workspaceId": workspace_id}))
+            state = await database_sync_to_async(self._touch_and_read)(workspace_id)
+            self.seen(workspace_group(workspace_id), state.version)
+            await self.send(text_data=events.frame(events.WORKSPACE_EVENT, events.workspace_data(state)))
 
     async def unsubscribe(self, workspace_id: str) -> None:
         await self.leave(workspace_group(workspace_id))

@@ -18,7 +18,7 @@ from django.db.models import Max
 
 from agents.adapters import AgentEvent
 from agents.models import Execution, ExecutionLogEntry
-from orchestra_site.events import broadcast, execution_group
+from orchestra_site.events import broadcast_many, execution_group
 
 FLUSH_EVERY = 0.1  # seconds
 FLUSH_SIZE = 200
@@ -40,9 +40,8 @@ def append_entries(*, execution_id: int, step_run_id: int | None, frames: list[d
             )
             for seq, frame in zip(seqs, frames, strict=True)
         )
-        group = execution_group(execution_id)
-        for seq, frame in zip(seqs, frames, strict=True):
-            broadcast(group, {**frame, "seq": seq}, version=seq)
+        batch = [({**frame, "seq": seq}, seq) for seq, frame in zip(seqs, frames, strict=True)]
+        broadcast_many(execution_group(execution_id), batch)
     return seqs
 
 

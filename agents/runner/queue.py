@@ -61,10 +61,10 @@ def ready_step_runs(*, limit: int = 50) -> list[StepRun]:
 def step_run_claim(*, step_run: StepRun, runner_id: int) -> bool:
     """Reserve a slot in the step's workspace and take the step; False when either is refused."""
     path = step_run.execution.workspace_path
-    now = timezone.now()
     with transaction.atomic():
         if not workspace_reserve_slot(path=path, global_cap=settings.MAX_RUNNING):
             return False
+        now = timezone.now()  # inside the transaction: after any wait for the database's lock
         taken = StepRun.objects.filter(pk=step_run.pk, status=StepRunStatus.PENDING).update(
             status=StepRunStatus.RUNNING, runner_id=runner_id, started_at=now, slot_path=path, updated_at=now
         )
@@ -90,8 +90,8 @@ def step_run_record_pid(*, step_run_id: int, pid: int) -> None:
 
 def step_run_finish(*, step_run_id: int, outcome: StepOutcome) -> StepRun:
     """Write the outcome (if the step is still running), free its slot, and settle the DAG."""
-    now = timezone.now()
     with transaction.atomic():
+        now = timezone.now()
         StepRun.objects.filter(pk=step_run_id, status=StepRunStatus.RUNNING).update(
             status=outcome.status,
             output=outcome.output,

@@ -1,0 +1,200 @@
+"""1. Orchestration fan-out: a PUT of desired until every ``/orchestration`` socket has the event.
+
+All clients live in this (bench) process, on one asyncio loop with the ``websockets`` library; the
+PUT goes out on the same loop. The time of a round runs from just before the PUT is written until
+the last client has read an ``orchestration.global`` frame carrying the new ``desired``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+
+from websockets.asyncio.client import ClientConnection, connect
+
+from bench.client import HttpConnection
+from bench.hubs import LAYER_LABEL, LAYERS, BenchHub, bench_hub, layer_available, workspace_url
+from bench.report import Section, Table, ms, percentile, summary_ms
+
+COUNTS = (100, 1000)
+ROUNDS = 30
+ROUND_TIMEOUT = 3.0
+GIVE_UP_AFTER = 3  # missed rounds in a row
+WORKSPACE = "/bench/fanout"
+GLOBAL_MARK = '"orchestration.global"'
+
+
+@dataclass
+class Round:
+    number: int = -1
+    target: int | None = None
+    remaining: int = 0
+    finished: float = 0.0
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Client:
+    def __init__(self, ws: ClientConnection, state: Round) -> None:
+        self.ws, self.state, self.last_round, self.live = ws, state, -1, True
+        self.task = asyncio.create_task(self.read())
+
+    async def read(self) -> None:
+        state = self.state
+        async for message in self.ws:
+            if state.target is None or GLOBAL_MARK not in message or self.last_round == state.number:
+                continue
+            if json.loads(message)["data"]["desired"] == state.target:
+                self.last_round = state.number
+                state.remaining -= self.live
+                if state.remaining == 0:
+                    state.finished = time.perf_counter()
+                    state.done.set()
+
+
+async def open_clients(hub: BenchHub, count: int, state: Round) -> list[Client]:
+    gate = asyncio.Semaphore(64)  # a burst of 1000 SYNs would overflow the listen backlog
+
+    async def one() -> Client:
+        async with gate:
+            ws = await connect(f"{hub.ws_url}/orchestration", max_size=None, ping_interval=None, open_timeout=60)
+            snapshot = json.loads(await ws.recv())
+            assert snapshot["event"] == "orchestration.global", snapshot
+            return Client(ws, state)
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+async def find_deaf(hub: BenchHub, clients: list[Client], state: Round) -> int:
+    """A probe round: clients that never get its frame are deaf and left out of the timed rounds."""
+    http = HttpConnection("127.0.0.1", hub.port)
+    live = [client for client in clients if client.live]
+    probe = 20 if state.target != 20 else 19
+    state.number, state.target, state.remaining = state.number + 1, probe, len(live)
+    state.done.clear()
+    await http.request("PUT", workspace_url(WORKSPACE), {"desired": probe})
+    try:
+        await asyncio.wait_for(state.done.wait(), ROUND_TIMEOUT)
+    except TimeoutError:
+        pass
+    await http.close()
+    for client in live:
+        client.live = client.last_round == state.number and not client.task.done()
+    return sum(not client.live for client in clients)
+
+
+async def run_rounds(hub: BenchHub, clients: list[Client], state: Round, first_value: int) -> dict[str, object]:
+    http = HttpConnection("127.0.0.1", hub.port)
+    times: list[float] = []
+    puts: list[float] = []
+    timeouts = 0
+    live = sum(client.live for client in clients)
+    cpu_before, wall_before, own_before = hub.cpu_seconds(), time.perf_counter(), time.process_time()
+    for i in range(ROUNDS):
+        value = (first_value + i) % 20 + 1
+        state.number, state.target, state.remaining = state.number + 1, value, live
+        state.done.clear()
+        started = time.perf_counter()
+        status, body = await http.request("PUT", workspace_url(WORKSPACE), {"desired": value})
+        puts.append(time.perf_counter() - started)
+        if status != 200:
+            raise RuntimeError(f"PUT desired: {status} {body[:200]!r}")
+        try:
+            await asyncio.wait_for(state.done.wait(), ROUND_TIMEOUT)
+            times.append(state.finished - started)
+        except TimeoutError:
+            timeouts += 1
+            if timeouts >= GIVE_UP_AFTER and not times:
+                break
+        await asyncio.sleep(0.1)
+    wall = time.perf_counter() - wall_before
+    cpu, own = (hub.cpu_seconds() - cpu_before) / wall, (time.process_time() - own_before) / wall
+    await http.close()
+    return {"times": times, "puts": puts, "timeouts": timeouts, "cpu": cpu, "own": own}
+
+
+async def measure_layer(layer: str) -> list[tuple[int, dict[str, object], float]]:
+    results = []
+    with bench_hub(layer) as hub:
+        state = Round()
+        clients: list[Client] = []
+        for count in COUNTS:
+            started = time.perf_counter()
+            clients += await open_clients(hub, count - len(clients), state)
+            connect_seconds = time.perf_counter() - started
+            await asyncio.sleep(0.5)
+            deaf = await find_deaf(hub, clients, state)
+            result = await run_rounds(hub, clients, state, first_value=count)
+            results.append((count, {**result, "deaf": deaf}, connect_seconds))
+        for client in clients:
+            client.task.cancel()
+        await asyncio.wait([asyncio.create_task(c.ws.close()) for c in clients], timeout=20)
+    return results
+
+
+def run() -> Section:
+    section = Section(
+        key="fanout",
+        title="1. Orchestration fan-out (PUT desired → every /orchestration socket)",
+        target="p99 < 100 ms with 1000 clients",
+    )
+    table = Table(
+        [
+            "Layer",
+            "Clients",
+            "Rounds",
+            "p50 ms",
+            "p99 ms",
+            "mean ms",
+            "max ms",
+            "PUT answer p50 ms",
+            "Missed rounds",
+            "Lost sockets",
+            "serve CPU",
+            "bench CPU",
+            "Connect all (s)",
+        ]
+    )
+    verdicts: list[bool] = []
+    for layer in LAYERS:
+        if reason := layer_available(layer):
+            section.notes.append(f"{LAYER_LABEL[layer]} skipped: {reason}")
+            continue
+        for count, result, connect_seconds in asyncio.run(measure_layer(layer)):
+            times, puts = result["times"], result["puts"]
+            assert isinstance(times, list) and isinstance(puts, list)
+            p50, p99, mean, worst = summary_ms(times) if times else ("-",) * 4
+            table.add(
+                LAYER_LABEL[layer],
+                count,
+                ROUNDS,
+                p50,
+                p99,
+                mean,
+                worst,
+                ms(percentile(puts, 50)),
+                result["timeouts"],
+                result["deaf"],
+                f"{result['cpu']:.2f}",
+                f"{result['own']:.2f}",
+                f"{connect_seconds:.1f}",
+            )
+            if count == max(COUNTS):
+                ok = bool(times) and not result["timeouts"] and not result["deaf"]
+                verdicts.append(ok and percentile(times, 99) < 0.1)
+    section.tables.append(table)
+    section.met = bool(verdicts) and all(verdicts)
+    section.notes += [
+        f"{ROUNDS} rounds per row, 0.1 s apart; each PUT changes desired of one workspace, so the global "
+        "event carries the new sum. A round ends when the last client has parsed its frame.",
+        "One serve process; the clients (one asyncio loop in the bench process) share the machine's cores "
+        "with it, so a round also includes the clients' own time to read 1000 frames.",
+        "serve CPU / bench CPU: CPU seconds of the serve process / of the bench clients per wall second "
+        "during the rounds (1.0 = one core of the two).",
+        "Lost sockets: clients closed by the hub or still connected but deaf to a probe round (3 s) before "
+        "the timed rounds; they are left out of the timings and fail the target.",
+        f"Missed rounds: rounds in which some live client had not got the frame after {ROUND_TIMEOUT:.0f} s "
+        f"(a row stops after {GIVE_UP_AFTER} misses and no success).",
+    ]
+    return section

@@ -128,8 +128,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One file per test process, so concurrent test runs never share it.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-orchestra-{os.getpid()}.sqlite3")}
 else:
-    # Reuse connections (one per thread) instead of opening one per request.
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("ORCHESTRA_DB_CONN_MAX_AGE", default=60))
+    # Under ASGI every request runs in a fresh thread, so persistent per-thread connections
+    # (CONN_MAX_AGE) would pile up; a pool per process reuses a few connections instead.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env.int("ORCHESTRA_DB_POOL_SIZE", default=10),
+        "timeout": 30,
+    }
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -66,8 +66,8 @@ class WorkspaceView(APIView):
     @extend_schema(
         parameters=[WORKSPACE_ID], responses=WorkspaceResponseSerializer, operation_id="orchestration_workspace_get"
     )
-    def get(self, request: Request, rest: str) -> Response:
-        path, action = split_workspace_route(request, rest)
+    def get(self, request: Request, workspace_path: str) -> Response:
+        path, action = split_workspace_route(request, workspace_path)
         if action is not None:
             raise MethodNotAllowed("GET")
         path = normalize_workspace_path(path)
@@ -80,8 +80,8 @@ class WorkspaceView(APIView):
         operation_id="orchestration_workspace_put",
         description='`{id}` and `{id}/desired` take `{"desired": n}`; `{id}/running` takes `{"running": n}`.',
     )
-    def put(self, request: Request, rest: str) -> Response:
-        path, action = split_workspace_route(request, rest)
+    def put(self, request: Request, workspace_path: str) -> Response:
+        path, action = split_workspace_route(request, workspace_path)
         if action == "running":
             state, totals = services.workspace_set_running(path=path, running=required_field(request, "running"))
         else:

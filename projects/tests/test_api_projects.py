@@ -203,3 +203,15 @@ def test_the_workspace_folder_is_recreated_on_demand(project):
     os.rmdir(project.workspace_path)
 
     assert project.workspace_dir().is_dir()
+
+
+def test_a_deleted_projects_workspace_is_left_to_prune_unless_another_project_uses_it(api_client, tmp_path):
+    shared = tmp_path / "shared"
+    first = api_client.post("/projects", {"name": "a", "workspace_path": str(shared)}, format="json").json()
+    second = api_client.post("/projects", {"name": "b", "workspace_path": str(shared)}, format="json").json()
+    assert Workspace.objects.get(path=str(shared)).pinned
+
+    api_client.delete(f"/projects/{first['id']}")
+    assert Workspace.objects.get(path=str(shared)).pinned  # still b's workspace
+    api_client.delete(f"/projects/{second['id']}")
+    assert not Workspace.objects.get(path=str(shared)).pinned

@@ -59,14 +59,22 @@ class Runner:
         self.stop_cancelled()
         self.forget_finished()
         started = 0
+        # A workspace that refused a step stays skipped for this cycle, even if a slot frees
+        # meanwhile, so its steps start in the order they became ready.
+        refused: set[str] = set()
         for step_run in queue.ready_step_runs(limit=settings.MAX_RUNNING * 2):
             if len(self.workers) >= settings.MAX_RUNNING or self.stop.is_set():
                 break
-            if queue.step_run_claim(step_run=step_run, runner_id=self.hub_process_id):
-                worker = StepWorker(step_run.pk)
-                self.workers[step_run.pk] = worker
-                worker.start()
-                started += 1
+            workspace = step_run.execution.workspace_path
+            if workspace in refused:
+                continue
+            if not queue.step_run_claim(step_run=step_run, runner_id=self.hub_process_id):
+                refused.add(workspace)
+                continue
+            worker = StepWorker(step_run.pk)
+            self.workers[step_run.pk] = worker
+            worker.start()
+            started += 1
         return started > 0
 
     def stop_cancelled(self) -> None:

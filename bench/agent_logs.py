@@ -11,7 +11,7 @@ from websockets.asyncio.client import connect
 
 from bench.agent_support import CHATTY_AGENT, AgentProject, custom_command, stamp
 from bench.client import HttpConnection
-from bench.hubs import LAYER_LABEL, LAYERS, BenchHub, bench_hub, layer_available
+from bench.hubs import LAYER_LABEL, BenchHub, bench_hub, measurable_layers
 from bench.report import Section, Table
 
 LINES = 20_000
@@ -94,10 +94,7 @@ def run() -> Section:
         ]
     )
     complete = []
-    for layer in LAYERS:
-        if reason := layer_available(layer):
-            section.notes.append(f"{LAYER_LABEL[layer]} skipped: {reason}")
-            continue
+    for layer in measurable_layers(section.notes):
         with bench_hub(layer, ORCHESTRA_CUSTOM_AGENT_COMMAND=custom_command(CHATTY_AGENT)) as hub:
             r = asyncio.run(measure(hub))
         table.add(

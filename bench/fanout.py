@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.client import HttpConnection
-from bench.hubs import LAYER_LABEL, LAYERS, BenchHub, bench_hub, layer_available, workspace_url
+from bench.hubs import LAYER_LABEL, BenchHub, bench_hub, measurable_layers, workspace_url
 from bench.report import Section, Table, ms, percentile, summary_ms
 
 COUNTS = (100, 1000)
@@ -157,10 +157,7 @@ def run() -> Section:
         ]
     )
     verdicts: list[bool] = []
-    for layer in LAYERS:
-        if reason := layer_available(layer):
-            section.notes.append(f"{LAYER_LABEL[layer]} skipped: {reason}")
-            continue
+    for layer in measurable_layers(section.notes):
         for count, result, connect_seconds in asyncio.run(measure_layer(layer)):
             times, puts = result["times"], result["puts"]
             assert isinstance(times, list) and isinstance(puts, list)

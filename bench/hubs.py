@@ -96,6 +96,15 @@ def bench_hub(layer: str = "memory", **overrides: str) -> Iterator[BenchHub]:
             time.sleep(0.2)
 
 
+def measurable_layers(notes: list[str]) -> Iterator[str]:
+    """The layers this machine can measure; a skipped one is explained in ``notes``."""
+    for layer in LAYERS:
+        if reason := layer_available(layer):
+            notes.append(f"{LAYER_LABEL[layer]} skipped: {reason}")
+            continue
+        yield layer
+
+
 def layer_available(layer: str) -> str | None:
     """Why ``layer`` cannot be measured on this machine, or None."""
     if layer == "memory":

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from bench.client import HttpConnection, LoadResult, closed_loop
-from bench.hubs import LAYER_LABEL, LAYERS, BenchHub, bench_hub, layer_available
+from bench.hubs import LAYER_LABEL, BenchHub, bench_hub, measurable_layers
 from bench.report import Section, Table, summary_ms
 
 NODES = 200
@@ -106,10 +106,7 @@ def run() -> Section:
     table = Table(
         ["Layer", "Request", "Requests", "Concurrency", "Requests/s", "p50 ms", "p99 ms", "Errors", "serve CPU"]
     )
-    for layer in LAYERS:
-        if reason := layer_available(layer):
-            section.notes.append(f"{LAYER_LABEL[layer]} skipped: {reason}")
-            continue
+    for layer in measurable_layers(section.notes):
         with bench_hub(layer) as hub:
             reads, creates, size, read_cpu, create_cpu = asyncio.run(measure(hub))
         for label, result, cpu in (

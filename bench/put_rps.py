@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from bench.client import LoadResult, closed_loop
-from bench.hubs import LAYER_LABEL, LAYERS, BenchHub, bench_hub, layer_available, workspace_url
+from bench.hubs import LAYER_LABEL, BenchHub, bench_hub, measurable_layers, workspace_url
 from bench.report import Section, Table, summary_ms
 
 TOTAL = 2000
@@ -39,10 +39,7 @@ def run() -> Section:
     table = Table(
         ["Layer", "Requests", "Concurrency", "Requests/s", "p50 ms", "p99 ms", "max ms", "Errors", "serve CPU"]
     )
-    for layer in LAYERS:
-        if reason := layer_available(layer):
-            section.notes.append(f"{LAYER_LABEL[layer]} skipped: {reason}")
-            continue
+    for layer in measurable_layers(section.notes):
         with bench_hub(layer) as hub:
             result, cpu = asyncio.run(measure(hub))
         p50, p99, _, worst = summary_ms(result.latencies)

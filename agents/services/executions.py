@@ -12,8 +12,6 @@ from typing import Any, TypedDict
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import DateTimeField, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from agents import events, selectors
@@ -34,6 +32,7 @@ from agents.prompts import execution_context, resolve_prompt
 from agents.runner.logs import append_entries, status_frame
 from agents.runner.queue import run_follow_execution
 from orchestra_site.exceptions import Conflict, InvalidInput
+from orchestra_site.timestamps import status_timestamps
 from projects.models import Node, Project
 
 NODE_NOT_IN_PROJECT = "Node not found in this project"
@@ -166,16 +165,6 @@ def execution_create(
     )
 
 
-def _status_stamps(status: str, finished: tuple[str, ...]) -> dict[str, Any]:
-    """``running`` fills ``started_at`` if empty; a finished status sets ``finished_at`` every time."""
-    now = timezone.now()
-    if status == "running":
-        return {"started_at": Coalesce("started_at", Value(now, output_field=DateTimeField()))}
-    if status in finished:
-        return {"finished_at": now}
-    return {}
-
-
 @transaction.atomic
 def execution_update(*, project_id: int, execution_id: int, changes: ExecutionChanges) -> Execution:
     selectors.execution_get(project_id=project_id, execution_id=execution_id)
@@ -183,7 +172,7 @@ def execution_update(*, project_id: int, execution_id: int, changes: ExecutionCh
     if "metadata" in values and values["metadata"] is None:
         values["metadata"] = {}
     if "status" in values:
-        values.update(_status_stamps(values["status"], EXECUTION_FINISHED))
+        values.update(status_timestamps(values["status"], finished=EXECUTION_FINISHED))
     Execution.objects.filter(pk=execution_id).update(**values, updated_at=timezone.now())
     execution = Execution.objects.get(pk=execution_id)
     events.send_execution_updated(execution)
@@ -229,7 +218,7 @@ def step_run_update(*, project_id: int, execution_id: int, step_run_id: int, cha
     if "metadata" in values and values["metadata"] is None:
         values["metadata"] = {}
     if "status" in values:
-        values.update(_status_stamps(values["status"], STEP_RUN_FINISHED))
+        values.update(status_timestamps(values["status"], finished=STEP_RUN_FINISHED))
     StepRun.objects.filter(pk=step_run_id).update(**values, updated_at=timezone.now())
     step_run = StepRun.objects.get(pk=step_run_id)
     events.send_step_run_updated(step_run, project_id=project_id)

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from orchestra_site.exceptions import InvalidInput
+from orchestra_site.timestamps import status_timestamps
 from projects import events, selectors
 from projects.models import Node, Run, RunStatus
 
@@ -53,12 +54,9 @@ def run_update(*, project_id: int, run_id: int, changes: RunChanges) -> Run:
     fields: dict[str, Any] = {key: changes[key] for key in ("status", "output", "error") if key in changes}  # type: ignore[literal-required]
     if changes.get("metadata") is not None:
         fields["metadata"] = changes["metadata"]
-    if fields.get("status") in RunStatus.finished():
-        fields["finished_at"] = now
+    if "status" in fields:
+        fields.update(status_timestamps(fields["status"], finished=RunStatus.finished()))
     Run.objects.filter(pk=run.pk).update(**fields, updated_at=now)
-    if fields.get("status") == RunStatus.RUNNING:
-        # Compare-and-set: of two concurrent "running" updates, only the first one stamps it.
-        Run.objects.filter(pk=run.pk, started_at__isnull=True).update(started_at=now)
     run.refresh_from_db()
     events.send_run_updated(run)
     return run

@@ -11,6 +11,7 @@ from django.db import close_old_connections
 
 from agents.runner import queue, recovery
 from agents.runner.worker import StepWorker
+from agents.services.executions import runs_adopt
 
 logger = logging.getLogger(__name__)
 IDLE_SLEEP = 0.25
@@ -55,7 +56,7 @@ class Runner:
             self.last_reap = time.monotonic()
             recovery.reap_dead_runners(me=self.hub_process_id)
             queue.executions_fail_stuck()
-        queue.runs_adopt()
+        runs_adopt()
         self.stop_cancelled()
         self.forget_finished()
         started = 0

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -26,7 +26,6 @@ from agents.models import (
     StepRunStatus,
 )
 from orchestration.services import workspace_release_slot, workspace_reserve_slot
-from projects.models import Run, RunStatus
 from projects.services import run_update
 
 NOT_COMPLETED = (StepRunStatus.PENDING, StepRunStatus.RUNNING, StepRunStatus.FAILED, StepRunStatus.SKIPPED)
@@ -176,36 +175,6 @@ def run_follow_execution(execution: Execution) -> None:
         changes["output"] = step.output if step else None
         changes["error"] = (step.error if step else None) or execution.error
     run_update(project_id=execution.project_id, run_id=execution.run_id, changes=changes)  # type: ignore[arg-type]
-
-
-def runs_adopt(*, limit: int = 20) -> int:
-    """Turn queued Runs (``POST /projects/{pid}/runs``) into one-step executions the runner runs."""
-    adopted = 0
-    queued = Run.objects.filter(status=RunStatus.QUEUED, execution__isnull=True).select_related("project", "node")
-    for run in queued.order_by("id")[:limit]:
-        try:
-            with transaction.atomic():
-                execution = Execution.objects.create(
-                    project=run.project,
-                    node=run.node,
-                    run=run,
-                    queued=True,
-                    workspace_path=run.project.workspace_path,
-                    metadata={"run_id": run.pk},
-                )
-                Execution.objects.filter(pk=execution.pk).update(tmux_session=f"exec-{execution.pk}")
-                StepRun.objects.create(
-                    execution=execution,
-                    name=f"Run {run.pk}",
-                    agent_type=run.agent_type,
-                    prompt=run.prompt,
-                    settings={"timeout_seconds": (run.metadata or {}).get("timeout_seconds")},
-                )
-                events.send_execution_created(execution)
-        except IntegrityError:
-            continue  # another runner adopted it first (run is one-to-one)
-        adopted += 1
-    return adopted
 
 
 def executions_fail_stuck() -> int:

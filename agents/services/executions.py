@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents import events, selectors
@@ -33,7 +33,7 @@ from agents.runner.logs import append_entries, status_frame
 from agents.runner.queue import run_follow_execution
 from orchestra_site.exceptions import Conflict, InvalidInput
 from orchestra_site.timestamps import status_timestamps
-from projects.models import Node, Project
+from projects.models import Node, Project, Run, RunStatus
 
 NODE_NOT_IN_PROJECT = "Node not found in this project"
 
@@ -83,6 +83,7 @@ def execution_build(
     metadata: dict[str, Any],
     create_worktree: bool,
     queued: bool,
+    run: Run | None = None,
 ) -> Execution:
     """Store a pending execution with one step run per template step (§2.10), and say so.
 
@@ -97,6 +98,7 @@ def execution_build(
         context=context,
         queued=queued,
         workspace_path=project.workspace_path,
+        run=run,
     )
     execution.tmux_session = f"exec-{execution.pk}"
     if create_worktree:
@@ -107,6 +109,36 @@ def execution_build(
         _create_step_runs(execution, template, context)
     events.send_execution_created(execution)
     return execution
+
+
+def runs_adopt(*, limit: int = 20) -> int:
+    """Turn queued Runs (``POST /projects/{pid}/runs``) into one-step executions the runner runs."""
+    adopted = 0
+    queued = Run.objects.filter(status=RunStatus.QUEUED, execution__isnull=True).select_related("project", "node")
+    for run in queued.order_by("id")[:limit]:
+        try:
+            with transaction.atomic():
+                execution = execution_build(
+                    project=run.project,
+                    node=run.node,
+                    template=None,
+                    context={},
+                    metadata={"run_id": run.pk},
+                    create_worktree=False,
+                    queued=True,
+                    run=run,
+                )
+                StepRun.objects.create(
+                    execution=execution,
+                    name=f"Run {run.pk}",
+                    agent_type=run.agent_type,
+                    prompt=run.prompt,
+                    settings={"timeout_seconds": (run.metadata or {}).get("timeout_seconds")},
+                )
+        except IntegrityError:
+            continue  # another runner adopted it first (run is one-to-one)
+        adopted += 1
+    return adopted
 
 
 def _create_step_runs(execution: Execution, template: AgentTemplate, context: dict[str, Any]) -> None:

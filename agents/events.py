@@ -1,4 +1,4 @@
-"""The execution and step-run events of the project socket (contract §4.1).
+"""The execution, step-run and DAG-run events of the project socket (contract §4.1).
 
 Sent through ``orchestra_site.events``, so they leave after the surrounding transaction commits.
 The REST services and the runner both call these, so every path that changes a row says so.
@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
-from agents.models import Execution, ExecutionStatus, StepRun
+from agents.models import DagRun, Execution, ExecutionStatus, StepRun
 from agents.selectors import attach_command
+from agents.selectors_dag_runs import dag_run_data
 from orchestra_site.events import broadcast_event, project_group
 
 EXECUTION_CREATED = "execution.created"
@@ -87,3 +88,17 @@ def send_step_run_updated(step_run: StepRun, *, project_id: int | None = None) -
     if project_id is None:
         project_id = Execution.objects.values_list("project_id", flat=True).get(pk=step_run.execution_id)
     broadcast_event(project_group(project_id), STEP_RUN_UPDATED, dict(step_run_updated_data(step_run)))
+
+
+DAG_RUN_CREATED = "dag_run.created"
+DAG_RUN_UPDATED = "dag_run.updated"
+
+
+def send_dag_run_created(dag_run: DagRun) -> None:
+    """``dag_run.created`` with the whole run (the body ``POST /projects/{pid}/dag-runs`` answers)."""
+    broadcast_event(project_group(dag_run.project_id), DAG_RUN_CREATED, dict(dag_run_data(dag_run)))
+
+
+def send_dag_run_updated(dag_run: DagRun) -> None:
+    """``dag_run.updated`` with the whole run, after any of its nodes or its status moved."""
+    broadcast_event(project_group(dag_run.project_id), DAG_RUN_UPDATED, dict(dag_run_data(dag_run)))

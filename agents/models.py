@@ -37,6 +37,29 @@ class StepRunStatus(models.TextChoices):
     SKIPPED = "skipped"
 
 
+class DagRunStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class DagNodeStatus(models.TextChoices):
+    """A node's place in one DAG run (its project node keeps its own ``NodeStatus``)."""
+
+    WAITING = "waiting"  # parents not done yet, or a retry's backoff not over
+    QUEUED = "queued"  # its execution waits for a runner and a slot
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # an ancestor failed for good
+    CANCELLED = "cancelled"
+
+
+DAG_RUN_ACTIVE = (DagRunStatus.PENDING, DagRunStatus.RUNNING)
+DAG_NODE_ACTIVE = (DagNodeStatus.WAITING, DagNodeStatus.QUEUED, DagNodeStatus.RUNNING)
+DAG_NODE_DEAD_END = (DagNodeStatus.FAILED, DagNodeStatus.SKIPPED, DagNodeStatus.CANCELLED)
 EXECUTION_ACTIVE = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
 EXECUTION_FINISHED = (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED)
 STEP_RUN_ACTIVE = (StepRunStatus.PENDING, StepRunStatus.RUNNING)
@@ -106,6 +129,9 @@ class Execution(models.Model):
     )
     run = models.OneToOneField(
         "projects.Run", on_delete=models.SET_NULL, null=True, blank=True, related_name="execution"
+    )
+    dag_run_node = models.ForeignKey(
+        "agents.DagRunNode", on_delete=models.SET_NULL, null=True, blank=True, related_name="executions"
     )
     status = models.CharField(max_length=20, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING)
     tmux_session = models.CharField(max_length=255, null=True, blank=True)
@@ -200,3 +226,66 @@ class ExecutionLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.execution_id}#{self.seq} {self.kind}"
+
+
+class DagRun(models.Model):
+    """One run of a project's DAG: its nodes run in dependency order, each as an execution."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="dag_runs")
+    template = models.ForeignKey(
+        AgentTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="dag_runs"
+    )
+    status = models.CharField(max_length=20, choices=DagRunStatus.choices, default=DagRunStatus.PENDING)
+    max_retries = models.PositiveSmallIntegerField(default=1)
+    retry_backoff_seconds = models.PositiveIntegerField(default=10)
+    create_worktree = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status"], name="agents_dagrun_status")]
+
+    def __str__(self) -> str:
+        return f"DAG run {self.pk} ({self.status})"
+
+    def retry_delay_seconds(self, attempt: int) -> int:
+        """How long to wait after failed attempt number ``attempt`` (1-based): doubling each time."""
+        return int(self.retry_backoff_seconds * 2 ** max(attempt - 1, 0))
+
+
+class DagRunNode(models.Model):
+    """One node of a DAG run. ``parent_ids`` are its parents inside the run, frozen at creation."""
+
+    dag_run = models.ForeignKey(DagRun, on_delete=models.CASCADE, related_name="run_nodes")
+    node = models.ForeignKey("projects.Node", on_delete=models.CASCADE, related_name="dag_run_nodes")
+    parent_ids = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=20, choices=DagNodeStatus.choices, default=DagNodeStatus.WAITING)
+    attempts = models.PositiveIntegerField(default=0, help_text="Attempts that used up a try (crashes do not).")
+    error = models.TextField(null=True, blank=True)
+    not_before = models.DateTimeField(null=True, blank=True, help_text="A retry waits for its backoff until then.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["dag_run", "node"], name="agents_dagrunnode_unique_node")]
+
+    def __str__(self) -> str:
+        return f"node {self.node_id} of DAG run {self.dag_run_id} ({self.status})"
+
+
+class RunnerRoots(models.Model):
+    """The workspace roots a runner process serves, so others can tell a step nobody can take."""
+
+    process = models.OneToOneField(
+        "orchestra_site.HubProcess", on_delete=models.CASCADE, primary_key=True, related_name="runner_roots"
+    )
+    roots = models.JSONField(default=list)
+
+    class Meta:
+        verbose_name_plural = "runner roots"
+
+    def __str__(self) -> str:
+        return f"runner {self.process_id}: {', '.join(self.roots)}"

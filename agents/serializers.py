@@ -13,7 +13,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from agents.models import AgentType, ExecutionStatus, OutputFormat, StepRunStatus
+from agents.models import AgentType, DagNodeStatus, DagRunStatus, ExecutionStatus, OutputFormat, StepRunStatus
 
 MAX_ID = 2**63 - 1
 MAX_TEXT = 1_000_000
@@ -238,3 +238,42 @@ class LaunchPreviewSerializer(serializers.Serializer):
     template_id = serializers.IntegerField()
     context = serializers.DictField(help_text="The merged context the prompts were resolved with (§3).")
     resolved_prompts = ResolvedPromptSerializer(many=True)
+
+
+# --- DAG runs -----------------------------------------------------------------------------------
+
+
+class DagRunCreateSerializer(serializers.Serializer):
+    node_ids = serializers.ListField(
+        child=id_field(),
+        required=False,
+        allow_null=True,
+        max_length=10_000,
+        help_text="Default: every node with an agent_type that is not completed; others count as done.",
+    )
+    template_id = id_field(required=False, allow_null=True, help_text="Default: each node's own agent and prompt.")
+    max_retries = serializers.IntegerField(min_value=0, max_value=5, required=False, default=1)
+    retry_backoff_seconds = serializers.IntegerField(
+        min_value=0, max_value=86_400, required=False, default=10, help_text="Doubles with each failed attempt."
+    )
+    create_worktree = StrictBooleanField(required=False, default=False)
+
+
+class DagRunNodeSerializer(serializers.Serializer):
+    node_id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=DagNodeStatus.choices)
+    attempts = serializers.IntegerField(help_text="Attempts that counted (an interrupted runner gives its back).")
+    execution_ids = serializers.ListField(child=serializers.IntegerField(), help_text="Oldest first.")
+    error = serializers.CharField(allow_null=True)
+
+
+class DagRunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    project_id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=DagRunStatus.choices)
+    nodes = DagRunNodeSerializer(many=True)
+    max_retries = serializers.IntegerField()
+    retry_backoff_seconds = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)

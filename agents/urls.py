@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from agents import views
+from agents import views, views_dag_runs
 from agents.views_logs import ExecutionLogView
 
 EXECUTION = "projects/<int:pid>/executions/<int:eid>"
@@ -23,4 +23,9 @@ urlpatterns = [
     path(f"{EXECUTION}/steps/<int:srid>", views.StepRunDetailView.as_view(), name="step-run"),
     path("projects/<int:pid>/nodes/<int:nid>/preview", views.LaunchPreviewView.as_view(), name="launch-preview"),
     path("projects/<int:pid>/nodes/<int:nid>/launch", views.LaunchView.as_view(), name="launch"),
+    path("projects/<int:pid>/dag-runs", views_dag_runs.DagRunListView.as_view(), name="dag-runs"),
+    path("projects/<int:pid>/dag-runs/<int:rid>", views_dag_runs.DagRunDetailView.as_view(), name="dag-run"),
+    path(
+        "projects/<int:pid>/dag-runs/<int:rid>/cancel", views_dag_runs.DagRunCancelView.as_view(), name="dag-run-cancel"
+    ),
 ]

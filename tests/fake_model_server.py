@@ -10,7 +10,8 @@ One stdlib ``ThreadingHTTPServer`` answers the three vendor APIs the CLIs use:
 
 Every reply carries ``text`` split into ``chunks`` non-empty deltas (``chunks`` is
 clamped to ``len(text)``), with ``chunk_delay`` seconds slept before each delta, and
-reports ``input_tokens`` / ``output_tokens`` as usage.  With ``tool_command`` set, the first
+reports ``input_tokens`` / ``output_tokens`` as usage; the first ``fail_first`` completion
+requests are answered with a 400 error instead.  With ``tool_command`` set, the first
 turn is a shell tool call running it instead (see ``tests.fake_tool_calls``).  Every request is recorded in
 ``server.requests`` (dicts with ``method``, ``path``, ``headers``, ``body``; ``body`` is
 the decoded JSON, or the raw text if it is not JSON) so tests can check what arrived.
@@ -82,6 +83,9 @@ class _Handler(BaseHTTPRequestHandler):
         req = body if isinstance(body, dict) else {}
         if path.endswith("/messages/count_tokens"):
             return self._json(200, {"input_tokens": owner.input_tokens})
+        if proto.is_generation(path) and owner.take_planned_failure():
+            error = {"type": "invalid_request_error", "message": "fake server: a planned failure"}
+            return self._json(400, {"type": "error", "error": error})
         call = tools.pick_call(owner, req) if proto.is_generation(path) else None
         if call and path.endswith("/messages") and req.get("stream"):
             return self._sse(tools.anthropic_tool_events(owner, req, *call))
@@ -151,6 +155,7 @@ class FakeModelServer:
         tool_command: str | None = None,
         port: int = 0,
         verbose: bool = False,
+        fail_first: int = 0,
     ) -> None:
         self.text = text
         self.chunks = max(1, min(chunks, len(text) or 1))
@@ -161,6 +166,7 @@ class FakeModelServer:
         self.tool_command = tool_command
         self.port = port
         self.verbose = verbose
+        self.failures_left = fail_first
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._httpd: _Server | None = None
@@ -181,6 +187,14 @@ class FakeModelServer:
             out.append(self.text[pos : pos + step])
             pos += step
         return [p for p in out if p] or [""]
+
+    def take_planned_failure(self) -> bool:
+        """True for each of the first ``fail_first`` completion requests (answered with a 400)."""
+        with self._lock:
+            if self.failures_left <= 0:
+                return False
+            self.failures_left -= 1
+            return True
 
     def _record(self, entry: dict[str, Any]) -> None:
         with self._lock:

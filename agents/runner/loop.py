@@ -9,8 +9,9 @@ import time
 from django.conf import settings
 from django.db import close_old_connections
 
-from agents.runner import queue, recovery
+from agents.runner import queue, recovery, roots
 from agents.runner.worker import StepWorker
+from agents.services.dag_progress import dag_runs_advance
 from agents.services.executions import runs_adopt
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class Runner:
 
     def run_forever(self) -> None:
         logger.info("runner %s started", self.hub_process_id)
+        roots.runner_roots_register(process_id=self.hub_process_id, roots=roots.served_roots())
         while not self.stop.is_set():
             try:
                 found = self.run_once()
@@ -51,19 +53,24 @@ class Runner:
         self.shutdown()
 
     def run_once(self) -> bool:
-        """One cycle; True when it started something (then the next cycle comes at once)."""
+        """One cycle; True when it started something (then the next cycle comes at once).
+
+        DAG runs move first, so a node whose parents just finished is claimed in the same cycle.
+        """
         if time.monotonic() - self.last_reap > REAP_EVERY:
             self.last_reap = time.monotonic()
             recovery.reap_dead_runners(me=self.hub_process_id)
             queue.executions_fail_stuck()
+            roots.step_runs_note_unserved(me=self.hub_process_id, my_roots=roots.served_roots())
         runs_adopt()
+        started = dag_runs_advance()
         self.stop_cancelled()
         self.forget_finished()
-        started = 0
+        mine = roots.under_roots_q(roots.served_roots())
         # A workspace that refused a step stays skipped for this cycle, even if a slot frees
         # meanwhile, so its steps start in the order they became ready.
         refused: set[str] = set()
-        for step_run in queue.ready_step_runs(limit=settings.MAX_RUNNING * 2):
+        for step_run in queue.ready_step_runs(limit=settings.MAX_RUNNING * 2, within=mine):
             if len(self.workers) >= settings.MAX_RUNNING or self.stop.is_set():
                 break
             workspace = step_run.execution.workspace_path
@@ -72,7 +79,7 @@ class Runner:
             if not queue.step_run_claim(step_run=step_run, runner_id=self.hub_process_id):
                 refused.add(workspace)
                 continue
-            worker = StepWorker(step_run.pk)
+            worker = StepWorker(step_run.pk, on_finish=wake_runners)
             self.workers[step_run.pk] = worker
             worker.start()
             started += 1
@@ -89,7 +96,7 @@ class Runner:
     def shutdown(self) -> None:
         """Stop every agent politely (then kill after the grace period) and record why."""
         for worker in self.workers.values():
-            worker.request_stop("interrupted: the hub stopped while the agent ran")
+            worker.request_stop("interrupted: the hub stopped while the agent ran", interrupted=True)
         for worker in self.workers.values():
             worker.join(timeout=settings.CANCEL_GRACE + 10)
         logger.info("runner %s stopped", self.hub_process_id)

@@ -45,16 +45,17 @@ class StepOutcome:
     crashed: bool = False
 
 
-def ready_step_runs(*, limit: int = 50) -> list[StepRun]:
-    """Pending step runs whose parents all completed, oldest first (they start in order)."""
-    return list(
-        StepRun.objects.filter(
-            status=StepRunStatus.PENDING, execution__queued=True, execution__status__in=EXECUTION_ACTIVE
-        )
-        .exclude(parents__status__in=NOT_COMPLETED)
-        .select_related("execution")
-        .order_by("id")[:limit]
+def ready_step_runs(*, limit: int = 50, within: Q | None = None) -> list[StepRun]:
+    """Pending step runs whose parents all completed, oldest first (they start in order).
+
+    ``within`` narrows them, e.g. to the workspaces under a runner's roots.
+    """
+    ready = StepRun.objects.filter(
+        status=StepRunStatus.PENDING, execution__queued=True, execution__status__in=EXECUTION_ACTIVE
     )
+    if within is not None:
+        ready = ready.filter(within)
+    return list(ready.exclude(parents__status__in=NOT_COMPLETED).select_related("execution").order_by("id")[:limit])
 
 
 def step_run_claim(*, step_run: StepRun, runner_id: int) -> bool:

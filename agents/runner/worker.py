@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import subprocess
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
@@ -30,12 +32,16 @@ STDERR_TAIL = 20
 class StepWorker(threading.Thread):
     """Runs the agent of one step run. ``stop_reason`` is set by the runner to end it early."""
 
-    def __init__(self, step_run_id: int) -> None:
+    def __init__(self, step_run_id: int, *, on_finish: Callable[[], None] | None = None) -> None:
         super().__init__(name=f"step-run-{step_run_id}", daemon=True)
         self.step_run_id = step_run_id
         self.stop_reason: str | None = None
+        self.interrupted = False  # stopped by the hub itself, not the agent's fault: marked crashed
+        self.on_finish = on_finish
 
-    def request_stop(self, reason: str) -> None:
+    def request_stop(self, reason: str, *, interrupted: bool = False) -> None:
+        if self.stop_reason is None:
+            self.interrupted = interrupted
         self.stop_reason = self.stop_reason or reason
 
     def run(self) -> None:
@@ -48,6 +54,8 @@ class StepWorker(threading.Thread):
             )
         finally:
             connection.close()
+            if self.on_finish is not None:
+                self.on_finish()
 
     def run_step(self) -> None:
         step_run = StepRun.objects.select_related("execution").get(pk=self.step_run_id)
@@ -100,7 +108,8 @@ class StepWorker(threading.Thread):
         while not process.output_closed:
             self.pump(step_run, adapter, process, writer, kept, stderr_tail, wait=0.5)
         writer.flush()
-        return outcome_of(adapter, kept, exit_code, self.stop_reason, stderr_tail)
+        outcome = outcome_of(adapter, kept, exit_code, self.stop_reason, stderr_tail)
+        return dataclasses.replace(outcome, crashed=True) if self.interrupted else outcome
 
     def pump(
         self,

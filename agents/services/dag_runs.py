@@ -1,0 +1,152 @@
+"""Starting and cancelling a run of a project's whole DAG (``/projects/{pid}/dag-runs``).
+
+``dag_run_create`` checks everything before it writes anything: the nodes exist in the project,
+each can run (an ``agent_type`` of its own, or the template), and the nodes form no cycle. The
+runners then move the run (``agents.services.dag_progress``).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from django.db import transaction
+from django.utils import timezone
+
+from agents import events, selectors
+from agents.models import (
+    DAG_NODE_ACTIVE,
+    DAG_RUN_ACTIVE,
+    EXECUTION_ACTIVE,
+    AgentTemplate,
+    DagNodeStatus,
+    DagRun,
+    DagRunNode,
+    DagRunStatus,
+    Execution,
+)
+from agents.runner.loop import wake_runners
+from agents.selectors_dag_runs import dag_run_get
+from agents.services.executions import execution_cancel
+from orchestra_site.exceptions import Conflict, InvalidInput
+from projects.models import Node, NodeEdge, NodeStatus
+from projects.services import node_update
+
+MAX_RETRIES = 5
+
+
+@transaction.atomic
+def dag_run_create(
+    *,
+    project_id: int,
+    node_ids: list[int] | None = None,
+    template_id: int | None = None,
+    max_retries: int = 1,
+    retry_backoff_seconds: int = 10,
+    create_worktree: bool = False,
+) -> DagRun:
+    """Store a pending DAG run of ``node_ids`` (default: every runnable node not yet completed)."""
+    project = selectors.project_get(project_id, for_update=True)
+    if not 0 <= max_retries <= MAX_RETRIES:
+        raise InvalidInput(f"max_retries: must be from 0 to {MAX_RETRIES}, got {max_retries}.")
+    if retry_backoff_seconds < 0:
+        raise InvalidInput(f"retry_backoff_seconds: must be 0 or more, got {retry_backoff_seconds}.")
+    template = None
+    if template_id is not None:
+        template = AgentTemplate.objects.filter(pk=template_id).first() if selectors.valid_id(template_id) else None
+        if template is None:
+            raise InvalidInput(f"template_id: template {template_id} not found")
+    nodes = _chosen_nodes(project_id=project_id, node_ids=node_ids)
+    if template is None:
+        for node in nodes:
+            if not node.agent_type:
+                raise InvalidInput(
+                    f"node_ids: node {node.pk} ({node.title!r}) has no agent_type; give it one or pass template_id"
+                )
+    parents = _parents_within(nodes)
+    _refuse_cycle(parents)
+    dag_run = DagRun.objects.create(
+        project=project,
+        template=template,
+        max_retries=max_retries,
+        retry_backoff_seconds=retry_backoff_seconds,
+        create_worktree=create_worktree,
+    )
+    DagRunNode.objects.bulk_create(
+        DagRunNode(dag_run=dag_run, node=node, parent_ids=parents[node.pk]) for node in nodes
+    )
+    events.send_dag_run_created(dag_run)
+    transaction.on_commit(wake_runners)
+    return dag_run
+
+
+def _chosen_nodes(*, project_id: int, node_ids: list[int] | None) -> list[Node]:
+    in_project = Node.objects.filter(project_id=project_id).order_by("id")
+    if node_ids is None:
+        nodes = list(
+            in_project.exclude(agent_type__isnull=True).exclude(agent_type="").exclude(status=NodeStatus.COMPLETED)
+        )
+        if not nodes:
+            raise InvalidInput("node_ids: no node to run (every node is completed or has no agent_type)")
+        return nodes
+    if not node_ids:
+        raise InvalidInput("node_ids: must name at least one node")
+    wanted = list(dict.fromkeys(node_ids))
+    found = {node.pk: node for node in in_project.filter(pk__in=[n for n in wanted if selectors.valid_id(n)])}
+    for node_id in wanted:
+        if node_id not in found:
+            raise InvalidInput(f"node_ids: node {node_id} not found in this project")
+    return [found[node_id] for node_id in sorted(wanted)]
+
+
+def _parents_within(nodes: list[Node]) -> dict[int, list[int]]:
+    """Each node's parents among ``nodes``: parents left out of the run count as done."""
+    chosen = {node.pk for node in nodes}
+    parents: dict[int, list[int]] = {node_id: [] for node_id in chosen}
+    edges = NodeEdge.objects.filter(child_id__in=chosen, parent_id__in=chosen).order_by("child_id", "parent_id")
+    for parent, child in edges.values_list("parent_id", "child_id"):
+        parents[child].append(parent)
+    return parents
+
+
+def _refuse_cycle(parents: dict[int, list[int]]) -> None:
+    """Kahn's algorithm; a node it cannot order lies on (or below) a cycle and is named."""
+    waiting = {node: len(ps) for node, ps in parents.items()}
+    children: dict[int, list[int]] = {node: [] for node in parents}
+    for child, ps in parents.items():
+        for parent in ps:
+            children[parent].append(child)
+    ready = deque(node for node, count in waiting.items() if count == 0)
+    while ready:
+        for child in children[ready.popleft()]:
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                ready.append(child)
+    stuck = sorted(node for node, count in waiting.items() if count > 0)
+    if stuck:
+        raise InvalidInput(f"node_ids: node {stuck[0]} is part of a cycle ({', '.join(map(str, stuck))})")
+
+
+@transaction.atomic
+def dag_run_cancel(*, project_id: int, dag_run_id: int) -> DagRun:
+    """Cancel the run: nodes not finished become ``cancelled`` and their agents are stopped."""
+    dag_run_get(project_id=project_id, dag_run_id=dag_run_id)
+    dag_run = DagRun.objects.select_for_update().get(pk=dag_run_id)
+    now = timezone.now()
+    cancelled = DagRun.objects.filter(pk=dag_run_id, status__in=DAG_RUN_ACTIVE).update(
+        status=DagRunStatus.CANCELLED, finished_at=now, updated_at=now
+    )
+    if not cancelled:
+        raise Conflict("DAG run already finished")
+    for run_node in DagRunNode.objects.filter(dag_run_id=dag_run_id, status__in=DAG_NODE_ACTIVE).select_related("node"):
+        if not DagRunNode.objects.filter(pk=run_node.pk, status=run_node.status).update(
+            status=DagNodeStatus.CANCELLED, updated_at=now
+        ):
+            continue
+        active = Execution.objects.filter(dag_run_node=run_node, status__in=EXECUTION_ACTIVE)
+        for execution_id in active.values_list("pk", flat=True):
+            execution_cancel(project_id=project_id, execution_id=execution_id)
+        if run_node.node.status == NodeStatus.IN_PROGRESS:
+            node_update(project_id=project_id, node_id=run_node.node_id, changes={"status": NodeStatus.PENDING})
+    dag_run.refresh_from_db()
+    events.send_dag_run_updated(dag_run)
+    return dag_run

@@ -10,8 +10,8 @@ One stdlib ``ThreadingHTTPServer`` answers the three vendor APIs the CLIs use:
 
 Every reply carries ``text`` split into ``chunks`` non-empty deltas (``chunks`` is
 clamped to ``len(text)``), with ``chunk_delay`` seconds slept before each delta, and
-reports ``input_tokens`` / ``output_tokens`` as usage; the first ``fail_first`` completion
-requests are answered with a 400 error instead.  With ``tool_command`` set, the first
+reports ``input_tokens`` / ``output_tokens`` as usage; the first ``fail_first`` agent calls are
+answered with a 400 error instead.  With ``tool_command`` set, the first
 turn is a shell tool call running it instead (see ``tests.fake_tool_calls``).  Every request is recorded in
 ``server.requests`` (dicts with ``method``, ``path``, ``headers``, ``body``; ``body`` is
 the decoded JSON, or the raw text if it is not JSON) so tests can check what arrived.
@@ -83,9 +83,10 @@ class _Handler(BaseHTTPRequestHandler):
         req = body if isinstance(body, dict) else {}
         if path.endswith("/messages/count_tokens"):
             return self._json(200, {"input_tokens": owner.input_tokens})
-        if proto.is_generation(path) and owner.take_planned_failure():
+        if proto.is_generation(path) and owner.planned_failure(self.headers.get("X-Claude-Code-Session-Id")):
+            # ``x-should-retry: false`` keeps the CLI from retrying by itself: the hub must.
             error = {"type": "invalid_request_error", "message": "fake server: a planned failure"}
-            return self._json(400, {"type": "error", "error": error})
+            return self._json(400, {"type": "error", "error": error}, {"x-should-retry": "false"})
         call = tools.pick_call(owner, req) if proto.is_generation(path) else None
         if call and path.endswith("/messages") and req.get("stream"):
             return self._sse(tools.anthropic_tool_events(owner, req, *call))
@@ -107,9 +108,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(200, {"totalTokens": owner.input_tokens})
         self._json(404, {"error": {"message": f"fake server: no POST {path}"}})
 
-    def _json(self, status: int, payload: Any) -> None:
+    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -167,6 +170,7 @@ class FakeModelServer:
         self.port = port
         self.verbose = verbose
         self.failures_left = fail_first
+        self.failed_sessions: set[str] = set()
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._httpd: _Server | None = None
@@ -188,12 +192,19 @@ class FakeModelServer:
             pos += step
         return [p for p in out if p] or [""]
 
-    def take_planned_failure(self) -> bool:
-        """True for each of the first ``fail_first`` completion requests (answered with a 400)."""
+    def planned_failure(self, session: str | None) -> bool:
+        """True for every request of the first ``fail_first`` agent calls (answered with a 400).
+
+        A call is a claude session (its own retries included); other CLIs count each request.
+        """
         with self._lock:
+            if session is not None and session in self.failed_sessions:
+                return True
             if self.failures_left <= 0:
                 return False
             self.failures_left -= 1
+            if session is not None:
+                self.failed_sessions.add(session)
             return True
 
     def _record(self, entry: dict[str, Any]) -> None:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-REDIS_URL = "redis://127.0.0.1:6379/0"
+# ``ORCHESTRA_E2E_REDIS_URL`` picks another Redis database, e.g. when several checkouts test at once.
+REDIS_URL = os.environ.get("ORCHESTRA_E2E_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def free_port() -> int:

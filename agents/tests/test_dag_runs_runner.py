@@ -8,6 +8,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from agents.models import Execution, StepRun
+from agents.runner import recovery
+from agents.runner.queue import step_run_claim
+from agents.services.dag_progress import dag_run_advance
 from agents.tests.dag_support import (
     EventLog,
     add_node,
@@ -17,6 +20,8 @@ from agents.tests.dag_support import (
     start_dag_run,
 )
 from agents.tests.runner_support import RunnerThread, pid_gone, wait_for
+from orchestra_site.models import HubProcess
+from orchestra_site.services import hub_process_register
 from orchestration.models import Workspace
 from projects.models import Node
 
@@ -146,3 +151,19 @@ def test_a_hub_restart_mid_run_resumes_it_without_using_an_attempt(
     assert body["status"] == "completed"
     assert (entry["status"], entry["attempts"], len(entry["execution_ids"])) == ("completed", 1, 2)
     assert by_node(body)[after["id"]]["status"] == "completed"
+
+
+def test_a_crashed_runner_does_not_use_up_an_attempt(api_client: APIClient, project: dict[str, Any]) -> None:
+    only = add_node(api_client, project, "Only", "ok")
+    run = start_dag_run(api_client, project, max_retries=0)
+    assert dag_run_advance(dag_run_id=run["id"]) == 1
+    step = StepRun.objects.select_related("execution").get(execution__node_id=only["id"])
+    runner = hub_process_register(kind=HubProcess.KIND_RUNNER)
+    assert step_run_claim(step_run=step, runner_id=runner.pk)
+    recovery.recover_after_hub_restart()  # the whole hub went down while the agent ran
+    assert dag_run_advance(dag_run_id=run["id"]) == 1  # started again at once, no backoff
+
+    entry = by_node(dag_run_body(api_client, project, run["id"]))[only["id"]]
+    assert (entry["status"], entry["attempts"], len(entry["execution_ids"])) == ("queued", 1, 2)
+    assert entry["error"] == "the runner stopped while the agent ran; retried without using an attempt"
+    assert Execution.objects.get(pk=entry["execution_ids"][0]).status == "failed"

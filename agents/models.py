@@ -276,16 +276,21 @@ class DagRunNode(models.Model):
         return f"node {self.node_id} of DAG run {self.dag_run_id} ({self.status})"
 
 
-class RunnerRoots(models.Model):
-    """The workspace roots a runner process serves, so others can tell a step nobody can take."""
+class ProcessRoots(models.Model):
+    """The workspace roots of a live hub process: what its runner serves, or what its API allows.
+
+    Runners read them to tell a step that waits for a runner of another machine (inside some
+    process's roots) from one whose workspace no process allows at all (it fails clearly).
+    """
 
     process = models.OneToOneField(
-        "orchestra_site.HubProcess", on_delete=models.CASCADE, primary_key=True, related_name="runner_roots"
+        "orchestra_site.HubProcess", on_delete=models.CASCADE, primary_key=True, related_name="workspace_roots"
     )
     roots = models.JSONField(default=list)
+    runs_agents = models.BooleanField(default=True, help_text="False for a serve started with --no-runner.")
 
     class Meta:
-        verbose_name_plural = "runner roots"
+        verbose_name_plural = "process roots"
 
     def __str__(self) -> str:
-        return f"runner {self.process_id}: {', '.join(self.roots)}"
+        return f"process {self.process_id}: {', '.join(self.roots)}"

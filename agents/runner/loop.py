@@ -38,7 +38,7 @@ class Runner:
 
     def run_forever(self) -> None:
         logger.info("runner %s started", self.hub_process_id)
-        roots.runner_roots_register(process_id=self.hub_process_id, roots=roots.served_roots())
+        roots.process_roots_register(process_id=self.hub_process_id, roots=roots.served_roots(), runs_agents=True)
         while not self.stop.is_set():
             try:
                 found = self.run_once()
@@ -66,7 +66,7 @@ class Runner:
         started = dag_runs_advance()
         self.stop_cancelled()
         self.forget_finished()
-        mine = roots.under_roots_q(roots.served_roots())
+        mine = roots.claimable_q(me=self.hub_process_id, my_roots=roots.served_roots())
         # A workspace that refused a step stays skipped for this cycle, even if a slot frees
         # meanwhile, so its steps start in the order they became ready.
         refused: set[str] = set()
@@ -79,7 +79,10 @@ class Runner:
             if not queue.step_run_claim(step_run=step_run, runner_id=self.hub_process_id):
                 refused.add(workspace)
                 continue
-            worker = StepWorker(step_run.pk, on_finish=wake_runners)
+            # A DAG run's next nodes wait for this one: move on as soon as it ends. Other steps
+            # leave the freed slot to whichever runner polls first, so runners share the work.
+            in_dag_run = step_run.execution.dag_run_node_id is not None
+            worker = StepWorker(step_run.pk, on_finish=wake_runners if in_dag_run else None)
             self.workers[step_run.pk] = worker
             worker.start()
             started += 1

@@ -46,6 +46,7 @@ class Command(BaseCommand):
         self.stop = asyncio.Event()
         self.tasks: list[asyncio.Task[Any]] = []
         self.process = site_services.hub_process_register(kind=HubProcess.KIND_SERVE)
+        self.publish_workspace_roots()
         self.reconcile_after_restart()
         server = daphne.server.Server(
             application=get_default_application(),
@@ -64,6 +65,12 @@ class Command(BaseCommand):
     def ready(self) -> None:
         self.stdout.write(f"Orchestra hub listening on http://{self.host}:{self.port}", ending="\n")
         self.stdout.flush()
+
+    def publish_workspace_roots(self) -> None:
+        """Runners elsewhere then tell a step that waits for them from one nobody may run."""
+        from agents.runner.roots import process_roots_register, served_roots
+
+        process_roots_register(process_id=self.process.pk, roots=served_roots(), runs_agents=self.with_runner)
 
     def reconcile_after_restart(self) -> None:
         """``running`` is never stale: with no live peer, nothing can be running any more."""

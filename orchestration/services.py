@@ -39,9 +39,14 @@ def workspace_set_desired(*, path: str, desired: object) -> tuple[WorkspaceState
 
 
 def workspace_set_running(*, path: str, running: object) -> tuple[WorkspaceState, GlobalState]:
+    """An orchestrator outside the hub reports how many agents it runs there.
+
+    The hub's own agents are counted on top (``running = hub_running + reported``), so a report
+    never hides them from the runner's ``running < desired`` check.
+    """
     path = normalize_workspace_path(path)
-    value = validate_count(running, field="running")
-    return _change(path=path, running=value)
+    value = validate_count(running, field="running", maximum=settings.MAX_REPORTED_RUNNING)
+    return _change(path=path, reported=value)
 
 
 def workspace_ensure(*, path: str, desired: int) -> WorkspaceState:
@@ -73,7 +78,7 @@ def workspace_reserve_slot(*, path: str, global_cap: int) -> bool:
     with transaction.atomic():
         now = timezone.now()
         taken = Workspace.objects.filter(path=path, running__lt=F("desired")).update(
-            running=F("running") + 1, touched_at=now
+            running=F("running") + 1, hub_running=F("hub_running") + 1, touched_at=now
         )
         if not taken:
             return False
@@ -90,8 +95,8 @@ def workspace_reserve_slot(*, path: str, global_cap: int) -> bool:
 def workspace_release_slot(*, path: str) -> None:
     """Give back a slot taken by ``workspace_reserve_slot`` (an agent finished)."""
     with transaction.atomic():
-        released = Workspace.objects.filter(path=path, running__gt=0).update(
-            running=F("running") - 1, touched_at=timezone.now()
+        released = Workspace.objects.filter(path=path, hub_running__gt=0).update(
+            running=F("running") - 1, hub_running=F("hub_running") - 1, touched_at=timezone.now()
         )
         if released:
             Totals.objects.filter(pk=Totals.SINGLETON_ID).update(running=F("running") - 1, version=F("version") + 1)
@@ -130,7 +135,7 @@ def workspaces_reset_running() -> int:
     """Set every workspace's running to 0 (the whole hub restarted: nothing runs any more)."""
     with transaction.atomic():
         paths = list(Workspace.objects.select_for_update().filter(running__gt=0).values_list("path", flat=True))
-        Workspace.objects.filter(path__in=paths).update(running=0)
+        Workspace.objects.filter(path__in=paths).update(running=0, hub_running=0)
         totals_recompute()
         totals = global_state()
         Workspace.objects.filter(path__in=paths).update(version=totals.version)
@@ -150,11 +155,13 @@ def totals_recompute() -> None:
     )
 
 
-def _change(*, path: str, desired: int | None = None, running: int | None = None) -> tuple[WorkspaceState, GlobalState]:
+def _change(
+    *, path: str, desired: int | None = None, reported: int | None = None
+) -> tuple[WorkspaceState, GlobalState]:
     with transaction.atomic():
         workspace = _locked_workspace(path)
         new_desired = workspace.desired if desired is None else desired
-        new_running = workspace.running if running is None else running
+        new_running = workspace.running if reported is None else workspace.hub_running + reported
         desired_delta, running_delta = new_desired - workspace.desired, new_running - workspace.running
         if not desired_delta and not running_delta:
             Workspace.objects.filter(pk=workspace.pk).update(touched_at=timezone.now())

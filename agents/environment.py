@@ -142,7 +142,7 @@ def positive_seconds(value: object) -> float | None:
     """``value`` as a positive number of seconds, or None (a bool is not a number here)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
         return None
-    return float(value)
+    return value  # an int stays an int in the stored snapshot
 
 
 def safe_template_env(env: object) -> dict[str, str]:

@@ -120,6 +120,7 @@ class TestCreate:
             "reasoning_level": None,
             "output_format": "text",
             "timeout_seconds": 30,
+            "idle_timeout_seconds": None,
             "env": {"MODE": "x"},
         }
         assert (execution.queued, execution.workspace_path) == (False, project.workspace_path)

@@ -34,7 +34,7 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 	ORCHESTRA_DATABASE_URL=$(TEST_POSTGRES_URL) ORCHESTRA_REDIS_URL=$(TEST_REDIS_URL) \
-		$(BIN)/pytest -m "not slow and not cli" orchestra_site orchestration projects agents
+		$(BIN)/pytest -m "not slow and not cli" orchestra_site orchestration projects agents tests/test_schema_fuzz.py
 
 bench: migrate
 	$(BIN)/python -m bench

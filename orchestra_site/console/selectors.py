@@ -1,0 +1,20 @@
+"""The console's reads that no API serves as such: the latest executions of every project and an
+execution's step runs with the runner's figures (tokens, cost). Everything else the pages read
+comes from the apps' own selectors."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from agents.models import Execution, StepRun
+
+RECENT_EXECUTIONS = 200
+
+
+def executions_recent(*, limit: int = RECENT_EXECUTIONS) -> QuerySet[Execution]:
+    """The newest executions of all projects, with their project, node and template names."""
+    return Execution.objects.select_related("project", "node", "template").order_by("-created_at", "-id")[:limit]
+
+
+def execution_step_runs(*, execution_id: int) -> QuerySet[StepRun]:
+    return StepRun.objects.filter(execution_id=execution_id).order_by("id")

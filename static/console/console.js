@@ -72,7 +72,8 @@ export function liveSocket(path, { onOpen = () => {}, onFrame, reconnect = true 
     });
   };
   connect();
-  window.addEventListener("pagehide", () => { stopped = true; socket.close(); });
+  // Leaving the page closes the socket anyway; closing a connecting one would log an error.
+  window.addEventListener("pagehide", () => { stopped = true; });
   return {
     send(event, data) {
       if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ event, data }));

@@ -65,7 +65,19 @@ async function refreshSteps() {
   if (fresh) document.querySelector("#steps-title + .scroll tbody").replaceWith(fresh);
 }
 
+// What changed between the page's rendering and the socket's (re)opening: read it once.
+async function catchUp() {
+  const current = await api("GET", `/projects/${projectId}/executions/${executionId}`);
+  showStatus(current.status);
+  for (const stepRun of current.step_runs) {
+    const badge = document.querySelector(`tr[data-step-run="${stepRun.id}"] .badge`);
+    if (badge) setBadge(badge, stepRun.status);
+  }
+  await refreshSteps();
+}
+
 liveSocket(`/projects/${projectId}/subscribe`, {
+  onOpen: () => catchUp().catch(showError),
   onFrame({ event, data }) {
     if (event === "step_run.updated" && data.execution_id === executionId) {
       const badge = document.querySelector(`tr[data-step-run="${data.id}"] .badge`);

@@ -206,7 +206,23 @@ if (dagRunsUrl) {
 }
 
 // --- Live ------------------------------------------------------------------------------------
+// What changed between the page's rendering and the socket's (re)opening: read the graph once.
+async function catchUp() {
+  const known = new Set(nodes.keys());
+  const graph = await api("GET", `/projects/${projectId}/graph`);
+  const fresh = new Set(graph.nodes.map((node) => node.id));
+  // A frame that arrived while the graph was read may be newer than it: keep the newer of the two.
+  for (const id of known) if (!fresh.has(id)) nodes.delete(id);
+  for (const node of graph.nodes) {
+    const held = nodes.get(node.id);
+    if (!held || held.updated_at <= node.updated_at) nodes.set(node.id, node);
+  }
+  if (selectedId !== null && !nodes.has(selectedId)) clearNodeForm();
+  redraw();
+}
+
 liveSocket(`/projects/${projectId}/subscribe`, {
+  onOpen: () => catchUp().catch(showError),
   onFrame({ event, data }) {
     if (event === "node.created" || event === "node.updated") storeNode(data);
     else if (event === "node.deleted") {

@@ -47,11 +47,13 @@ function addRow(path, running, desired) {
 
 function showWorkspace(data) {
   const entry = rows.get(data.workspaceId) ?? addRow(data.workspaceId, data.running, data.desired);
+  const changed = entry.running !== data.running || entry.desired !== data.desired;
   entry.running = data.running;
   entry.desired = data.desired;
   entry.runningCell.textContent = data.running;
   // Never overwrite what the user is typing; the value arrives again on their change anyway.
   if (document.activeElement !== entry.input) entry.input.value = data.desired;
+  if (!changed) return;
   entry.row.classList.add("changed");
   setTimeout(() => entry.row.classList.remove("changed"), 600);
 }

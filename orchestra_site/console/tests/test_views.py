@@ -130,8 +130,15 @@ def test_an_unknown_project_is_an_html_404_in_the_console() -> None:
 def test_the_execution_page_shows_steps_with_tokens_and_cost(project: dict[str, Any]) -> None:
     execution = Execution.objects.create(project=Project.objects.get(pk=project["id"]), status="completed")
     StepRun.objects.create(
-        execution=execution, name="Review", agent_type="claude", prompt="p", status="completed",
-        input_tokens=11, output_tokens=7, cost_usd=0.0123, duration_ms=900,
+        execution=execution,
+        name="Review",
+        agent_type="claude",
+        prompt="p",
+        status="completed",
+        input_tokens=11,
+        output_tokens=7,
+        cost_usd=0.0123,
+        duration_ms=900,
     )
     html = Client().get(f"/console/projects/{project['id']}/executions/{execution.pk}").content.decode()
     assert "Review" in html and ">11<" in html and ">7<" in html and "0.0123" in html and "900 ms" in html

@@ -113,13 +113,26 @@ async function reconcile() {
 
 for (const row of body.querySelectorAll("tr[data-workspace]")) track(row);
 
+// Every row's subscription answers with its current state; ``data-synced`` says all have.
+let awaitingSnapshots = new Set();
+function noteSnapshot(path) {
+  awaitingSnapshots.delete(path);
+  if (!awaitingSnapshots.size) table.dataset.synced = "true";
+}
+
 const socket = liveSocket("/orchestration", {
   onOpen(ws) {
+    table.dataset.synced = "false";
+    awaitingSnapshots = new Set(rows.keys());
     for (const path of rows.keys()) ws.send(JSON.stringify({ event: "subscribe", data: { workspaceId: path } }));
+    if (!rows.size) table.dataset.synced = "true";
   },
   onFrame(frame) {
     if (frame.event === "orchestration.global") showTotals(frame.data);
-    else if (frame.event === "orchestration.workspace") showWorkspace(frame.data);
+    else if (frame.event === "orchestration.workspace") {
+      showWorkspace(frame.data);
+      noteSnapshot(frame.data.workspaceId);
+    }
     else if (frame.event === "error") showError(frame.data.message);
   },
 });

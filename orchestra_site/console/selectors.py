@@ -1,6 +1,6 @@
-"""The console's reads that no API serves as such: the latest executions of every project and an
-execution's step runs with the runner's figures (tokens, cost). Everything else the pages read
-comes from the apps' own selectors."""
+"""The console's reads that no API serves as such: the latest executions (of every project, of one
+project) with their names, and an execution's step runs with the runner's figures (tokens, cost).
+Everything else the pages read comes from the apps' own selectors."""
 
 from __future__ import annotations
 
@@ -14,6 +14,15 @@ RECENT_EXECUTIONS = 200
 def executions_recent(*, limit: int = RECENT_EXECUTIONS) -> QuerySet[Execution]:
     """The newest executions of all projects, with their project, node and template names."""
     return Execution.objects.select_related("project", "node", "template").order_by("-created_at", "-id")[:limit]
+
+
+def project_executions(*, project_id: int, limit: int = RECENT_EXECUTIONS) -> QuerySet[Execution]:
+    """A project's newest executions, with their node and template names."""
+    return (
+        Execution.objects.filter(project_id=project_id)
+        .select_related("node", "template")
+        .order_by("-created_at", "-id")[:limit]
+    )
 
 
 def execution_step_runs(*, execution_id: int) -> QuerySet[StepRun]:

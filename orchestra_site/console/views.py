@@ -82,7 +82,7 @@ def project(request: HttpRequest, pid: int) -> HttpResponse:
         {
             "project": found,
             "graph": project_selectors.graph(pid),
-            "executions": agent_selectors.execution_list(project_id=pid)[:50],
+            "executions": console_selectors.project_executions(project_id=pid),
             "templates": agent_selectors.template_list(),
             "dag_run_list_url": dag_run_list_url(pid),
             "node_statuses": ["pending", "in_progress", "completed", "blocked", "failed"],

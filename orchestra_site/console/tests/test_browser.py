@@ -173,6 +173,19 @@ def test_a_stranger_meets_the_login_wall_and_a_staff_user_gets_in(chromium: Brow
         expect(page).to_have_url(console_hub.url + "/console/")
         expect(row(page, "/srv/browser/private")).to_be_visible()
         expect(page.locator("#live-state")).to_have_attribute("data-state", "live")
+        # A signed-in user's writes go through the API with the session and its CSRF token.
+        field = row(page, "/srv/browser/private").locator("input.desired")
+        field.fill("5")
+        field.press("Enter")
+        expect(page.locator("#toast")).to_be_hidden()
+        workspace = api(console_hub, "GET", f"/api/orchestration/workspace/{quote('/srv/browser/private', safe='')}")
+        deadline = time.monotonic() + 10
+        while workspace["workspace"]["desired"] != 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            workspace = api(
+                console_hub, "GET", f"/api/orchestration/workspace/{quote('/srv/browser/private', safe='')}"
+            )
+        assert workspace["workspace"]["desired"] == 5
         assert tab.errors == []
     finally:
         context.close()

@@ -161,3 +161,17 @@ def test_the_swagger_ui_is_served_by_the_hub_not_a_cdn() -> None:
     html = Client().get("/api/docs/").content.decode()
     assert "cdn" not in html.lower()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
+
+
+def test_the_project_page_reads_a_fixed_number_of_queries(
+    api_client: APIClient, project: dict[str, Any], django_assert_max_num_queries: Any
+) -> None:
+    pid = project["id"]
+    parent = None
+    for i in range(20):
+        body = {"title": f"n{i}", "parent_ids": [parent] if parent else []}
+        parent = api_client.post(f"/projects/{pid}/nodes", body, format="json").json()["id"]
+    for _ in range(5):
+        Execution.objects.create(project_id=pid, node_id=parent, status="pending")
+    with django_assert_max_num_queries(12):
+        assert Client().get(f"/console/projects/{pid}").status_code == 200

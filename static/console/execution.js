@@ -55,14 +55,17 @@ function showTerminalFrame(frame) {
 
 liveSocket(`/projects/${projectId}/executions/${executionId}/terminal`, { onFrame: showTerminalFrame });
 
-// The step table carries the runner's figures (tokens, cost): re-read it from the page when a step changes.
+// The facts and the step table carry the runner's figures (times, tokens, cost): re-read them from
+// the server-rendered page when a step changes, rather than render them twice.
 let refreshTimer = 0;
 async function refreshSteps() {
   const response = await fetch(location.href, { credentials: "same-origin" });
   if (!response.ok) return;
   const page = new DOMParser().parseFromString(await response.text(), "text/html");
-  const fresh = page.querySelector("#steps-title + .scroll tbody");
-  if (fresh) document.querySelector("#steps-title + .scroll tbody").replaceWith(fresh);
+  for (const selector of ["dl.facts", "#steps-title + .scroll tbody"]) {
+    const fresh = page.querySelector(selector);
+    if (fresh) document.querySelector(selector).replaceWith(fresh);
+  }
 }
 
 // What changed between the page's rendering and the socket's (re)opening: read it once.

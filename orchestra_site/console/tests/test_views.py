@@ -175,3 +175,19 @@ def test_the_project_page_reads_a_fixed_number_of_queries(
         Execution.objects.create(project_id=pid, node_id=parent, status="pending")
     with django_assert_max_num_queries(12):
         assert Client().get(f"/console/projects/{pid}").status_code == 200
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_the_pages_load_nothing_from_another_site(page: str) -> None:
+    html = Client().get(page).content.decode()
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+    assert "/static/console/console.css" in html
+
+
+@pytest.mark.parametrize(
+    "asset", ["/static/console/console.js", "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js"]
+)
+def test_the_hub_serves_its_static_files_without_collectstatic(asset: str) -> None:
+    response = Client().get(asset)
+    assert response.status_code == 200
+    assert "javascript" in response["Content-Type"]

@@ -20,7 +20,8 @@ View = Callable[..., HttpResponse]
 
 
 def console_access_allowed(request: HttpRequest) -> bool:
-    headers = {name.lower(): value for name, value in request.headers.items()}
+    # As the API's loopback authentication reads it: the Host Django resolved (SERVER_NAME without one).
+    headers = {**{name.lower(): value for name, value in request.headers.items()}, "host": request.get_host()}
     if trusted_loopback(headers=headers, client_address=request.META.get("REMOTE_ADDR")):
         return True
     user = getattr(request, "user", None)

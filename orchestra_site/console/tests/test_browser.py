@@ -167,6 +167,9 @@ def test_a_stranger_meets_the_login_wall_and_a_staff_user_gets_in(chromium: Brow
         page = tab.open("/console/")
         expect(page).to_have_url(console_hub.url + "/console/login?next=/console/")
         assert "/srv/browser/private" not in page.content()
+        for width, height in WIDTHS.values():
+            page.set_viewport_size({"width": width, "height": height})
+            screenshot(page, f"login-{width}")
         page.fill("#id_username", STAFF_USER)
         page.fill("#id_password", STAFF_PASSWORD)
         page.click("button[type=submit]")

@@ -37,7 +37,7 @@ test: install
 	@test -x $(CHROMIUM) || echo "** No Chromium at $(CHROMIUM): the console's browser tests are SKIPPED (apt-get install chromium) **"
 	$(BIN)/pytest
 	ORCHESTRA_DATABASE_URL=$(TEST_POSTGRES_URL) ORCHESTRA_REDIS_URL=$(TEST_REDIS_URL) \
-		$(BIN)/pytest -m "not slow and not cli" orchestra_site orchestration projects agents
+		$(BIN)/pytest -m "not slow and not cli" orchestra_site orchestration projects agents tests/test_schema_fuzz.py
 
 bench: migrate
 	$(BIN)/python -m bench

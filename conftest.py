@@ -15,6 +15,13 @@ def _hub_dirs(tmp_path, settings):  # type: ignore[no-untyped-def]
     settings.WORKSPACE_ROOTS = [tmp_path]
 
 
+@pytest.fixture(autouse=True)
+def _test_client_host_is_loopback(settings):  # type: ignore[no-untyped-def]
+    """Django's test client speaks as ``Host: testserver`` (which Django's test set-up adds to
+    ``ALLOWED_HOSTS``); count it as a loopback name, as ``localhost`` is for a real client."""
+    settings.LOOPBACK_HOSTS = [*settings.LOOPBACK_HOSTS, "testserver"]
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     """A client on loopback, which the hub trusts by default (``ORCHESTRA_TRUST_LOOPBACK``)."""

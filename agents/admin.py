@@ -6,17 +6,32 @@ goes through ``execution_cancel`` so the same events go out and the runner stops
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from agents.environment import validate_template_metadata
 from agents.models import AgentStep, AgentTemplate, Execution, StepEdge, StepRun
 from agents.services.executions import execution_cancel
+from orchestra_site.admin_support import ServiceAdmin, field_check
 from orchestra_site.exceptions import HubError
+
+
+class MetadataForm(forms.ModelForm):
+    """Template and step metadata pass the API's check (``metadata.env`` carries no code)."""
+
+    def clean_metadata(self) -> Any:
+        metadata = self.cleaned_data.get("metadata")
+        field_check(lambda: validate_template_metadata(metadata), field="metadata")
+        return metadata
 
 
 class AgentStepInline(admin.StackedInline):
     model = AgentStep
+    form = MetadataForm
     extra = 0
     fields = [
         ("name", "agent_type", "output_format"),
@@ -41,7 +56,8 @@ class StepEdgeInline(admin.TabularInline):
 
 
 @admin.register(AgentTemplate)
-class AgentTemplateAdmin(admin.ModelAdmin):
+class AgentTemplateAdmin(ServiceAdmin):
+    form = MetadataForm
     list_display = ["id", "name", "step_count", "created_at"]
     search_fields = ["name", "description"]
     readonly_fields = ["created_at", "updated_at"]
@@ -65,7 +81,7 @@ class StepRunInline(admin.TabularInline):
 
 
 @admin.register(Execution)
-class ExecutionAdmin(admin.ModelAdmin):
+class ExecutionAdmin(ServiceAdmin):
     list_display = ["id", "project", "node", "template", "status", "queued", "created_at", "finished_at"]
     list_filter = ["status", "queued"]
     search_fields = ["id", "project__name", "template__name"]

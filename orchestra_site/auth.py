@@ -19,10 +19,30 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
+from orchestra_site.hosts import host_allowed, is_loopback_host, origin_allowed
+from orchestra_site.key_watch import run_while_key_active
 from orchestra_site.models import ApiKey
 from orchestra_site.services import api_key_authenticate
 
-PROXY_HEADERS = ("x-forwarded-for", "x-forwarded-host", "x-real-ip", "forwarded")
+# Any of these means a proxy (a reverse proxy, a CDN, a tunnel service) relayed the request for
+# someone else: such a request is not the owner on loopback, even when it arrives from 127.0.0.1.
+PROXY_HEADERS = (
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-forwarded-server",
+    "x-real-ip",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "x-original-forwarded-for",
+    "forwarded",
+    "forwarded-for",
+    "true-client-ip",
+    "cf-connecting-ip",
+    "fastly-client-ip",
+    "fly-client-ip",
+    "via",
+)
 
 
 @dataclass(frozen=True)
@@ -78,7 +98,10 @@ def principal_for(
 
 
 def trusted_loopback(*, headers: dict[str, str], client_address: str | None) -> bool:
+    """Loopback address, loopback ``Host`` (not a name rebound to 127.0.0.1) and no proxy headers."""
     if not settings.TRUST_LOOPBACK or not is_loopback_address(client_address):
+        return False
+    if not is_loopback_host(headers.get("host")):
         return False
     return not any(headers.get(name) for name in PROXY_HEADERS)
 
@@ -103,7 +126,8 @@ class ApiKeyAuthentication(BaseAuthentication):
 
 class LoopbackAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[HubPrincipal, None] | None:
-        if trusted_loopback(headers=_request_headers(request), client_address=request.META.get("REMOTE_ADDR")):
+        headers = {**_request_headers(request), "host": request.get_host()}  # SERVER_NAME when no Host
+        if trusted_loopback(headers=headers, client_address=request.META.get("REMOTE_ADDR")):
             return LOOPBACK, None
         return None
 
@@ -131,19 +155,27 @@ class WebSocketAuthMiddleware:
         user = scope.get("user")
         if principal is None and user is not None and getattr(user, "is_staff", False):
             principal = HubPrincipal(name=user.get_username(), is_staff=True)
-        if principal is None or not origin_allowed(headers):
+        refusal = handshake_refusal(headers=headers, principal=principal)
+        if refusal is not None:
             await receive()  # the websocket.connect message
-            await send({"type": "websocket.close", "code": 4401 if principal is None else 4403})
+            await send({"type": "websocket.close", "code": refusal})
             return None
-        return await self.app({**scope, "principal": principal}, receive, send)
+        scope = {**scope, "principal": principal}
+        if principal is not None and principal.api_key is not None:
+            return await run_while_key_active(self.app, scope, receive, send, key_id=principal.api_key.pk)
+        return await self.app(scope, receive, send)
 
 
-def origin_allowed(headers: dict[str, str]) -> bool:
-    """Browsers always send Origin; other clients (the VSCode extension, scripts) may not."""
-    origin = headers.get("origin")
-    if not origin:
-        return True
-    if origin in settings.CORS_ALLOWED_ORIGINS:
-        return True
-    host = headers.get("host", "")
-    return origin.split("://", 1)[-1] == host
+def handshake_refusal(*, headers: dict[str, str], principal: HubPrincipal | None) -> int | None:
+    """The close code for a handshake the hub refuses: a foreign host or origin, or no credentials.
+
+    Browsers always send ``Origin``; other clients (the VSCode extension, scripts) may not.
+    """
+    host = headers.get("host")
+    if host is not None and not host_allowed(host):
+        return 4400
+    if principal is None:
+        return 4401
+    if not origin_allowed(origin=headers.get("origin"), host=host):
+        return 4403
+    return None

@@ -47,6 +47,12 @@ class HubConsumer(AsyncJsonWebsocketConsumer):
             await self.leave(group)
         await super().websocket_disconnect(message)
 
+    async def resync(self) -> None:
+        """Send what the client needs after frames may have been lost (the channel layer was away).
+
+        Sockets with a snapshot (the orchestration socket) send it again; the default is nothing.
+        """
+
     def seen(self, group: str, version: int) -> None:
         """Record a version this socket already has for ``group`` (e.g. a snapshot it was sent)."""
         self.last_versions[group] = max(version, self.last_versions.get(group, 0))

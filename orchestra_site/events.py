@@ -102,7 +102,41 @@ def deliver(group: str, frames: list[Frame]) -> None:
         hub.submit(group, frames)
     elif layer_is_shared():
         # No sockets in this process (a command, runagents): Redis carries it to the others.
-        async_to_sync(get_channel_layer().group_send)(group, frame_message(group, frames))
+        try:
+            async_to_sync(get_channel_layer().group_send)(group, frame_message(group, frames))
+        except Exception:  # the change is committed; clients catch up from snapshots when Redis is back
+            layer_state.failed()
+        else:
+            layer_state.answered()
+
+
+class LayerState:
+    """Whether Redis answers, so an outage is one warning and one recovery line, not a flood."""
+
+    def __init__(self) -> None:
+        self.down = False
+
+    def failed(self) -> bool:
+        """Record a failure; True the first time in an outage."""
+        if self.down:
+            return False
+        self.down = True
+        logger.warning(
+            "the channel layer (Redis at ORCHESTRA_REDIS_URL) does not answer: events reach only this "
+            "process's sockets until it is back; clients get fresh snapshots then"
+        )
+        return True
+
+    def answered(self) -> bool:
+        """Record a success; True when it ends an outage."""
+        if not self.down:
+            return False
+        self.down = False
+        logger.warning("the channel layer answers again: sending every socket a fresh snapshot")
+        return True
+
+
+layer_state = LayerState()
 
 
 def frame_message(group: str, frames: list[Frame]) -> dict[str, Any]:
@@ -134,7 +168,10 @@ class EventHub:
         self.members[group].add(consumer)
         if first and self.layer is not None:
             await self.ready.wait()
-            await self.layer.group_add(group, self.channel)
+            try:
+                await self.layer.group_add(group, self.channel)
+            except Exception:  # rejoined with the others when the layer is back
+                layer_state.failed()
 
     async def leave(self, group: str, consumer: HubConsumer) -> None:
         members = self.members.get(group)
@@ -157,11 +194,14 @@ class EventHub:
     async def send_loop(self) -> None:
         while True:
             group, frames = await self.outgoing.get()
-            try:
-                if self.layer is not None:
+            if self.layer is not None and not layer_state.down:
+                try:
                     await self.layer.group_send(group, frame_message(group, frames))
-                else:
-                    await self.fan_out(group, frames)
+                    continue
+                except Exception:
+                    layer_state.failed()
+            try:  # the in-memory layer, or Redis is away: this process's own sockets still get it
+                await self.fan_out(group, frames)
             except Exception:
                 logger.exception("could not send frames to %s", group)
 
@@ -172,19 +212,49 @@ class EventHub:
         while True:
             try:
                 message = await self.layer.receive(self.channel)
-                await self.fan_out(message["group"], [tuple(frame) for frame in message["frames"]])  # type: ignore[misc]
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a Redis hiccup: keep listening
-                logger.exception("receiving frames from the channel layer failed; retrying")
-                await asyncio.sleep(0.5)
+            except Exception:
+                layer_state.failed()
+                await self.wait_for_layer()
+                continue
+            await self.fan_out(message["group"], [tuple(frame) for frame in message["frames"]])  # type: ignore[misc]
+
+    async def wait_for_layer(self) -> None:
+        """Until Redis answers again: then rejoin every group (a restarted Redis forgot them) and
+        send every socket a fresh snapshot of what it may have missed."""
+        delay = 0.5
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self.rejoin_groups()
+            except Exception:
+                delay = min(delay * 2, 5.0)
+                continue
+            layer_state.answered()
+            await self.resync_sockets()
+            return
+
+    async def rejoin_groups(self) -> None:
+        assert self.layer is not None
+        for group in list(self.members):
+            await self.layer.group_add(group, self.channel)
+
+    async def resync_sockets(self) -> None:
+        for consumer in {consumer for members in list(self.members.values()) for consumer in members}:
+            try:
+                await consumer.resync()
+            except Exception:
+                logger.exception("could not send a fresh snapshot to a socket")
 
     async def refresh_loop(self) -> None:
         assert self.layer is not None
         while True:
             await asyncio.sleep(GROUP_REFRESH_SECONDS)
-            for group in list(self.members):
-                await self.layer.group_add(group, self.channel)
+            try:
+                await self.rejoin_groups()
+            except Exception:
+                layer_state.failed()
 
 
 _hub: EventHub | None = None

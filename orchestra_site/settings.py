@@ -22,19 +22,59 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 
+# Each reader stops start-up with one line naming the variable, its value and what is allowed.
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
+def _bad(name: str, raw: str, allowed: str) -> ImproperlyConfigured:
+    return ImproperlyConfigured(f"{name}={raw!r} is not valid: {allowed}.")
+
+
+def _int(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+    raw = env.str(name, default=str(default)).strip()
+    bounds = f"an integer from {minimum} to {maximum}" if maximum is not None else f"an integer >= {minimum}"
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _bad(name, raw, bounds) from None
+    if value < minimum or (maximum is not None and value > maximum):
+        raise _bad(name, raw, bounds)
+    return value
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = env.str(name, default=str(default).lower()).strip()
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise _bad(name, raw, f"one of {', '.join(_TRUE)} or {', '.join(_FALSE)}")
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = env.str(name, default=default).strip()
+    if raw not in choices:
+        raise _bad(name, raw, f"one of {', '.join(choices)}")
+    return raw
+
+
 def _duration(name: str, default: str) -> float:
     raw = env.str(name, default=default)
     try:
-        return parse_duration(raw).total_seconds()
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name}: {exc}") from exc
+        seconds = parse_duration(raw).total_seconds()
+    except ValueError:
+        raise _bad(name, raw, "a duration such as 30s, 15m, 24h or 7d") from None
+    if seconds <= 0:
+        raise _bad(name, raw, "a duration greater than zero")
+    return seconds
 
 
 def _path_list(name: str, default: list[str]) -> list[Path]:
     paths = [Path(p).expanduser() for p in env.list(name, default=default) if p]
     for path in paths:
         if not path.is_absolute():
-            raise ImproperlyConfigured(f"{name}: {path} is not an absolute path")
+            raise _bad(name, env.str(name), "comma-separated absolute paths")
     return paths
 
 
@@ -56,10 +96,15 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
-DEBUG = env.bool("ORCHESTRA_DEBUG", default=False)
+DEBUG = _bool("ORCHESTRA_DEBUG", False)
 HUB_HOST = env.str("ORCHESTRA_HOST", default="127.0.0.1")
-HUB_PORT = env.int("ORCHESTRA_PORT", default=8000)
-ALLOWED_HOSTS = env.list("ORCHESTRA_ALLOWED_HOSTS", default=["*"])
+HUB_PORT = _int("ORCHESTRA_PORT", 8000, minimum=1, maximum=65535)
+# The names a loopback client uses. Loopback trust needs one of them in ``Host`` as well as a
+# loopback address, so a page that rebinds its own name to 127.0.0.1 is never trusted.
+LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+_NOT_A_NAME = ("", "0.0.0.0", "::", "[::]", *LOOPBACK_HOSTS)
+_LISTEN_NAME = [HUB_HOST.lower()] if HUB_HOST.lower() not in _NOT_A_NAME else []
+ALLOWED_HOSTS = env.list("ORCHESTRA_ALLOWED_HOSTS", default=LOOPBACK_HOSTS + _LISTEN_NAME)
 HUB_VERSION = "2.0.0"
 
 # --- Apps ----------------------------------------------------------------------------------------
@@ -83,6 +128,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "orchestra_site.hosts.HostAndOriginMiddleware",
     "orchestra_site.cors.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -135,7 +181,7 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
-        "max_size": env.int("ORCHESTRA_DB_POOL_SIZE", default=10),
+        "max_size": _int("ORCHESTRA_DB_POOL_SIZE", 10, minimum=1),
         "timeout": 30,
     }
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
@@ -156,7 +202,7 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
 
 # --- Authentication ------------------------------------------------------------------------------
-TRUST_LOOPBACK = env.bool("ORCHESTRA_TRUST_LOOPBACK", default=True)
+TRUST_LOOPBACK = _bool("ORCHESTRA_TRUST_LOOPBACK", True)
 
 DESKTOP_ORIGINS = [
     "http://localhost:1420",
@@ -177,7 +223,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["orchestra_site.parsers.BoundedJSONParser"],
     "EXCEPTION_HANDLER": "orchestra_site.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
@@ -204,29 +250,32 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Orchestration -------------------------------------------------------------------------------
-MAX_DESIRED = env.int("ORCHESTRA_MAX_DESIRED", default=20)
+MAX_DESIRED = _int("ORCHESTRA_MAX_DESIRED", 20, maximum=10_000)
+MAX_REPORTED_RUNNING = _int("ORCHESTRA_MAX_REPORTED_RUNNING", 1000, maximum=1_000_000)
 WORKSPACE_TTL = _duration("ORCHESTRA_WORKSPACE_TTL", "24h")
 PRUNE_INTERVAL = _duration("ORCHESTRA_PRUNE_INTERVAL", "1h")
-if MAX_DESIRED < 0:
-    raise ImproperlyConfigured("ORCHESTRA_MAX_DESIRED must be >= 0")
 
 # --- Projects and agents -------------------------------------------------------------------------
 WORKSPACES_DIR = Path(env.str("ORCHESTRA_WORKSPACES_DIR", default=str(DATA_DIR / "workspaces"))).expanduser()
 WORKSPACE_ROOTS = _path_list("ORCHESTRA_WORKSPACE_ROOTS", [str(WORKSPACES_DIR)])
 WORKTREES_DIR = Path(env.str("ORCHESTRA_WORKTREES_DIR", default=str(DATA_DIR / "worktrees"))).expanduser()
-DEFAULT_DESIRED = env.int("ORCHESTRA_DEFAULT_DESIRED", default=1)
-MAX_RUNNING = env.int("ORCHESTRA_MAX_RUNNING", default=8)
+DEFAULT_DESIRED = _int("ORCHESTRA_DEFAULT_DESIRED", 1, maximum=MAX_DESIRED)
+MAX_RUNNING = _int("ORCHESTRA_MAX_RUNNING", 8)
 STEP_TIMEOUT = _duration("ORCHESTRA_STEP_TIMEOUT", "1h")
+STEP_IDLE_TIMEOUT = _duration("ORCHESTRA_STEP_IDLE_TIMEOUT", "10m")
 CANCEL_GRACE = _duration("ORCHESTRA_CANCEL_GRACE", "10s")
 RUNNER_HEARTBEAT = _duration("ORCHESTRA_RUNNER_HEARTBEAT", "5s")
 RUNNER_DEAD_AFTER = _duration("ORCHESTRA_RUNNER_DEAD_AFTER", "30s")
 AGENT_ENV_PASSTHROUGH = env.list("ORCHESTRA_AGENT_ENV_PASSTHROUGH", default=[])
 AGENT_BIN_DIR = env.str("ORCHESTRA_AGENT_BIN_DIR", default=str(BASE_DIR / "node_modules" / ".bin"))
 CUSTOM_AGENT_COMMAND = env.list("ORCHESTRA_CUSTOM_AGENT_COMMAND", default=[])
-PLANNER_AGENT = env.str("ORCHESTRA_PLANNER_AGENT", default="claude")
-for _name, _value in (("ORCHESTRA_DEFAULT_DESIRED", DEFAULT_DESIRED), ("ORCHESTRA_MAX_RUNNING", MAX_RUNNING)):
-    if _value < 0:
-        raise ImproperlyConfigured(f"{_name} must be >= 0")
+if CUSTOM_AGENT_COMMAND and (not CUSTOM_AGENT_COMMAND[0] or CUSTOM_AGENT_COMMAND[1:].count("{prompt}") != 1):
+    raise _bad(
+        "ORCHESTRA_CUSTOM_AGENT_COMMAND",
+        env.str("ORCHESTRA_CUSTOM_AGENT_COMMAND"),
+        "a comma-separated argv whose program comes first and one later element is exactly {prompt}",
+    )
+PLANNER_AGENT = _choice("ORCHESTRA_PLANNER_AGENT", "claude", ("claude", "codex", "gemini", "custom"))
 
 # --- The rest of Django --------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -251,6 +300,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("ORCHESTRA_LOG_LEVEL", default="INFO")},
+    "root": {
+        "handlers": ["console"],
+        "level": _choice("ORCHESTRA_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
+    },
     "loggers": {"django.channels.server": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
 }

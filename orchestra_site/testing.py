@@ -20,6 +20,9 @@ class HubCommunicator(WebsocketCommunicator):
         headers: list[tuple[bytes, bytes]] | None = None,
         client: tuple[str, int] = ("127.0.0.1", 50000),
     ) -> None:
+        headers = list(headers or [])
+        if not any(name.lower() == b"host" for name, _ in headers):
+            headers.append((b"host", b"127.0.0.1:8000"))
         super().__init__(application, path, headers=headers)
         self.scope["client"] = client
 

@@ -7,11 +7,12 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
+from orchestra_site.admin_support import ServiceAdmin, field_check
 from orchestration import services
 from orchestration.models import Totals, Workspace
+from orchestration.paths import normalize_workspace_path
 
 
 class WorkspaceForm(forms.ModelForm):
@@ -19,21 +20,24 @@ class WorkspaceForm(forms.ModelForm):
         model = Workspace
         fields = ["path", "desired"]
 
+    def clean_path(self) -> str:
+        return field_check(lambda: normalize_workspace_path(self.cleaned_data["path"], field="path"), field="path")
+
     def clean_desired(self) -> int:
-        try:
-            return services.validate_count(self.cleaned_data["desired"], field="desired", maximum=settings.MAX_DESIRED)
-        except ValidationError as exc:
-            raise ValidationError(exc.message_dict["desired"]) from None
+        desired = self.cleaned_data["desired"]
+        return field_check(
+            lambda: services.validate_count(desired, field="desired", maximum=settings.MAX_DESIRED), field="desired"
+        )
 
 
 @admin.register(Workspace)
-class WorkspaceAdmin(admin.ModelAdmin):
+class WorkspaceAdmin(ServiceAdmin):
     form = WorkspaceForm
     list_display = ["path", "running", "desired", "touched_at", "pinned"]
     search_fields = ["path"]
     ordering = ["path"]
-    fields = ["path", "desired", "running", "pinned", "touched_at", "created_at", "version"]
-    readonly_fields = ["running", "pinned", "touched_at", "created_at", "version"]
+    fields = ["path", "desired", "running", "hub_running", "pinned", "touched_at", "created_at", "version"]
+    readonly_fields = ["running", "hub_running", "pinned", "touched_at", "created_at", "version"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Workspace | None = None) -> list[str]:
         return [*self.readonly_fields, "path"] if obj else list(self.readonly_fields)

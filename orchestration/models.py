@@ -9,6 +9,10 @@ from django.utils import timezone
 class Workspace(models.Model):
     """One checkout: how many agents the user wants there, and how many run.
 
+    ``running`` is what clients see: the hub's own agents (``hub_running``, moved only by the
+    runner's slots) plus what an orchestrator outside the hub reported (``PUT .../running``).
+    Keeping the hub's part apart means a report can never make the runner exceed ``desired``.
+
     ``version`` is taken from the hub-wide sequence in ``Totals.version`` on every change, so it
     only grows, even across a prune and re-creation of the same path.
     """
@@ -16,6 +20,7 @@ class Workspace(models.Model):
     path = models.CharField(max_length=1024, unique=True)
     desired = models.PositiveIntegerField(default=0)
     running = models.PositiveIntegerField(default=0)
+    hub_running = models.PositiveIntegerField(default=0, help_text="The hub's own agents, part of running.")
     version = models.BigIntegerField(default=0)
     pinned = models.BooleanField(default=False, help_text="Kept by prune_workspaces: the workspace of a project.")
     created_at = models.DateTimeField(default=timezone.now)
@@ -23,9 +28,19 @@ class Workspace(models.Model):
 
     class Meta:
         ordering = ["path"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(hub_running__lte=models.F("running")), name="workspace_hub_running_within_running"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.path
+
+    @property
+    def reported_running(self) -> int:
+        """The agents an orchestrator outside the hub reported."""
+        return self.running - self.hub_running
 
 
 class Totals(models.Model):

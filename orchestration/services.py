@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
@@ -39,9 +39,14 @@ def workspace_set_desired(*, path: str, desired: object) -> tuple[WorkspaceState
 
 
 def workspace_set_running(*, path: str, running: object) -> tuple[WorkspaceState, GlobalState]:
+    """An orchestrator outside the hub reports how many agents it runs there.
+
+    The hub's own agents are counted on top (``running = hub_running + reported``), so a report
+    never hides them from the runner's ``running < desired`` check.
+    """
     path = normalize_workspace_path(path)
-    value = validate_count(running, field="running")
-    return _change(path=path, running=value)
+    value = validate_count(running, field="running", maximum=settings.MAX_REPORTED_RUNNING)
+    return _change(path=path, reported=value)
 
 
 def workspace_ensure(*, path: str, desired: int) -> WorkspaceState:
@@ -73,29 +78,26 @@ def workspace_reserve_slot(*, path: str, global_cap: int) -> bool:
     with transaction.atomic():
         now = timezone.now()
         taken = Workspace.objects.filter(path=path, running__lt=F("desired")).update(
-            running=F("running") + 1, touched_at=now
+            running=F("running") + 1, hub_running=F("hub_running") + 1, touched_at=now
         )
         if not taken:
             return False
-        under_cap = Totals.objects.filter(pk=Totals.SINGLETON_ID, running__lt=global_cap).update(
-            running=F("running") + 1, version=F("version") + 1
-        )
-        if not under_cap:
+        totals = _update_totals(running_delta=1, running_below=global_cap)
+        if totals is None:
             transaction.set_rollback(True)
             return False
-        _after_change(path)
+        _stamp_and_announce(path, totals)
     return True
 
 
 def workspace_release_slot(*, path: str) -> None:
     """Give back a slot taken by ``workspace_reserve_slot`` (an agent finished)."""
     with transaction.atomic():
-        released = Workspace.objects.filter(path=path, running__gt=0).update(
-            running=F("running") - 1, touched_at=timezone.now()
+        released = Workspace.objects.filter(path=path, hub_running__gt=0).update(
+            running=F("running") - 1, hub_running=F("hub_running") - 1, touched_at=timezone.now()
         )
         if released:
-            Totals.objects.filter(pk=Totals.SINGLETON_ID).update(running=F("running") - 1, version=F("version") + 1)
-            _after_change(path)
+            _stamp_and_announce(path, _move_totals(running_delta=-1))
 
 
 def workspaces_prune(*, older_than: timedelta) -> list[str]:
@@ -115,11 +117,10 @@ def _delete(condition: Q) -> list[str]:
             return []
         paths = [path for path, _, _ in doomed]
         Workspace.objects.filter(path__in=paths).delete()
-        _move_totals(
+        totals = _move_totals(
             desired_delta=-sum(desired for _, desired, _ in doomed),
             running_delta=-sum(running for _, _, running in doomed),
         )
-        totals = global_state()
         events.send_global(totals)
         for path in paths:
             events.send_workspace(WorkspaceState(path=path, running=0, desired=0, version=totals.version))
@@ -130,7 +131,7 @@ def workspaces_reset_running() -> int:
     """Set every workspace's running to 0 (the whole hub restarted: nothing runs any more)."""
     with transaction.atomic():
         paths = list(Workspace.objects.select_for_update().filter(running__gt=0).values_list("path", flat=True))
-        Workspace.objects.filter(path__in=paths).update(running=0)
+        Workspace.objects.filter(path__in=paths).update(running=0, hub_running=0)
         totals_recompute()
         totals = global_state()
         Workspace.objects.filter(path__in=paths).update(version=totals.version)
@@ -150,39 +151,69 @@ def totals_recompute() -> None:
     )
 
 
-def _change(*, path: str, desired: int | None = None, running: int | None = None) -> tuple[WorkspaceState, GlobalState]:
+def _change(
+    *, path: str, desired: int | None = None, reported: int | None = None
+) -> tuple[WorkspaceState, GlobalState]:
+    """Lock the row, move the totals by the difference, stamp the row: three statements (plus the
+    outbox rows of the events on the embedded database)."""
     with transaction.atomic():
         workspace = _locked_workspace(path)
         new_desired = workspace.desired if desired is None else desired
-        new_running = workspace.running if running is None else running
+        new_running = workspace.running if reported is None else workspace.hub_running + reported
         desired_delta, running_delta = new_desired - workspace.desired, new_running - workspace.running
         if not desired_delta and not running_delta:
             Workspace.objects.filter(pk=workspace.pk).update(touched_at=timezone.now())
-            return workspace_state(path), global_state()
-        _move_totals(desired_delta=desired_delta, running_delta=running_delta)
+            return WorkspaceState(path, workspace.running, workspace.desired, workspace.version), global_state()
+        totals = _move_totals(desired_delta=desired_delta, running_delta=running_delta)
         Workspace.objects.filter(pk=workspace.pk).update(
-            desired=new_desired, running=new_running, touched_at=timezone.now()
+            desired=new_desired, running=new_running, version=totals.version, touched_at=timezone.now()
         )
-        return _after_change(path)
+        state = WorkspaceState(path=path, running=new_running, desired=new_desired, version=totals.version)
+        events.send_global(totals)
+        events.send_workspace(state)
+        return state, totals
 
 
-def _after_change(path: str) -> tuple[WorkspaceState, GlobalState]:
-    """Stamp the workspace with the new sequence number and queue both events."""
-    totals = global_state()
-    Workspace.objects.filter(path=path).update(version=totals.version)
-    state = workspace_state(path)
+def _stamp_and_announce(path: str, totals: GlobalState) -> WorkspaceState:
+    """Give the workspace the new sequence number and queue both events."""
+    table = connection.ops.quote_name(Workspace._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET version = %s WHERE path = %s RETURNING running, desired", [totals.version, path]
+        )
+        running, desired = cursor.fetchone()
+    state = WorkspaceState(path=path, running=running, desired=desired, version=totals.version)
     events.send_global(totals)
     events.send_workspace(state)
-    return state, totals
+    return state
 
 
-def _move_totals(*, desired_delta: int, running_delta: int) -> None:
-    moved = Totals.objects.filter(pk=Totals.SINGLETON_ID).update(
-        desired=F("desired") + desired_delta, running=F("running") + running_delta, version=F("version") + 1
-    )
-    if not moved:
+def _move_totals(*, desired_delta: int = 0, running_delta: int = 0) -> GlobalState:
+    """Move the totals and take the next sequence number, in one statement."""
+    totals = _update_totals(desired_delta=desired_delta, running_delta=running_delta)
+    if totals is None:  # the row is created by a migration; only a wiped table lacks it
         _totals_row()
-        _move_totals(desired_delta=desired_delta, running_delta=running_delta)
+        totals = _update_totals(desired_delta=desired_delta, running_delta=running_delta)
+    assert totals is not None
+    return totals
+
+
+def _update_totals(
+    *, desired_delta: int = 0, running_delta: int = 0, running_below: int | None = None
+) -> GlobalState | None:
+    """``UPDATE ... RETURNING`` on the totals row; with ``running_below``, only while the hub runs
+    fewer agents than that. None when no row changed."""
+    table = connection.ops.quote_name(Totals._meta.db_table)
+    cap = "" if running_below is None else " AND running < %s"
+    params = [desired_delta, running_delta, Totals.SINGLETON_ID] + ([] if running_below is None else [running_below])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET desired = desired + %s, running = running + %s, version = version + 1 "
+            f"WHERE id = %s{cap} RETURNING running, desired, version",
+            params,
+        )
+        row = cursor.fetchone()
+    return None if row is None else GlobalState(running=row[0], desired=row[1], version=row[2])
 
 
 def _totals_row() -> None:

@@ -13,14 +13,30 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from orchestra_site.admin_support import ServiceAdmin, field_check
 from orchestra_site.exceptions import HubError
 from projects import services
 from projects.models import Node, Project, Task
 from projects.services.graph import NODE_FIELDS
+from projects.workspaces import validate_workspace_path
+
+
+class ProjectAdminForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = ["name", "description", "workspace_path"]
+
+    def clean_workspace_path(self) -> str:
+        value = self.cleaned_data.get("workspace_path") or ""
+        if not value:
+            return value  # the service gives the project its default folder
+        others = Project.objects.exclude(pk=self.instance.pk).values_list("workspace_path", flat=True)
+        return str(field_check(lambda: validate_workspace_path(value, other_workspaces=others), field="workspace_path"))
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(ServiceAdmin):
+    form = ProjectAdminForm
     list_display = ["id", "name", "workspace_path", "created_at"]
     search_fields = ["name", "workspace_path"]
     fields = ["name", "description", "workspace_path", "created_at", "updated_at"]
@@ -71,7 +87,7 @@ class NodeAdminForm(forms.ModelForm):
 
 
 @admin.register(Node)
-class NodeAdmin(admin.ModelAdmin):
+class NodeAdmin(ServiceAdmin):
     form = NodeAdminForm
     list_display = ["id", "title", "project", "status", "agent_type", "parent_list"]
     list_filter = ["status", "agent_type"]

@@ -1,7 +1,14 @@
-"""Where a project's agents work: a folder on the hub machine inside the allowed roots."""
+"""Where agents work: folders on the hub machine inside the allowed roots.
+
+``confined_path`` is the one rule for every folder an agent can be given as its working
+directory (a project's workspace, an execution's worktree). It is applied when the folder is
+written (API, admin, commands, all through the services) and again when an agent starts, after
+symlinks are resolved, so a folder that became a link to somewhere else is refused too.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from django.conf import settings
@@ -13,25 +20,58 @@ def default_workspace_path(project_id: int) -> Path:
     return (Path(settings.WORKSPACES_DIR) / f"project-{project_id}").resolve()
 
 
-def validate_workspace_path(value: str) -> Path:
-    """The resolved absolute path, or ``InvalidInput`` naming ``workspace_path``.
+def confined_path(value: object, *, field: str, roots: Iterable[Path | str], setting: str) -> Path:
+    """The resolved absolute path of ``value`` inside one of ``roots``, or ``InvalidInput`` naming ``field``.
 
-    Symlinks and ``..`` are resolved *before* the check, so a link inside a root that points
-    outside it is refused.
+    ``..`` and symlinks are resolved *before* the check, so neither a relative trick nor a link
+    inside a root that points outside it gets through.
     """
-    if "\x00" in value or not value.strip():
-        raise InvalidInput("workspace_path: must be a non-empty absolute path.")
+    if not isinstance(value, str) or not value.strip() or "\x00" in value:
+        raise InvalidInput(f"{field}: must be a non-empty absolute path.")
     path = Path(value).expanduser()
     if not path.is_absolute():
-        raise InvalidInput(f"workspace_path: must be an absolute path, got {value!r}.")
+        raise InvalidInput(f"{field}: must be an absolute path, got {value!r}.")
     try:
         resolved = path.resolve()
     except (OSError, RuntimeError) as exc:
-        raise InvalidInput(f"workspace_path: cannot be resolved ({exc}).") from None
-    roots = [Path(root).resolve() for root in settings.WORKSPACE_ROOTS]
-    if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
-        allowed = ", ".join(str(root) for root in roots)
-        raise InvalidInput(f"workspace_path: {resolved} is outside the allowed workspace roots ({allowed}).")
+        raise InvalidInput(f"{field}: cannot be resolved ({exc}).") from None
+    resolved_roots = [Path(root).resolve() for root in roots]
+    if not any(resolved.is_relative_to(root) for root in resolved_roots):
+        allowed = ", ".join(str(root) for root in resolved_roots)
+        raise InvalidInput(f"{field}: {resolved} is outside {setting} ({allowed}).")
+    return resolved
+
+
+def hub_folders() -> list[Path]:
+    """Folders that hold the hub itself or every project: no workspace may contain them."""
+    return [
+        Path(folder).resolve()
+        for folder in (settings.BASE_DIR, settings.DATA_DIR, settings.WORKSPACES_DIR, settings.WORKTREES_DIR)
+    ]
+
+
+def validate_workspace_path(
+    value: object, *, other_workspaces: Iterable[str] = (), field: str = "workspace_path"
+) -> Path:
+    """A project's workspace: inside ``ORCHESTRA_WORKSPACE_ROOTS``, and holding neither the hub's
+    own folders (its code, data, the workspaces and worktrees folders) nor another project's
+    workspace, so one project's agents never see the hub or the other projects."""
+    resolved = confined_path(value, field=field, roots=settings.WORKSPACE_ROOTS, setting="ORCHESTRA_WORKSPACE_ROOTS")
+    for folder in hub_folders():
+        if folder.is_relative_to(resolved):
+            raise InvalidInput(f"{field}: {resolved} holds the hub's own folder {folder}; choose a folder inside it.")
+    for other in other_workspaces:
+        other_path = Path(other)
+        if other_path != resolved and other_path.is_relative_to(resolved):
+            raise InvalidInput(f"{field}: {resolved} holds another project's workspace ({other_path}).")
+    return resolved
+
+
+def validate_worktree_path(value: object, *, field: str = "worktree_path") -> Path:
+    """An execution's git worktree: a folder inside ``ORCHESTRA_WORKTREES_DIR`` (not the folder itself)."""
+    resolved = confined_path(value, field=field, roots=[settings.WORKTREES_DIR], setting="ORCHESTRA_WORKTREES_DIR")
+    if resolved == Path(settings.WORKTREES_DIR).resolve():
+        raise InvalidInput(f"{field}: must be a folder inside ORCHESTRA_WORKTREES_DIR, not the folder itself.")
     return resolved
 
 

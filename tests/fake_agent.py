@@ -2,7 +2,8 @@
 
 Usage: ``python fake_agent.py PROMPT``. A prompt that is a number is how many seconds to work;
 while working it prints a line every half second, so a test sees live output, then
-``done: PROMPT in CWD``. The prompt ``fail`` makes it exit with status 3.
+``done: PROMPT in CWD``. The prompt ``fail`` makes it exit with status 3; ``env NAME`` prints
+the variable's value (or ``<unset>``); ``quiet SECONDS`` works that long without printing.
 """
 
 from __future__ import annotations
@@ -12,6 +13,13 @@ import sys
 import time
 
 prompt = sys.argv[1]
+if prompt.startswith("env "):
+    print(f"{prompt[4:]}={os.environ.get(prompt[4:], '<unset>')}", flush=True)
+    sys.exit(0)
+if prompt.startswith("quiet "):
+    time.sleep(float(prompt[6:]))
+    print("done after a silence", flush=True)
+    sys.exit(0)
 try:
     seconds = float(prompt)
 except ValueError:

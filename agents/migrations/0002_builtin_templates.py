@@ -1,4 +1,4 @@
-"""Create the six built-in templates (contract §2.13) once; see ``agents.builtin_templates``."""
+"""Create the built-in templates once from their files in ``agents/builtin_templates/``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""How an agent is launched safely: argv list, allowlisted environment, confined workspace."""
+"""How an agent is launched safely: argv list, an environment that carries no code (``agents.environment``)."""
 
 from __future__ import annotations
 
@@ -10,93 +10,8 @@ from django.conf import settings
 
 from agents.adapters import StepSettings, get_adapter, resolve_binary
 from agents.adapters.base import Adapter
+from agents.environment import child_environment
 from orchestra_site.exceptions import InvalidInput
-
-# What the CLIs need to find themselves, their login and their configuration. The hub's own
-# variables (ORCHESTRA_*, DJANGO_*, database and Redis URLs, secrets) are never passed on.
-DEFAULT_ENV_ALLOWLIST = (
-    "PATH",
-    "HOME",
-    "USER",
-    "LOGNAME",
-    "SHELL",
-    "LANG",
-    "LANGUAGE",
-    "LC_ALL",
-    "LC_CTYPE",
-    "TERM",
-    "TZ",
-    "TMPDIR",
-    "XDG_CONFIG_HOME",
-    "XDG_DATA_HOME",
-    "XDG_CACHE_HOME",
-    "XDG_STATE_HOME",
-    "XDG_RUNTIME_DIR",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "NODE_EXTRA_CA_CERTS",
-    "REQUESTS_CA_BUNDLE",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    "ANTHROPIC_API_KEY",
-    "ANTHROPIC_AUTH_TOKEN",
-    "ANTHROPIC_BASE_URL",
-    "ANTHROPIC_MODEL",
-    "CLAUDE_CONFIG_DIR",
-    "CLAUDE_CODE_USE_BEDROCK",
-    "CLAUDE_CODE_USE_VERTEX",
-    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC",
-    "DISABLE_AUTOUPDATER",
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "CODEX_HOME",
-    "GEMINI_API_KEY",
-    "GOOGLE_API_KEY",
-    "GOOGLE_GEMINI_BASE_URL",
-    "GOOGLE_CLOUD_PROJECT",
-    "GOOGLE_CLOUD_LOCATION",
-    "GOOGLE_APPLICATION_CREDENTIALS",
-    "GOOGLE_GENAI_USE_VERTEXAI",
-    "GEMINI_CLI_TRUST_WORKSPACE",
-)
-STEP_RUN_ENV = "ORCHESTRA_STEP_RUN"
-
-
-def child_environment(
-    *,
-    template_env: Mapping[str, str],
-    extra: Mapping[str, str],
-    step_run_id: int,
-    source: Mapping[str, str] | None = None,
-) -> dict[str, str]:
-    """The allowlisted part of the hub's environment, the adapter's and the template's variables.
-
-    ``ORCHESTRA_STEP_RUN`` marks the process as ours, so a restarted runner can tell its own
-    orphans from an unrelated process that reused the pid.
-    """
-    source = os.environ if source is None else source
-    names = (*DEFAULT_ENV_ALLOWLIST, *settings.AGENT_ENV_PASSTHROUGH)
-    env = {name: source[name] for name in names if name in source}
-    env.update({str(k): str(v) for k, v in template_env.items() if not str(k).startswith("ORCHESTRA_")})
-    env.update(extra)
-    env[STEP_RUN_ENV] = str(step_run_id)
-    return env
-
-
-def confined_workspace(path: str) -> Path:
-    """The agent's cwd: an existing directory inside one of ``ORCHESTRA_WORKSPACE_ROOTS``."""
-    if not path or not Path(path).is_absolute():
-        raise InvalidInput(f"workspace_path: {path!r} is not an absolute path")
-    resolved = Path(path).resolve()
-    roots = [Path(root).resolve() for root in settings.WORKSPACE_ROOTS]
-    if not any(resolved == root or root in resolved.parents for root in roots):
-        raise InvalidInput(f"workspace_path: {resolved} is outside ORCHESTRA_WORKSPACE_ROOTS")
-    resolved.mkdir(parents=True, exist_ok=True)
-    return resolved
 
 
 def adapter_for(agent_type: str) -> tuple[Adapter, Path]:

@@ -108,8 +108,6 @@ def step_run_finish(*, step_run_id: int, outcome: StepOutcome) -> StepRun:
         release_slot(step_run_id)
         step_run = StepRun.objects.select_related("execution").get(pk=step_run_id)
         events.send_step_run_updated(step_run, project_id=step_run.execution.project_id)
-        if step_run.status == StepRunStatus.FAILED:
-            _skip_descendants(step_run)
         execution_settle(execution_id=step_run.execution_id)
     return step_run
 
@@ -122,26 +120,36 @@ def release_slot(step_run_id: int) -> None:
         workspace_release_slot(path=row)
 
 
-def _skip_descendants(step_run: StepRun) -> None:
-    """A failed step's dependents can never run: mark them skipped, all the way down."""
+def _skip_unreachable(execution_id: int) -> None:
+    """Pending steps that can never run (a parent failed or was skipped) are skipped, all the
+    way down, each naming the parent that stopped it."""
     now = timezone.now()
-    frontier = [step_run.pk]
-    while frontier:
-        children = list(
-            StepRun.objects.filter(parents__in=frontier, status=StepRunStatus.PENDING).values_list("pk", flat=True)
+    while True:
+        blocked = list(
+            StepRun.objects.filter(
+                execution_id=execution_id,
+                status=StepRunStatus.PENDING,
+                parents__status__in=(StepRunStatus.FAILED, StepRunStatus.SKIPPED),
+            )
+            .values_list("pk", "parents__name", "parents__status")
+            .order_by("pk")
         )
-        if not children:
+        if not blocked:
             return
-        StepRun.objects.filter(pk__in=children, status=StepRunStatus.PENDING).update(
-            status=StepRunStatus.SKIPPED, error=f"skipped: upstream step {step_run.name!r} failed", finished_at=now
-        )
-        for child in StepRun.objects.filter(pk__in=children):
-            events.send_step_run_updated(child, project_id=step_run.execution.project_id)
-        frontier = children
+        reasons: dict[int, str] = {}
+        for pk, parent_name, parent_status in blocked:  # the blocking parents only (same join)
+            reasons.setdefault(pk, f"skipped: upstream step {parent_name!r} {parent_status}")
+        for pk, reason in reasons.items():
+            skipped = StepRun.objects.filter(pk=pk, status=StepRunStatus.PENDING).update(
+                status=StepRunStatus.SKIPPED, error=reason, finished_at=now, updated_at=now
+            )
+            if skipped:
+                events.send_step_run_updated(StepRun.objects.select_related("execution").get(pk=pk))
 
 
 def execution_settle(*, execution_id: int) -> None:
-    """Finish the execution once no step run is pending or running."""
+    """Skip what can no longer run, then finish the execution once no step run is pending or running."""
+    _skip_unreachable(execution_id)
     active = StepRun.objects.filter(
         execution_id=execution_id, status__in=(StepRunStatus.PENDING, StepRunStatus.RUNNING)
     )
@@ -188,9 +196,11 @@ def executions_fail_stuck() -> int:
     running = StepRun.objects.filter(status=StepRunStatus.RUNNING).values("execution_id")
     stuck = 0
     for execution_id in waiting.exclude(pk__in=running).values_list("pk", flat=True).distinct():
+        with transaction.atomic():
+            execution_settle(execution_id=execution_id)  # steps skipped by hand end it too
         pending = StepRun.objects.filter(execution_id=execution_id, status=StepRunStatus.PENDING)
-        if pending.exclude(parents__status__in=NOT_COMPLETED).exists():
-            continue  # something is ready: it only waits for a slot
+        if not pending.exists() or pending.exclude(parents__status__in=NOT_COMPLETED).exists():
+            continue  # finished now, or something is ready: it only waits for a slot
         now = timezone.now()
         with transaction.atomic():
             names = ", ".join(pending.values_list("name", flat=True))

@@ -13,8 +13,8 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from agents.environment import STEP_RUN_ENV
 from agents.models import StepRun, StepRunStatus
-from agents.runner.launching import STEP_RUN_ENV
 from agents.runner.process import kill_group
 from agents.runner.queue import StepOutcome, release_slot, step_run_finish
 from orchestra_site.models import HubProcess

@@ -14,13 +14,16 @@ from django.db import connection
 
 from agents.adapters import AgentEvent
 from agents.adapters.base import Adapter
+from agents.environment import positive_seconds
 from agents.models import Execution, StepRun
 from agents.prompts import substitute_step_outputs
 from agents.runner import logs
-from agents.runner.launching import build_launch, confined_workspace
+from agents.runner.launching import build_launch
 from agents.runner.process import AgentProcess, kill_group
 from agents.runner.queue import StepOutcome, step_run_finish, step_run_record_pid
 from orchestra_site.exceptions import HubError, InvalidInput
+from projects.models import Project
+from projects.workspaces import make_workspace_dir, validate_workspace_path, validate_worktree_path
 
 logger = logging.getLogger(__name__)
 _worktree_lock = threading.Lock()
@@ -79,8 +82,10 @@ class StepWorker(threading.Thread):
     def supervise(
         self, step_run: StepRun, adapter: Adapter, process: AgentProcess, writer: logs.LogWriter
     ) -> StepOutcome:
-        timeout = step_timeout(step_run)
+        timeout = step_limit(step_run, "timeout_seconds", settings.STEP_TIMEOUT)
+        idle_limit = step_limit(step_run, "idle_timeout_seconds", settings.STEP_IDLE_TIMEOUT)
         deadline = time.monotonic() + timeout
+        self.last_output = time.monotonic()
         kept: list[AgentEvent] = []
         stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL)
         exited_at: float | None = None
@@ -92,6 +97,11 @@ class StepWorker(threading.Thread):
                 break  # the agent exited but something it started still holds its output open
             if self.stop_reason is None and time.monotonic() > deadline:
                 self.stop_reason = f"timed out after {int(timeout)}s; the agent was stopped"
+            if self.stop_reason is None and exited_at is None and time.monotonic() - self.last_output > idle_limit:
+                self.stop_reason = (
+                    f"no output for {int(idle_limit)}s (the idle limit, ORCHESTRA_STEP_IDLE_TIMEOUT or the step's "
+                    "idle_timeout_seconds); the agent was stopped"
+                )
             if self.stop_reason is not None:
                 process.stop(grace=settings.CANCEL_GRACE)
                 break
@@ -114,6 +124,7 @@ class StepWorker(threading.Thread):
     ) -> None:
         execution_id, step_id = step_run.execution_id, step_run.step_id
         for stream, line in process.read(timeout=wait):
+            self.last_output = time.monotonic()
             if stream == "stderr":
                 stderr_tail.append(line.rstrip())
                 event = {"kind": "stderr", "text": line.rstrip("\n"), "raw": line.rstrip("\n")}
@@ -184,11 +195,9 @@ def outcome_of(
     )
 
 
-def step_timeout(step_run: StepRun) -> float:
-    configured = (step_run.settings or {}).get("timeout_seconds")
-    if isinstance(configured, (int, float)) and not isinstance(configured, bool) and configured > 0:
-        return float(configured)
-    return float(settings.STEP_TIMEOUT)
+def step_limit(step_run: StepRun, key: str, default: float) -> float:
+    """A time limit from the step run's frozen settings, else the hub's setting."""
+    return positive_seconds((step_run.settings or {}).get(key)) or float(default)
 
 
 def run_time_prompt(step_run: StepRun) -> str:
@@ -198,11 +207,17 @@ def run_time_prompt(step_run: StepRun) -> str:
 
 
 def execution_cwd(execution: Execution) -> Path:
-    """The workspace, or the execution's git worktree (created by the first step that needs it)."""
-    workspace = confined_workspace(execution.workspace_path)
+    """The workspace, or the execution's git worktree (created by the first step that needs it).
+
+    Both are checked again here, symlinks resolved, whatever was checked when they were written:
+    a row written before the rules, or a folder replaced by a link since, fails the step.
+    """
+    others = Project.objects.exclude(pk=execution.project_id).values_list("workspace_path", flat=True)
+    workspace = validate_workspace_path(execution.workspace_path, other_workspaces=others)
+    make_workspace_dir(workspace)
     if not execution.worktree_path:
         return workspace
-    path = Path(execution.worktree_path)
+    path = validate_worktree_path(execution.worktree_path)
     with _worktree_lock:
         if not path.exists():
             create_worktree(

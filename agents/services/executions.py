@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents import events, selectors
+from agents.environment import positive_seconds, safe_template_env
 from agents.models import (
     EXECUTION_ACTIVE,
     EXECUTION_FINISHED,
@@ -34,6 +35,7 @@ from agents.runner.queue import run_follow_execution
 from orchestra_site.exceptions import Conflict, InvalidInput
 from orchestra_site.timestamps import status_timestamps
 from projects.models import Node, Project, Run, RunStatus
+from projects.workspaces import validate_worktree_path
 
 NODE_NOT_IN_PROJECT = "Node not found in this project"
 
@@ -57,21 +59,24 @@ def step_settings(step: AgentStep, template: AgentTemplate) -> dict[str, Any]:
     """What the runner needs of a step, frozen at creation so later template edits change nothing."""
     step_meta = step.metadata if isinstance(step.metadata, dict) else {}
     template_meta = template.metadata if isinstance(template.metadata, dict) else {}
-    timeout = step_meta.get("timeout_seconds")
-    if timeout is None:
-        timeout = template_meta.get("timeout_seconds")
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        timeout = None
-    env = template_meta.get("env")
-    env = {k: v for k, v in env.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(env, dict) else {}
     return {
         "model_version": step.model_version,
         "thinking_budget": step.thinking_budget,
         "reasoning_level": step.reasoning_level,
         "output_format": step.output_format,
-        "timeout_seconds": timeout,
-        "env": env,
+        "timeout_seconds": _seconds("timeout_seconds", step_meta, template_meta),
+        "idle_timeout_seconds": _seconds("idle_timeout_seconds", step_meta, template_meta),
+        "env": safe_template_env(template_meta.get("env")),
     }
+
+
+def _seconds(key: str, *metadata: dict[str, Any]) -> float | None:
+    """The first positive number of seconds under ``key`` (the step's metadata, then the template's)."""
+    for meta in metadata:
+        value = meta.get(key)
+        if value is not None:
+            return positive_seconds(value)
+    return None
 
 
 def execution_build(
@@ -199,16 +204,42 @@ def execution_create(
 
 @transaction.atomic
 def execution_update(*, project_id: int, execution_id: int, changes: ExecutionChanges) -> Execution:
-    selectors.execution_get(project_id=project_id, execution_id=execution_id)
+    """Record what a client knows about an execution; never what is not true.
+
+    A finished execution keeps its status, and one the hub's runner owns (launched) changes
+    status only through its runner or ``execution_cancel``: a PATCH cannot mark a running agent
+    completed. A worktree path must lie inside ``ORCHESTRA_WORKTREES_DIR``.
+    """
+    execution = selectors.execution_get(project_id=project_id, execution_id=execution_id)
     values: dict[str, Any] = dict(changes)
     if "metadata" in values and values["metadata"] is None:
         values["metadata"] = {}
+    if values.get("worktree_path") is not None:
+        values["worktree_path"] = str(validate_worktree_path(values["worktree_path"]))
+    if values.get("status") == execution.status:
+        del values["status"]
     if "status" in values:
+        _check_status_change(
+            finished=execution.is_finished, runner_owned=execution.queued, what="execution", cancel_hint=True
+        )
         values.update(status_timestamps(values["status"], finished=EXECUTION_FINISHED))
-    Execution.objects.filter(pk=execution_id).update(**values, updated_at=timezone.now())
+    # Compare-and-set on the status read above: the runner may have moved it meanwhile.
+    updated = Execution.objects.filter(pk=execution_id, status=execution.status).update(
+        **values, updated_at=timezone.now()
+    )
+    if not updated:
+        raise Conflict("status: the execution changed while this request ran; read it again and retry.")
     execution = Execution.objects.get(pk=execution_id)
     events.send_execution_updated(execution)
     return execution
+
+
+def _check_status_change(*, finished: bool, runner_owned: bool, what: str, cancel_hint: bool = False) -> None:
+    if finished:
+        raise Conflict(f"status: the {what} already finished; it keeps its status.")
+    if runner_owned:
+        how = "stop it with POST .../cancel" if cancel_hint else "cancel its execution to stop it"
+        raise Conflict(f"status: the hub's runner runs this {what} and records its status; {how}.")
 
 
 @transaction.atomic
@@ -245,13 +276,20 @@ def execution_cancel(*, project_id: int, execution_id: int) -> Execution:
 
 @transaction.atomic
 def step_run_update(*, project_id: int, execution_id: int, step_run_id: int, changes: StepRunChanges) -> StepRun:
-    selectors.step_run_get(project_id=project_id, execution_id=execution_id, step_run_id=step_run_id)
+    """As ``execution_update``: a finished step run, or one the runner owns, keeps its status."""
+    step_run = selectors.step_run_get(project_id=project_id, execution_id=execution_id, step_run_id=step_run_id)
     values: dict[str, Any] = dict(changes)
     if "metadata" in values and values["metadata"] is None:
         values["metadata"] = {}
+    if values.get("status") == step_run.status:
+        del values["status"]
     if "status" in values:
+        runner_owned = Execution.objects.filter(pk=execution_id, queued=True).exists()
+        _check_status_change(finished=step_run.status in STEP_RUN_FINISHED, runner_owned=runner_owned, what="step run")
         values.update(status_timestamps(values["status"], finished=STEP_RUN_FINISHED))
-    StepRun.objects.filter(pk=step_run_id).update(**values, updated_at=timezone.now())
+    updated = StepRun.objects.filter(pk=step_run_id, status=step_run.status).update(**values, updated_at=timezone.now())
+    if not updated:
+        raise Conflict("status: the step run changed while this request ran; read it again and retry.")
     step_run = StepRun.objects.get(pk=step_run_id)
     events.send_step_run_updated(step_run, project_id=project_id)
     return step_run

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents import selectors
+from agents.environment import validate_template_metadata
 from agents.models import AgentStep, AgentTemplate, StepEdge
 from orchestra_site.exceptions import InvalidInput, NotFound
 
@@ -56,10 +57,11 @@ class StepFields(TypedDict, total=False):
     reasoning_level: str | None
 
 
-def _step_values(fields: StepFields) -> dict[str, Any]:
+def _step_values(fields: StepFields, *, field: str = "metadata") -> dict[str, Any]:
     values: dict[str, Any] = {key: fields[key] for key in STEP_FIELDS if key in fields}  # type: ignore[literal-required]
     if "metadata" in values and values["metadata"] is None:
         values["metadata"] = {}
+    validate_template_metadata(values.get("metadata"), field=field)
     return values
 
 
@@ -92,8 +94,10 @@ def template_create(
             raise InvalidInput(UNKNOWN_STEP_INDEX)
     if len(set(edges)) != len(edges):
         raise InvalidInput(EDGE_EXISTS)
+    validate_template_metadata(metadata)
+    step_values = [_step_values(fields, field=f"steps[{index}].metadata") for index, fields in enumerate(steps)]
     template = AgentTemplate.objects.create(name=name, description=description, metadata=metadata or {})
-    created = [AgentStep.objects.create(template=template, **_step_values(fields)) for fields in steps]
+    created = [AgentStep.objects.create(template=template, **values) for values in step_values]
     StepEdge.objects.bulk_create(
         StepEdge(template=template, parent=created[parent], child=created[child]) for parent, child in edges
     )
@@ -109,6 +113,7 @@ def template_update(*, template_id: int, changes: TemplateChanges) -> AgentTempl
     if "description" in changes:
         template.description = changes["description"]
     if "metadata" in changes:
+        validate_template_metadata(changes["metadata"])
         template.metadata = changes["metadata"] or {}
     template.save()
     return template

@@ -200,7 +200,7 @@ def test_a_killed_runner_leaves_its_steps_crashed_its_agent_ended_and_its_slot_f
 
 
 def test_an_agent_never_sees_the_hubs_secrets(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
-    from agents.runner.launching import child_environment
+    from agents.environment import child_environment
 
     monkeypatch.setenv("ORCHESTRA_SECRET_KEY", "hub-secret")
     monkeypatch.setenv("ORCHESTRA_DATABASE_URL", "postgres://u:pw@db/x")

@@ -52,3 +52,34 @@ def test_deleting_a_workspace_moves_the_totals(operator: Client) -> None:
     workspace = Workspace.objects.get(path="/srv/alpha")
     operator.post(f"/admin/orchestration/workspace/{workspace.pk}/delete/", {"post": "yes"})
     assert Totals.objects.get().desired == 3
+
+
+@pytest.mark.parametrize(
+    ("path", "error"),
+    [
+        ("/tmp/../etc", "must not contain &#x27;.&#x27; or &#x27;..&#x27; segments."),
+        ("relative/x", "must be an absolute path"),
+        ("/srv/\x01bell", "must not contain control characters."),
+    ],
+)
+def test_a_workspace_path_the_service_refuses_is_a_form_error_not_a_500(
+    operator: Client, path: str, error: str
+) -> None:
+    response = operator.post("/admin/orchestration/workspace/add/", {"path": path, "desired": 1})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "errorlist" in page and error in page
+    assert not Workspace.objects.exists()
+
+
+def test_a_refusal_at_save_time_is_a_message_not_a_500(operator: Client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from orchestra_site.exceptions import Conflict
+
+    def refuse(**kwargs: object) -> None:
+        raise Conflict("desired: another operator changed it first")
+
+    monkeypatch.setattr(services, "workspace_set_desired", refuse)
+    response = operator.post("/admin/orchestration/workspace/add/", {"path": "/srv/alpha", "desired": 1}, follow=True)
+    assert response.status_code == 200
+    assert "Not saved: desired: another operator changed it first" in response.content.decode()
+    assert not Workspace.objects.exists()

@@ -17,12 +17,14 @@ from django.core.management.base import BaseCommand
 from agents.runner.loop import Runner
 from orchestra_site import services as site_services
 from orchestra_site.models import HubProcess
+from orchestra_site.preflight import preflight
 
 
 class Command(BaseCommand):
     help = "Run agents from the shared queue until SIGTERM/SIGINT (running agents are stopped politely)."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        preflight(write=self.stdout.write, migrate=False)
         process = site_services.hub_process_register(kind=HubProcess.KIND_RUNNER)
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):

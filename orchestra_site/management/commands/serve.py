@@ -25,6 +25,7 @@ from twisted.internet import defer, reactor
 from orchestra_site import services as site_services
 from orchestra_site.events import bind_event_loop, layer_is_shared
 from orchestra_site.models import HubProcess
+from orchestra_site.preflight import preflight
 from orchestra_site.relay import OutboxRelay
 from orchestration.services import workspaces_prune, workspaces_reset_running
 
@@ -45,6 +46,7 @@ class Command(BaseCommand):
         self.with_runner = not no_runner
         self.stop = asyncio.Event()
         self.tasks: list[asyncio.Task[Any]] = []
+        preflight(write=self.stdout.write)
         self.process = site_services.hub_process_register(kind=HubProcess.KIND_SERVE)
         self.reconcile_after_restart()
         server = daphne.server.Server(
@@ -56,6 +58,9 @@ class Command(BaseCommand):
             websocket_timeout=-1,  # keep sockets open for as long as clients stay
         )
         reactor.callWhenRunning(self.start_background)
+        # A message over the size limit is answered with a close frame 1009 and a reason, not a
+        # dropped TCP connection (autobahn's default), so the client can tell what happened.
+        reactor.callWhenRunning(lambda: server.ws_factory.setProtocolOptions(failByDrop=False))
         reactor.addSystemEventTrigger("before", "shutdown", self.stop_background)
         server.run()
         site_services.hub_process_stop(process_id=self.process.pk)

@@ -191,3 +191,19 @@ def test_the_hub_serves_its_static_files_without_collectstatic(asset: str) -> No
     response = Client().get(asset)
     assert response.status_code == 200
     assert "javascript" in response["Content-Type"]
+
+
+def test_the_executions_page_sums_what_the_steps_reported(project: dict[str, Any]) -> None:
+    execution = Execution.objects.create(project_id=project["id"], status="completed")
+    for tokens, cost in ((11, 0.01), (5, 0.02)):
+        StepRun.objects.create(
+            execution=execution,
+            name="s",
+            agent_type="claude",
+            prompt="p",
+            input_tokens=tokens,
+            output_tokens=tokens,
+            cost_usd=cost,
+        )
+    html = Client().get("/console/executions").content.decode()
+    assert "16 / 16" in html and "0.0300" in html

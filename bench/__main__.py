@@ -29,6 +29,7 @@ BENCHMARKS = {
     "agent_launch": "bench.agent_launch",
     "agent_logs": "bench.agent_logs",
     "agent_swarm": "bench.agent_swarm",
+    "console": "bench.console_pages",
 }
 
 

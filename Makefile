@@ -30,8 +30,11 @@ run: migrate
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/orchestra
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
+CHROMIUM ?= $(shell command -v chromium || echo /usr/bin/chromium)
+
 test: install
 	$(BIN)/ruff check .
+	@test -x $(CHROMIUM) || echo "** No Chromium at $(CHROMIUM): the console's browser tests are SKIPPED (apt-get install chromium) **"
 	$(BIN)/pytest
 	ORCHESTRA_DATABASE_URL=$(TEST_POSTGRES_URL) ORCHESTRA_REDIS_URL=$(TEST_REDIS_URL) \
 		$(BIN)/pytest -m "not slow and not cli" orchestra_site orchestration projects agents tests/test_schema_fuzz.py

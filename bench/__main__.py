@@ -30,6 +30,7 @@ BENCHMARKS = {
     "agent_logs": "bench.agent_logs",
     "agent_swarm": "bench.agent_swarm",
     "dag_run": "bench.dag_run",
+    "console": "bench.console_pages",
 }
 
 

@@ -20,6 +20,8 @@ from rest_framework.views import exception_handler
 from orchestra_site.exceptions import HubError
 
 logger = logging.getLogger(__name__)
+# Pages for people, whose 404 stays an HTML page: the admin and the web console.
+HTML_PATHS = ("/admin/", "/console/")
 
 
 def flatten_errors(errors: Any, prefix: str = "") -> list[str]:
@@ -71,12 +73,12 @@ class JsonErrorMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if response.status_code == 404 and not _is_json(response) and not request.path.startswith("/admin/"):
+        if response.status_code == 404 and not _is_json(response) and not request.path.startswith(HTML_PATHS):
             return JsonResponse({"detail": "Not Found"}, status=404)
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if request.path.startswith("/admin/"):
+        if request.path.startswith(HTML_PATHS):
             return None
         if isinstance(exception, RequestDataTooBig):
             return JsonResponse({"detail": "Request body too large."}, status=413)

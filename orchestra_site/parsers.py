@@ -1,4 +1,8 @@
-"""JSON bodies with a bounded depth: a deep body is a 400, never a RecursionError and a 500."""
+"""JSON bodies the hub can store: bounded depth, no NUL characters.
+
+A deep body would be a RecursionError and a 500; a NUL in a string or a key is refused by
+PostgreSQL (text and JSON columns) and would be a 500 there and fine on SQLite. Both are 400s.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +15,28 @@ from rest_framework.parsers import JSONParser
 MAX_JSON_DEPTH = 64
 
 
-class JsonTooDeep(ValueError):
-    pass
+class JsonRefused(ValueError):
+    """Valid JSON the hub will not take: too deep, or holding a NUL."""
 
 
-def json_depth_check(value: Any, *, limit: int = MAX_JSON_DEPTH) -> None:
-    """Raise ``JsonTooDeep`` when arrays and objects nest more than ``limit`` levels (iteratively)."""
+def json_shape_check(value: Any, *, limit: int = MAX_JSON_DEPTH) -> None:
+    """Raise ``JsonRefused`` when arrays and objects nest more than ``limit`` levels or a string
+    or key holds a NUL (iteratively: no recursion to exhaust)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is None:
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise JsonRefused("JSON strings may not contain NUL (\\u0000) characters.")
+            continue
+        if isinstance(item, dict):
+            children: Any = [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            children = item
+        else:
             continue
         if depth > limit:
-            raise JsonTooDeep(f"JSON nests more than {limit} levels deep.")
+            raise JsonRefused(f"JSON nests more than {limit} levels deep.")
         stack.extend((child, depth + 1) for child in children)
 
 
@@ -33,8 +45,8 @@ def loads_bounded(text: str | bytes) -> Any:
     try:
         value = json.loads(text)
     except RecursionError:
-        raise JsonTooDeep(f"JSON nests more than {MAX_JSON_DEPTH} levels deep.") from None
-    json_depth_check(value)
+        raise JsonRefused(f"JSON nests more than {MAX_JSON_DEPTH} levels deep.") from None
+    json_shape_check(value)
     return value
 
 
@@ -45,7 +57,7 @@ class BoundedJSONParser(JSONParser):
         except RecursionError:
             raise ParseError(f"JSON parse error - nests more than {MAX_JSON_DEPTH} levels deep.") from None
         try:
-            json_depth_check(data)
-        except JsonTooDeep as exc:
+            json_shape_check(data)
+        except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
         return data

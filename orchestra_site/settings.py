@@ -119,6 +119,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "orchestra_site",
     "orchestration",
@@ -130,6 +131,7 @@ MIDDLEWARE = [
     "orchestra_site.hosts.HostAndOriginMiddleware",
     "orchestra_site.cors.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -231,6 +233,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Workspace orchestration, projects and DAG workflows, agent templates and executions.",
     "VERSION": HUB_VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from the pinned drf-spectacular-sidecar package, served by the hub (no CDN).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
@@ -280,7 +286,14 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT = DATA_DIR / "static"  # only for ``collectstatic``; WhiteNoise also looks here
+STATIC_ROOT.mkdir(exist_ok=True)
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# WhiteNoise serves the static files from the hub itself, also under the one-process ``serve``.
+# Finders mode reads them where they live (the console's ``static/``, the admin, the Swagger UI
+# sidecar), so no ``collectstatic`` step is needed; files found at start-up are served.
+WHITENOISE_USE_FINDERS = True
+LOGIN_URL = "console-login"
 
 LOGGING = {
     "version": 1,

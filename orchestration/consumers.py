@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from orchestra_site.consumers import HubConsumer
 from orchestra_site.errors import flatten_errors
 from orchestra_site.events import GLOBAL_GROUP, workspace_group
-from orchestra_site.parsers import JsonTooDeep, loads_bounded
+from orchestra_site.parsers import JsonRefused, loads_bounded
 from orchestration import events, selectors, services
 from orchestration.paths import normalize_workspace_path
 
@@ -64,7 +64,7 @@ class OrchestrationConsumer(HubConsumer):
             raise FrameError("frames must be JSON text, not binary.")
         try:
             frame: Any = loads_bounded(text_data)
-        except JsonTooDeep as exc:
+        except JsonRefused as exc:
             raise FrameError(f"frame: {exc}") from None
         except ValueError:
             raise FrameError("frame is not valid JSON.") from None

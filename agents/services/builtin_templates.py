@@ -79,7 +79,7 @@ def _overwrite(template: AgentTemplate, spec: BuiltinTemplate) -> None:
         ids = [step_create(template_id=template.pk, fields=_step_fields(fields)).pk for fields in spec["steps"]]
     wanted = [(ids[parent], ids[child]) for parent, child in spec["edges"]]
     if list(template.edges.order_by("id").values_list("parent_id", "child_id")) != wanted:
-        for parent_id, child_id in template.edges.values_list("parent_id", "child_id"):
+        for parent_id, child_id in list(template.edges.values_list("parent_id", "child_id")):
             edge_delete(template_id=template.pk, parent_id=parent_id, child_id=child_id)
         for parent_id, child_id in wanted:
             edge_create(template_id=template.pk, parent_id=parent_id, child_id=child_id)

@@ -28,7 +28,9 @@ def concrete_paths(patterns: list, prefix: str = "") -> list[str]:  # type: igno
 
 
 def api_paths() -> list[str]:
-    return [p for p in concrete_paths(get_resolver().url_patterns) if not p.startswith("/admin/")]
+    """The API's paths: not the pages for people (admin, console, and ``/`` that leads there)."""
+    pages = ("/admin/", "/console")
+    return [p for p in concrete_paths(get_resolver().url_patterns) if not p.startswith(pages) and p != "/"]
 
 
 def test_the_enumeration_finds_the_whole_api() -> None:

@@ -59,3 +59,12 @@ def test_a_body_nested_moderately_deep_is_refused_before_any_service_sees_it(api
         metadata = {"a": metadata}
     response = api_client.post("/projects", {"name": "p", "metadata": metadata}, format="json")
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("body", ['{"desired": 1, "x\\u0000": 1}', '{"desired": 1, "note": "a\\u0000b"}'])
+def test_a_nul_anywhere_in_a_body_is_a_400_on_every_database(api_client: APIClient, body: str) -> None:
+    response = api_client.generic(
+        "PUT", RUNNING_URL.replace("running", "desired"), body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "NUL" in response.json()["detail"]

@@ -1,0 +1,102 @@
+// The execution page: the agents' output from the terminal socket (it replays the stored log,
+// then streams), step statuses from the project socket, and cancel.
+import { api, liveSocket, setBadge, showError } from "./console.js";
+
+const root = document.getElementById("execution");
+const projectId = Number(root.dataset.projectId);
+const executionId = Number(root.dataset.executionId);
+const log = document.getElementById("log");
+const statusBadge = document.getElementById("execution-status");
+const FINISHED = ["completed", "failed", "cancelled"];
+
+function write(text) {
+  const following = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
+  log.append(document.createTextNode(text));
+  if (following) log.scrollTop = log.scrollHeight;
+}
+
+function banner(text) {
+  const line = document.createElement("span");
+  line.className = "banner";
+  line.textContent = `${log.textContent && !log.textContent.endsWith("\n") ? "\n" : ""}── ${text} ──\n`;
+  log.append(line);
+}
+
+function showStatus(status) {
+  setBadge(statusBadge, status);
+  if (FINISHED.includes(status)) document.getElementById("execution-cancel")?.remove();
+}
+
+function showTerminalFrame(frame) {
+  switch (frame.type) {
+    case "connected":
+      log.replaceChildren(); // the socket replays the whole log on every connection
+      break;
+    case "info":
+      banner(frame.message);
+      break;
+    case "output":
+      write(frame.data);
+      break;
+    case "step_start":
+      banner(`${frame.step_name} started`);
+      break;
+    case "step_complete":
+      banner(`${frame.step_name} ${frame.success ? "completed" : "failed"}${frame.error ? `: ${frame.error}` : ""}`);
+      break;
+    case "status":
+      banner(`execution ${frame.status}${frame.error ? `: ${frame.error}` : ""}`);
+      showStatus(frame.status);
+      break;
+    default:
+      if (typeof frame.data === "string") write(frame.data);
+  }
+}
+
+liveSocket(`/projects/${projectId}/executions/${executionId}/terminal`, { onFrame: showTerminalFrame });
+
+// The facts and the step table carry the runner's figures (times, tokens, cost): re-read them from
+// the server-rendered page when a step changes, rather than render them twice.
+let refreshTimer = 0;
+async function refreshSteps() {
+  const response = await fetch(location.href, { credentials: "same-origin" });
+  if (!response.ok) return;
+  const page = new DOMParser().parseFromString(await response.text(), "text/html");
+  for (const selector of ["dl.facts", "#steps-title + .scroll tbody"]) {
+    const fresh = page.querySelector(selector);
+    if (fresh) document.querySelector(selector).replaceWith(fresh);
+  }
+}
+
+// What changed between the page's rendering and the socket's (re)opening: read it once.
+async function catchUp() {
+  const current = await api("GET", `/projects/${projectId}/executions/${executionId}`);
+  showStatus(current.status);
+  for (const stepRun of current.step_runs) {
+    const badge = document.querySelector(`tr[data-step-run="${stepRun.id}"] .badge`);
+    if (badge) setBadge(badge, stepRun.status);
+  }
+  await refreshSteps();
+}
+
+liveSocket(`/projects/${projectId}/subscribe`, {
+  onOpen: () => catchUp().catch(showError),
+  onFrame({ event, data }) {
+    if (event === "step_run.updated" && data.execution_id === executionId) {
+      const badge = document.querySelector(`tr[data-step-run="${data.id}"] .badge`);
+      if (badge) setBadge(badge, data.status);
+      clearTimeout(refreshTimer);
+      refreshTimer = setTimeout(() => refreshSteps().catch(showError), 300);
+    } else if (event.startsWith("execution.") && data.id === executionId) {
+      showStatus(data.status);
+    }
+  },
+});
+
+document.getElementById("execution-cancel")?.addEventListener("click", async () => {
+  try {
+    showStatus((await api("POST", `/projects/${projectId}/executions/${executionId}/cancel`)).status);
+  } catch (error) {
+    showError(error);
+  }
+});

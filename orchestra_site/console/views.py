@@ -11,15 +11,13 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from agents import selectors as agent_selectors
 from orchestra_site.console import selectors as console_selectors
 from orchestra_site.console.access import console_page
 from orchestration import selectors as orchestration_selectors
 from projects import selectors as project_selectors
-
-DAG_RUN_LIST_ROUTE = "dag-run-list"
 
 
 def root(request: HttpRequest) -> HttpResponse:
@@ -65,14 +63,6 @@ def projects(request: HttpRequest) -> HttpResponse:
     )
 
 
-def dag_run_list_url(project_id: int) -> str | None:
-    """The whole-DAG runs route when this hub has one; the page hides its controls otherwise."""
-    try:
-        return reverse(DAG_RUN_LIST_ROUTE, kwargs={"pid": project_id})
-    except NoReverseMatch:
-        return None
-
-
 @console_page
 def project(request: HttpRequest, pid: int) -> HttpResponse:
     found = project_selectors.project_get(pid)
@@ -84,7 +74,7 @@ def project(request: HttpRequest, pid: int) -> HttpResponse:
             "graph": project_selectors.graph(pid),
             "executions": console_selectors.project_executions(project_id=pid),
             "templates": agent_selectors.template_list(),
-            "dag_run_list_url": dag_run_list_url(pid),
+            "dag_run_list_url": reverse("dag-runs", kwargs={"pid": pid}),
             "node_statuses": ["pending", "in_progress", "completed", "blocked", "failed"],
             "agent_types": ["claude", "codex", "gemini", "custom"],
             "section": "projects",

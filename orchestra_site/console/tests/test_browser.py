@@ -158,6 +158,28 @@ def test_a_launched_agent_s_lines_appear_on_the_execution_page_as_they_are_writt
     expect(page.locator("tbody tr[data-step-run] .badge")).to_have_text("completed")
 
 
+def test_a_whole_dag_run_is_started_followed_and_cancelled_on_the_project_page(console: Console) -> None:
+    project = api(console.hub, "POST", "/projects", {"name": "Browser DAG run"})
+    nodes = f"/projects/{project['id']}/nodes"
+    first = api(console.hub, "POST", nodes, {"title": "Slow", "agent_type": "custom", "prompt": "30"})
+    api(
+        console.hub,
+        "POST",
+        nodes,
+        {"title": "After", "agent_type": "custom", "prompt": "1", "parent_ids": [first["id"]]},
+    )
+    page = console.open(f"/console/projects/{project['id']}")
+    expect(page.locator("#live-state")).to_have_attribute("data-state", "live")
+    page.click("#dag-run-start")
+    run = page.locator("#dag-run-rows tr").first
+    expect(run.locator(".badge")).to_have_text("running", timeout=15000)
+    expect(page.locator(f'#dag [data-node-id="{first["id"]}"]')).to_have_class("node status-in_progress", timeout=15000)
+    run.locator("button").click()
+    expect(run.locator(".badge")).to_have_text("cancelled", timeout=15000)
+    stored = api(console.hub, "GET", f"/projects/{project['id']}/dag-runs")
+    assert [dag_run["status"] for dag_run in stored] == ["cancelled"]
+
+
 def test_a_stranger_meets_the_login_wall_and_a_staff_user_gets_in(chromium: Browser, console_hub: HubProcess) -> None:  # noqa: F811
     set_desired(console_hub, "/srv/browser/private", 3)
     # Through a proxy, so the hub does not trust the request as loopback.

@@ -1,77 +1,38 @@
-"""The ``/orchestration`` WebSocket: global totals for everyone, workspaces on subscription."""
+"""The ``/orchestration`` raw WebSocket: ``{"event", "data"}`` JSON text frames both ways."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from channels.db import database_sync_to_async
-from django.core.exceptions import ValidationError
-
 from orchestra_site.consumers import HubConsumer
-from orchestra_site.errors import flatten_errors
-from orchestra_site.events import GLOBAL_GROUP, workspace_group
-from orchestration import events, selectors, services
-from orchestration.paths import normalize_workspace_path
-
-
-class FrameError(Exception):
-    pass
+from orchestration.session import FrameError, OrchestrationSession
 
 
 class OrchestrationConsumer(HubConsumer):
+    session: OrchestrationSession
+
     async def connect(self) -> None:
         await self.accept()
-        # Join first, then read: a change made in between is held back and sent after the
-        # snapshot only if newer, so nothing is missed and versions never go back.
-        async with self.holding_frames():
-            await self.join(GLOBAL_GROUP)
-            totals = await database_sync_to_async(selectors.global_state)()
-            self.seen(GLOBAL_GROUP, totals.version)
-            await self.send(text_data=events.frame(events.GLOBAL_EVENT, events.global_data(totals)))
+        self.session = OrchestrationSession(self)
+        await self.session.open()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
-            name, workspace_id = self.parse_frame(text_data)
-            if name == "subscribe":
-                await self.subscribe(workspace_id)
-            else:
-                await self.unsubscribe(workspace_id)
+            name, data = parse_frame(text_data)
         except FrameError as exc:
-            await self.send(text_data=events.frame("error", {"message": str(exc)}))
+            await self.session.send_error(str(exc))
+            return
+        await self.session.handle(name, data)
 
-    def parse_frame(self, text_data: str | None) -> tuple[str, str]:
-        if text_data is None:
-            raise FrameError("frames must be JSON text, not binary.")
-        try:
-            frame: Any = json.loads(text_data)
-        except ValueError:
-            raise FrameError("frame is not valid JSON.") from None
-        if not isinstance(frame, dict):
-            raise FrameError('frame must be an object {"event": NAME, "data": {...}}.')
-        name, data = frame.get("event"), frame.get("data")
-        if name not in ("subscribe", "unsubscribe"):
-            raise FrameError(f"event: unknown event {name!r}; expected 'subscribe' or 'unsubscribe'.")
-        if not isinstance(data, dict):
-            raise FrameError("data: must be an object with workspaceId.")
-        try:
-            return name, normalize_workspace_path(data.get("workspaceId"))
-        except ValidationError as exc:
-            raise FrameError("; ".join(flatten_errors(exc.message_dict))) from None
 
-    async def subscribe(self, workspace_id: str) -> None:
-        async with self.holding_frames():
-            await self.join(workspace_group(workspace_id))
-            await self.send(text_data=events.frame("subscribed", {"workspaceId": workspace_id}))
-            state = await database_sync_to_async(self._touch_and_read)(workspace_id)
-            self.seen(workspace_group(workspace_id), state.version)
-            await self.send(text_data=events.frame(events.WORKSPACE_EVENT, events.workspace_data(state)))
-
-    async def unsubscribe(self, workspace_id: str) -> None:
-        await self.leave(workspace_group(workspace_id))
-        await self.send(text_data=events.frame("unsubscribed", {"workspaceId": workspace_id}))
-
-    @staticmethod
-    def _touch_and_read(workspace_id: str) -> selectors.WorkspaceState:
-        services.workspace_touch(path=workspace_id)
-        return selectors.workspace_state(workspace_id)
+def parse_frame(text_data: str | None) -> tuple[object, object]:
+    if text_data is None:
+        raise FrameError("frames must be JSON text, not binary.")
+    try:
+        frame: Any = json.loads(text_data)
+    except ValueError:
+        raise FrameError("frame is not valid JSON.") from None
+    if not isinstance(frame, dict):
+        raise FrameError('frame must be an object {"event": NAME, "data": {...}}.')
+    return frame.get("event"), frame.get("data")

@@ -194,7 +194,7 @@ def test_404s_come_in_the_order_project_node_template(
     ]
     for args, template_id, detail in cases:
         response = api_client.post(reverse(route, args=args), {"template_id": template_id}, format="json")
-        assert (response.status_code, response.json()) == (404, {"detail": detail})
+        assert (response.status_code, response.json()) == (404, {"detail": detail, "message": detail})
     assert not Execution.objects.exists() and not StepRun.objects.exists()
 
 

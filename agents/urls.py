@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from agents import views
+from agents.views_flat import ExecutionIndexView, LaunchByBodyView
 from agents.views_logs import ExecutionLogView
 
 EXECUTION = "projects/<int:pid>/executions/<int:eid>"
@@ -23,4 +24,6 @@ urlpatterns = [
     path(f"{EXECUTION}/steps/<int:srid>", views.StepRunDetailView.as_view(), name="step-run"),
     path("projects/<int:pid>/nodes/<int:nid>/preview", views.LaunchPreviewView.as_view(), name="launch-preview"),
     path("projects/<int:pid>/nodes/<int:nid>/launch", views.LaunchView.as_view(), name="launch"),
+    path("executions", ExecutionIndexView.as_view(), name="execution-index"),
+    path("launch", LaunchByBodyView.as_view(), name="launch-by-body"),
 ]

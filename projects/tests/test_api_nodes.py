@@ -135,13 +135,16 @@ def test_it_refuses_an_invalid_node_with_a_string_detail(api_client, project, bo
     assert not Node.objects.exists()
 
 
-def test_get_on_the_node_collection_is_405(api_client, project):
+def test_get_on_the_node_collection_lists_the_nodes_with_their_parents(api_client, project):
+    first = api_client.post(nodes_url(project), {"title": "first"}, format="json").json()
+    second = api_client.post(nodes_url(project), {"title": "second", "parent_ids": [first["id"]]}, format="json").json()
+
     response = api_client.get(nodes_url(project))
 
-    assert (response.status_code, response.json()) == (
-        405,
-        {"detail": "Method Not Allowed", "message": "Method Not Allowed"},
-    )
+    assert (response.status_code, response.json()) == (200, [first, second])
+    assert response.json()[1]["parent_ids"] == [first["id"]]
+    missing = api_client.get("/projects/999/nodes")
+    assert (missing.status_code, missing.json()["detail"]) == (404, "Project not found")
 
 
 def test_it_gets_one_node_only_under_its_own_project(api_client, make_node, other_project):

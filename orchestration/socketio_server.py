@@ -95,9 +95,7 @@ async def connect(sid: str, environ: dict[str, Any], auth: object = None) -> Non
     headers = scope_headers(scope)
     key = api_key_of(auth, scope)
     client = scope.get("client") or (None, None)
-    principal = await database_sync_to_async(principal_for)(
-        headers=headers, client_address=client[0], query_key=key
-    )
+    principal = await database_sync_to_async(principal_for)(headers=headers, client_address=client[0], query_key=key)
     if principal is None:
         given = key or headers.get("authorization") or headers.get("x-api-key")
         raise SocketIOConnectionRefused("Invalid API key." if given else "Authentication required: send auth.token.")

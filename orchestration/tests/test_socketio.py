@@ -115,7 +115,7 @@ async def test_socketio_and_raw_clients_share_the_path_and_get_the_same_frames()
     await raw.disconnect()
 
 
-async def test_off_loopback_a_socketio_client_needs_a_key(settings: Any) -> None:
+async def test_off_loopback_a_socketio_client_needs_a_key() -> None:
     """Engine.IO tells the application every peer is 127.0.0.1; the hub reads the real peer."""
     stranger = PollingSocket(client=ELSEWHERE)
     await stranger.open()

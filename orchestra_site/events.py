@@ -176,6 +176,10 @@ class EventHub:
             except asyncio.CancelledError:
                 raise
             except Exception:  # a Redis hiccup: keep listening
+                if stopping():
+                    # Cancelled while Redis was answering: the client library may turn the
+                    # cancellation into a connection error; going on would never stop.
+                    raise asyncio.CancelledError from None
                 logger.exception("receiving frames from the channel layer failed; retrying")
                 await asyncio.sleep(0.5)
 
@@ -185,6 +189,12 @@ class EventHub:
             await asyncio.sleep(GROUP_REFRESH_SECONDS)
             for group in list(self.members):
                 await self.layer.group_add(group, self.channel)
+
+
+def stopping() -> bool:
+    """Whether the current task has been asked to stop (``Task.cancel()``), caught or not."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 _hub: EventHub | None = None

@@ -18,15 +18,16 @@ class FrameSubscriber:
     live frames held back while it is sent a snapshot. Subclasses say how a frame is written.
     """
 
-    hub: EventHub
+    hub: EventHub | None
     groups_joined: set[str]
     last_versions: dict[str, int]
     busy: bool
     pending: list[tuple[str, list[Frame]]]
 
     def start_subscriber(self) -> None:
-        """Call on the consumers' event loop before joining any group."""
-        self.hub = bind_event_loop(asyncio.get_running_loop())
+        """Call before joining any group. The process's hub is bound on the first join, so a
+        connection refused before it joins anything starts no channel-layer listener."""
+        self.hub = None
         self.groups_joined = set()
         self.last_versions = {}
         self.busy = False
@@ -38,11 +39,13 @@ class FrameSubscriber:
 
     async def join(self, group: str) -> None:
         if group not in self.groups_joined:
+            if self.hub is None:
+                self.hub = bind_event_loop(asyncio.get_running_loop())
             self.groups_joined.add(group)
             await self.hub.join(group, self)
 
     async def leave(self, group: str) -> None:
-        if group in self.groups_joined:
+        if group in self.groups_joined and self.hub is not None:
             self.groups_joined.discard(group)
             await self.hub.leave(group, self)
 

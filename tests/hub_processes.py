@@ -71,7 +71,12 @@ class HubProcess:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        self.wait_until_healthy()
+        try:
+            self.wait_until_healthy()
+        except BaseException:
+            self.process.kill()  # nobody will stop a hub that never became healthy
+            self.process.wait()
+            raise
 
     def wait_until_healthy(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

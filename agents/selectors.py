@@ -246,6 +246,19 @@ def execution_list(*, project_id: int, node_id: int | None = None, template_id: 
     return list(executions.order_by("-created_at", "-id"))
 
 
+def execution_index(
+    *, project_id: int | None = None, status: str | None = None, limit: int | None = None
+) -> list[Execution]:
+    """Executions of every project, newest first; a project that does not exist has none."""
+    executions = Execution.objects.all()
+    if project_id is not None:
+        executions = executions.filter(project_id=project_id)
+    if status is not None:
+        executions = executions.filter(status=status)
+    executions = executions.order_by("-created_at", "-id")
+    return list(executions[:limit] if limit is not None else executions)
+
+
 def step_run_get(*, project_id: int, execution_id: int, step_run_id: int) -> StepRun:
     project_require(project_id)
     found = valid_id(execution_id) and valid_id(step_run_id)

@@ -18,6 +18,7 @@ from agents.models import AgentType, DagNodeStatus, DagRunStatus, ExecutionStatu
 MAX_ID = 2**63 - 1
 MAX_TEXT = 1_000_000
 INT32 = 2**31 - 1
+MAX_EXECUTIONS_LISTED = 1000
 
 
 class StrictCharField(serializers.CharField):
@@ -180,6 +181,19 @@ class LaunchRequestSerializer(serializers.Serializer):
     template_id = id_field()
     context = object_field(required=False, default=dict)
     create_worktree = StrictBooleanField(required=False, default=False)
+
+
+class LaunchByBodyRequestSerializer(LaunchRequestSerializer):
+    """``POST /launch``: the launch request plus the project and node it runs on."""
+
+    project_id = id_field()
+    node_id = id_field()
+
+
+class ExecutionIndexQuerySerializer(serializers.Serializer):
+    project_id = id_field(required=False)
+    status = serializers.ChoiceField(choices=ExecutionStatus.choices, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_EXECUTIONS_LISTED, required=False)
 
 
 class StepRunSerializer(serializers.Serializer):

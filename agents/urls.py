@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from agents import views, views_dag_runs
+from agents.views_flat import ExecutionIndexView, LaunchByBodyView
 from agents.views_logs import ExecutionLogView
 
 EXECUTION = "projects/<int:pid>/executions/<int:eid>"
@@ -28,4 +29,6 @@ urlpatterns = [
     path(
         "projects/<int:pid>/dag-runs/<int:rid>/cancel", views_dag_runs.DagRunCancelView.as_view(), name="dag-run-cancel"
     ),
+    path("executions", ExecutionIndexView.as_view(), name="execution-index"),
+    path("launch", LaunchByBodyView.as_view(), name="launch-by-body"),
 ]

@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels, both authenticated."""
+"""ASGI entry point: HTTP through Django, WebSockets through Channels, both authenticated, and
+Socket.IO on ``/orchestration`` in front of them (its requests carry ``?EIO=``)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from orchestra_site.auth import WebSocketAuthMiddleware  # noqa: E402
 from orchestra_site.routing import websocket_urlpatterns  # noqa: E402
+from orchestration.socketio_server import with_socketio  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": AuthMiddlewareStack(WebSocketAuthMiddleware(URLRouter(websocket_urlpatterns))),
-    }
+application = with_socketio(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": AuthMiddlewareStack(WebSocketAuthMiddleware(URLRouter(websocket_urlpatterns))),
+        }
+    )
 )

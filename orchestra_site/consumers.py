@@ -12,40 +12,46 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocke
 from orchestra_site.events import EventHub, Frame, bind_event_loop
 
 
-class HubConsumer(AsyncJsonWebsocketConsumer):
-    """A socket in groups of ``orchestra_site.events``: frames arrive encoded, once per process.
-
-    It has no channel-layer channel of its own (``channel_layer_alias`` names no layer): the
-    process's ``EventHub`` writes group frames to its sockets directly.
+class FrameSubscriber:
+    """A client of this process's ``EventHub``, whatever carries its frames (a Channels WebSocket
+    or a Socket.IO connection): the groups it joined, the last version it got per group, and the
+    live frames held back while it is sent a snapshot. Subclasses say how a frame is written.
     """
 
-    channel_layer_alias = "hub-local-fan-out"
-    hub: EventHub
+    hub: EventHub | None
     groups_joined: set[str]
     last_versions: dict[str, int]
+    busy: bool
+    pending: list[tuple[str, list[Frame]]]
 
-    async def websocket_connect(self, message: dict[str, Any]) -> None:
-        self.hub = bind_event_loop(asyncio.get_running_loop())
+    def start_subscriber(self) -> None:
+        """Call before joining any group. The process's hub is bound on the first join, so a
+        connection refused before it joins anything starts no channel-layer listener."""
+        self.hub = None
         self.groups_joined = set()
         self.last_versions = {}
         self.busy = False
-        self.pending: list[tuple[str, list[Frame]]] = []
-        await super().websocket_connect(message)
+        self.pending = []
+
+    async def send_text(self, text: str) -> None:
+        """Write one encoded ``{"event", "data"}`` frame to the client."""
+        raise NotImplementedError
 
     async def join(self, group: str) -> None:
         if group not in self.groups_joined:
+            if self.hub is None:
+                self.hub = bind_event_loop(asyncio.get_running_loop())
             self.groups_joined.add(group)
             await self.hub.join(group, self)
 
     async def leave(self, group: str) -> None:
-        if group in self.groups_joined:
+        if group in self.groups_joined and self.hub is not None:
             self.groups_joined.discard(group)
             await self.hub.leave(group, self)
 
-    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+    async def leave_all(self) -> None:
         for group in list(getattr(self, "groups_joined", ())):
             await self.leave(group)
-        await super().websocket_disconnect(message)
 
     async def resync(self) -> None:
         """Send what the client needs after frames may have been lost (the channel layer was away).
@@ -83,7 +89,28 @@ class HubConsumer(AsyncJsonWebsocketConsumer):
                 if version <= self.last_versions.get(group, -1):
                     continue  # a late, older (or duplicate) frame: the client already has newer
                 self.last_versions[group] = version
-            await self.send(text_data=text)
+            await self.send_text(text)
+
+
+class HubConsumer(FrameSubscriber, AsyncJsonWebsocketConsumer):
+    """A WebSocket in groups of ``orchestra_site.events``: frames arrive encoded, once per process.
+
+    It has no channel-layer channel of its own (``channel_layer_alias`` names no layer): the
+    process's ``EventHub`` writes group frames to its sockets directly.
+    """
+
+    channel_layer_alias = "hub-local-fan-out"
+
+    async def websocket_connect(self, message: dict[str, Any]) -> None:
+        self.start_subscriber()
+        await super().websocket_connect(message)
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        await self.leave_all()
+        await super().websocket_disconnect(message)
+
+    async def send_text(self, text: str) -> None:
+        await self.send(text_data=text)
 
 
 class UnknownRouteConsumer(AsyncWebsocketConsumer):

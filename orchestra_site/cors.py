@@ -16,13 +16,15 @@ from corsheaders.conf import conf
 from django.http import HttpRequest, JsonResponse
 from django.http.response import HttpResponseBase
 
+from orchestra_site.exceptions import error_body
+
 
 class CorsMiddleware(cors.CorsMiddleware):
     def check_preflight(self, request: HttpRequest) -> HttpResponseBase | None:
         response = super().check_preflight(request)
         origin = request.headers.get("origin")
         if response is not None and origin and not self.origin_allowed(request, origin):
-            return JsonResponse({"detail": "Disallowed CORS origin"}, status=400)
+            return JsonResponse(error_body("Disallowed CORS origin"), status=400)
         return response
 
     def add_response_headers(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:

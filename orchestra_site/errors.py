@@ -1,4 +1,6 @@
-"""Every error the hub answers is JSON ``{"detail": "..."}``: 400, 401, 404, 405 and 500 alike.
+"""Every error the hub answers is JSON ``{"detail": "...", "message": "..."}``: 400, 401, 404, 405
+and 500 alike. ``message`` repeats ``detail`` for clients written against NestJS servers (the VSCode
+extension), which show ``message``.
 
 Validation errors are 400 with a *string* detail that names the field (``title: This field is
 required.``), as the desktop contract decides; the per-field errors also go under ``errors``.
@@ -17,7 +19,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from orchestra_site.exceptions import HubError
+from orchestra_site.exceptions import HubError, error_body
 
 logger = logging.getLogger(__name__)
 # Pages for people, whose 404 stays an HTML page: the admin and the web console.
@@ -45,23 +47,23 @@ def flatten_errors(errors: Any, prefix: str = "") -> list[str]:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, RequestDataTooBig):
-        return Response({"detail": "Request body too large."}, status=413)
+        return Response(error_body("Request body too large."), status=413)
     if isinstance(exc, HubError):
-        return Response({"detail": exc.detail}, status=exc.status)
+        return Response(error_body(exc.detail), status=exc.status)
     if isinstance(exc, DjangoValidationError):
         errors = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
         exc = drf_exceptions.ValidationError(errors)
     if isinstance(exc, drf_exceptions.ValidationError):
         detail = exc.detail
         return Response(
-            {"detail": "; ".join(flatten_errors(detail)) or "Invalid input.", "errors": detail},
+            error_body("; ".join(flatten_errors(detail)) or "Invalid input.", errors=detail),
             status=status.HTTP_400_BAD_REQUEST,
         )
     if isinstance(exc, drf_exceptions.MethodNotAllowed):
-        return Response({"detail": "Method Not Allowed"}, status=405)
+        return Response(error_body("Method Not Allowed"), status=405)
     response = exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict) and "detail" in response.data:
-        response.data = {"detail": str(response.data["detail"])}
+        response.data = error_body(str(response.data["detail"]))
     return response
 
 
@@ -74,16 +76,16 @@ class JsonErrorMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if response.status_code == 404 and not _is_json(response) and not request.path.startswith(HTML_PATHS):
-            return JsonResponse({"detail": "Not Found"}, status=404)
+            return JsonResponse(error_body("Not Found"), status=404)
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if request.path.startswith(HTML_PATHS):
             return None
         if isinstance(exception, RequestDataTooBig):
-            return JsonResponse({"detail": "Request body too large."}, status=413)
+            return JsonResponse(error_body("Request body too large."), status=413)
         logger.exception("Unhandled error on %s %s", request.method, request.path)
-        return JsonResponse({"detail": "Internal Server Error"}, status=500)
+        return JsonResponse(error_body("Internal Server Error"), status=500)
 
 
 def _is_json(response: HttpResponse) -> bool:

@@ -33,7 +33,7 @@ from django.db import transaction
 from orchestra_site.models import OutboxEvent
 
 if TYPE_CHECKING:
-    from orchestra_site.consumers import HubConsumer
+    from orchestra_site.consumers import FrameSubscriber
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def broadcast(group: str, frame: dict[str, Any], *, version: int | None = None) 
     """Send ``frame`` to every socket in ``group`` once the current transaction commits.
 
     Frames that carry a ``version`` reach a socket only if newer than the last one it got for
-    that group (``HubConsumer``): commits in different threads or processes may arrive out of
+    that group (``FrameSubscriber``): commits in different threads or processes may arrive out of
     order, and clients must see versions strictly increase.
     """
     broadcast_many(group, [(frame, version)])
@@ -148,7 +148,7 @@ class EventHub:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.members: dict[str, set[HubConsumer]] = defaultdict(set)
+        self.members: dict[str, set[FrameSubscriber]] = defaultdict(set)
         self.outgoing: asyncio.Queue[tuple[str, list[Frame]]] = asyncio.Queue()
         self.layer = get_channel_layer() if layer_is_shared() else None
         self.channel: str | None = None
@@ -163,7 +163,7 @@ class EventHub:
         """Thread-safe: queue frames; they go out in the order they were submitted."""
         self.loop.call_soon_threadsafe(self.outgoing.put_nowait, (group, frames))
 
-    async def join(self, group: str, consumer: HubConsumer) -> None:
+    async def join(self, group: str, consumer: FrameSubscriber) -> None:
         first = not self.members[group]
         self.members[group].add(consumer)
         if first and self.layer is not None:
@@ -173,7 +173,7 @@ class EventHub:
             except Exception:  # rejoined with the others when the layer is back
                 layer_state.failed()
 
-    async def leave(self, group: str, consumer: HubConsumer) -> None:
+    async def leave(self, group: str, consumer: FrameSubscriber) -> None:
         members = self.members.get(group)
         if not members:
             return
@@ -215,6 +215,10 @@ class EventHub:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if stopping():
+                    # Cancelled while Redis was answering: the client library may turn the
+                    # cancellation into a connection error; going on would never stop.
+                    raise asyncio.CancelledError from None
                 layer_state.failed()
                 await self.wait_for_layer()
                 continue
@@ -229,6 +233,8 @@ class EventHub:
             try:
                 await self.rejoin_groups()
             except Exception:
+                if stopping():
+                    raise asyncio.CancelledError from None
                 delay = min(delay * 2, 5.0)
                 continue
             layer_state.answered()
@@ -255,6 +261,12 @@ class EventHub:
                 await self.rejoin_groups()
             except Exception:
                 layer_state.failed()
+
+
+def stopping() -> bool:
+    """Whether the current task has been asked to stop (``Task.cancel()``), caught or not."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 _hub: EventHub | None = None

@@ -6,6 +6,14 @@ exception handler maps them to ``{"detail": "..."}`` with the right status.
 
 from __future__ import annotations
 
+from typing import Any
+
+
+def error_body(detail: str, **extra: Any) -> dict[str, Any]:
+    """The body of every error answer: the same text under ``detail`` and ``message`` (what
+    NestJS-style clients such as the VSCode extension read)."""
+    return {"detail": detail, "message": detail, **extra}
+
 
 class HubError(Exception):
     """Base class; ``status`` is the HTTP status the API answers with."""

@@ -22,6 +22,8 @@ from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.request import split_domain_port, validate_host
 
+from orchestra_site.exceptions import error_body
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
@@ -55,10 +57,6 @@ def origin_allowed(*, origin: str | None, host: str | None) -> bool:
     return parts.scheme in ("http", "https") and bool(host) and parts.netloc.lower() == (host or "").lower()
 
 
-def _json_error(detail: str, status: int) -> JsonResponse:
-    return JsonResponse({"detail": detail}, status=status)
-
-
 class HostAndOriginMiddleware:
     """First in the stack: refuse a foreign ``Host`` (400) and a foreign page's write (403)."""
 
@@ -70,8 +68,10 @@ class HostAndOriginMiddleware:
             host = request.get_host()
         except DisallowedHost:
             raw = request.META.get("HTTP_HOST", "")
-            return _json_error(f"Host {raw[:100]!r} is not allowed: set ORCHESTRA_ALLOWED_HOSTS to serve it.", 400)
+            return JsonResponse(
+                error_body(f"Host {raw[:100]!r} is not allowed: set ORCHESTRA_ALLOWED_HOSTS to serve it."), status=400
+            )
         origin = request.headers.get("origin")
         if request.method not in SAFE_METHODS and not origin_allowed(origin=origin, host=host):
-            return _json_error(f"Origin {origin[:100]!r} may not change this hub.", 403)  # type: ignore[index]
+            return JsonResponse(error_body(f"Origin {origin[:100]!r} may not change this hub."), status=403)  # type: ignore[index]
         return self.get_response(request)

@@ -77,6 +77,26 @@ def _watch() -> KeyWatch:
     return watch
 
 
+def on_revocation(key_id: int, callback: Callable[[], Awaitable[Any]]) -> Callable[[], None]:
+    """Call ``callback`` (on this event loop) once the key is revoked; returns the way to stop
+    watching (when the connection ends first)."""
+    revoked = asyncio.Event()
+    watch = _watch()
+    watch.add(key_id, revoked)
+
+    async def wait_then_call() -> None:
+        await revoked.wait()
+        await callback()
+
+    task = watch.loop.create_task(wait_then_call())
+
+    def forget() -> None:
+        watch.discard(key_id, revoked)
+        task.cancel()
+
+    return forget
+
+
 async def run_while_key_active(app: Any, scope: dict[str, Any], receive: Receive, send: Send, *, key_id: int) -> Any:
     """Run the socket's app; when its key is revoked, close the socket and tell the app it left."""
     revoked = asyncio.Event()

@@ -19,14 +19,14 @@ class JsonRefused(ValueError):
     """Valid JSON the hub will not take: too deep, or holding a NUL."""
 
 
-def json_shape_check(value: Any, *, limit: int = MAX_JSON_DEPTH) -> None:
+def json_shape_check(value: Any, *, limit: int = MAX_JSON_DEPTH, refuse_nul: bool = True) -> None:
     """Raise ``JsonRefused`` when arrays and objects nest more than ``limit`` levels or a string
     or key holds a NUL (iteratively: no recursion to exhaust)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
-            if "\x00" in item:
+            if refuse_nul and "\x00" in item:
                 raise JsonRefused("JSON strings may not contain NUL (\\u0000) characters.")
             continue
         if isinstance(item, dict):
@@ -41,12 +41,13 @@ def json_shape_check(value: Any, *, limit: int = MAX_JSON_DEPTH) -> None:
 
 
 def loads_bounded(text: str | bytes) -> Any:
-    """``json.loads`` that refuses deep documents with ``ValueError`` (a ``RecursionError`` too)."""
+    """``json.loads`` for socket frames: a deep document is a ``ValueError`` (a ``RecursionError``
+    too). NULs are left to the field checks, which name the field."""
     try:
         value = json.loads(text)
     except RecursionError:
         raise JsonRefused(f"JSON nests more than {MAX_JSON_DEPTH} levels deep.") from None
-    json_shape_check(value)
+    json_shape_check(value, refuse_nul=False)
     return value
 
 

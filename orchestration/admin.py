@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from orchestra_site.admin_support import ServiceAdmin, field_check
 from orchestration import services
 from orchestration.models import Totals, Workspace
-from orchestration.paths import normalize_workspace_path
+from orchestration.paths import normalize_workspace_id
 
 
 class WorkspaceForm(forms.ModelForm):
@@ -21,7 +21,7 @@ class WorkspaceForm(forms.ModelForm):
         fields = ["path", "desired"]
 
     def clean_path(self) -> str:
-        return field_check(lambda: normalize_workspace_path(self.cleaned_data["path"], field="path"), field="path")
+        return field_check(lambda: normalize_workspace_id(self.cleaned_data["path"], field="path"), field="path")
 
     def clean_desired(self) -> int:
         desired = self.cleaned_data["desired"]

@@ -19,6 +19,7 @@ class GlobalEventData(TypedDict):
 
 class WorkspaceEventData(TypedDict):
     workspaceId: str
+    workspace_id: str  # the same id, under the key NestJS-era clients read
     running: int
     desired: int
     version: int
@@ -29,7 +30,13 @@ def global_data(state: GlobalState) -> GlobalEventData:
 
 
 def workspace_data(state: WorkspaceState) -> WorkspaceEventData:
-    return {"workspaceId": state.path, "running": state.running, "desired": state.desired, "version": state.version}
+    return {
+        "workspaceId": state.path,
+        "workspace_id": state.path,
+        "running": state.running,
+        "desired": state.desired,
+        "version": state.version,
+    }
 
 
 def send_global(state: GlobalState) -> None:

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from orchestration import events
 from orchestration.models import Totals, Workspace
-from orchestration.paths import normalize_workspace_path
+from orchestration.paths import normalize_workspace_id
 from orchestration.selectors import GlobalState, WorkspaceState, global_state, workspace_state
 
 
@@ -33,7 +33,7 @@ def validate_count(value: object, *, field: str, maximum: int | None = None) -> 
 
 
 def workspace_set_desired(*, path: str, desired: object) -> tuple[WorkspaceState, GlobalState]:
-    path = normalize_workspace_path(path)
+    path = normalize_workspace_id(path)
     value = validate_count(desired, field="desired", maximum=settings.MAX_DESIRED)
     return _change(path=path, desired=value)
 
@@ -44,14 +44,14 @@ def workspace_set_running(*, path: str, running: object) -> tuple[WorkspaceState
     The hub's own agents are counted on top (``running = hub_running + reported``), so a report
     never hides them from the runner's ``running < desired`` check.
     """
-    path = normalize_workspace_path(path)
+    path = normalize_workspace_id(path)
     value = validate_count(running, field="running", maximum=settings.MAX_REPORTED_RUNNING)
     return _change(path=path, reported=value)
 
 
 def workspace_ensure(*, path: str, desired: int) -> WorkspaceState:
     """Make sure a workspace exists and is kept by prune (a project's); new ones get ``desired``."""
-    path = normalize_workspace_path(path, field="workspace_path")
+    path = normalize_workspace_id(path, field="workspace_path")
     with transaction.atomic():
         if not Workspace.objects.select_for_update().filter(path=path).exists():
             _change(path=path, desired=desired)

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orchestration import selectors, services
-from orchestration.paths import normalize_workspace_path
+from orchestration.paths import normalize_workspace_id
 from orchestration.serializers import (
     GlobalObjectSerializer,
     OrchestrationUpdateSerializer,
@@ -25,22 +25,26 @@ ACTIONS = ("desired", "running")
 PREFIX = "/api/orchestration/workspace/"
 
 WORKSPACE_ID = OpenApiParameter(
-    "workspace_path", str, OpenApiParameter.PATH, description="The absolute path, URL-encoded or not."
+    "workspace_path",
+    str,
+    OpenApiParameter.PATH,
+    description="The workspace id (an absolute path, a package or folder name), URL-encoded or not.",
 )
 
 
 def split_workspace_route(request: Request, rest: str) -> tuple[str, str | None]:
-    """Split ``<id>[/desired|/running]`` into the workspace path and the action.
+    """Split ``<id>[/desired|/running]`` into the workspace id and the action.
 
-    The id may arrive URL-encoded (``%2FUsers%2Fa``) or not (``/Users/a``). When the raw path is
-    available (ASGI) an encoded id is taken whole, so a workspace whose last segment is literally
-    ``desired`` stays addressable; otherwise a trailing ``/desired`` or ``/running`` is the action.
+    The id may arrive URL-encoded (``%2FUsers%2Fa``, ``%40acme%2Fwidgets``) or not (``/Users/a``,
+    ``stoked-projects``). When the raw path is available (ASGI) and the id is percent-encoded, the
+    encoded segment is the whole id, so a workspace whose last segment is literally ``desired``
+    stays addressable; otherwise a trailing ``/desired`` or ``/running`` is the action.
     """
     raw_path = getattr(request._request, "scope", {}).get("raw_path")
     if raw_path:
         tail = raw_path.decode("latin1").split("?", 1)[0][len(PREFIX) :]
-        if tail[:3].upper() == "%2F":
-            encoded_id, _, action = tail.partition("/")
+        encoded_id, _, action = tail.partition("/")
+        if "%" in encoded_id:
             return unquote(encoded_id), action or None
     head, _, last = rest.rpartition("/")
     if last in ACTIONS and head:
@@ -70,7 +74,7 @@ class WorkspaceView(APIView):
         path, action = split_workspace_route(request, workspace_path)
         if action is not None:
             raise MethodNotAllowed("GET")
-        path = normalize_workspace_path(path)
+        path = normalize_workspace_id(path)
         return workspace_response(selectors.workspace_state(path), selectors.global_state())
 
     @extend_schema(

@@ -207,6 +207,11 @@ def graph(project_id: int) -> GraphData:
     return {"nodes": node_list, "edges": edge_list}
 
 
+def node_list(project_id: int) -> list[NodeData]:
+    """The project's nodes with their ``parent_ids``, ascending id (the graph without its edges)."""
+    return graph(project_id)["nodes"]
+
+
 # --- Tasks ------------------------------------------------------------------------------------
 
 

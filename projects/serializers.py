@@ -253,4 +253,5 @@ class PlanSerializer(serializers.Serializer):
 
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="A readable message; for a validation error it names the field.")
+    message = serializers.CharField(help_text="The same text as `detail`, for clients that read `message`.")
     errors = serializers.JSONField(required=False, help_text="The per-field errors of a validation failure.")

@@ -94,7 +94,14 @@ class GraphView(APIView):
 
 
 class NodeListView(APIView):
-    """Only POST: nodes are read through the graph, and ``GET`` answers 405 (§2.3)."""
+    @extend_schema(
+        parameters=[PID],
+        responses={200: NodeSerializer(many=True), 404: ERR},
+        summary="The project's nodes, ascending id",
+        description="The desktop app reads nodes through `/graph`; this list is the seed's `GET /projects/{id}/nodes`.",
+    )
+    def get(self, request: Request, pid: int) -> Response:
+        return Response(selectors.node_list(pid))
 
     @extend_schema(parameters=[PID], request=NodeCreateSerializer, responses={201: NodeSerializer, **ERRORS})
     def post(self, request: Request, pid: int) -> Response:

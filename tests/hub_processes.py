@@ -17,8 +17,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-# ``ORCHESTRA_E2E_REDIS_URL`` picks another Redis database, e.g. when several checkouts test at once.
-REDIS_URL = os.environ.get("ORCHESTRA_E2E_REDIS_URL", "redis://127.0.0.1:6379/0")
+# `make test TEST_REDIS_URL=...` gives each checkout its own Redis database.
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def free_port() -> int:
@@ -56,9 +56,11 @@ def postgres_database() -> Iterator[str]:
 
 
 class HubProcess:
-    def __init__(self, env: dict[str, str], *extra_args: str) -> None:
+    def __init__(self, env: dict[str, str], *extra_args: str, api_key: str | None = None) -> None:
+        """``api_key`` is sent with every request (for a hub with ``ORCHESTRA_TRUST_LOOPBACK=false``)."""
         self.port = free_port()
         self.env = env
+        self.api_key = api_key
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
@@ -69,7 +71,12 @@ class HubProcess:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        self.wait_until_healthy()
+        try:
+            self.wait_until_healthy()
+        except BaseException:
+            self.process.kill()  # nobody will stop a hub that never became healthy
+            self.process.wait()
+            raise
 
     def wait_until_healthy(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -85,9 +92,10 @@ class HubProcess:
 
     def request(self, method: str, path: str, body: object = None) -> tuple[int, object]:
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(
-            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
-        )
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=10) as response:
                 raw = response.read()
@@ -109,8 +117,8 @@ class HubProcess:
 
 
 @contextmanager
-def running_hub(env: dict[str, str], *extra_args: str) -> Iterator[HubProcess]:
-    hub = HubProcess(env, *extra_args)
+def running_hub(env: dict[str, str], *extra_args: str, api_key: str | None = None) -> Iterator[HubProcess]:
+    hub = HubProcess(env, *extra_args, api_key=api_key)
     try:
         yield hub
     finally:

@@ -113,9 +113,8 @@ def test_it_names_a_node_that_cannot_run(api_client: APIClient, project: Project
     bare = node(project, "Bare", None)
     response = api_client.post(url(project), {"node_ids": [bare]}, format="json")
     assert response.status_code == 400
-    assert response.json() == {
-        "detail": f"node_ids: node {bare} ('Bare') has no agent_type; give it one or pass template_id"
-    }
+    detail = f"node_ids: node {bare} ('Bare') has no agent_type; give it one or pass template_id"
+    assert response.json() == {"detail": detail, "message": detail}
     assert not DagRun.objects.exists()
 
 
@@ -125,19 +124,31 @@ def test_it_refuses_a_cycle_naming_a_node_on_it(api_client: APIClient, project: 
     NodeEdge.objects.create(parent_id=second, child_id=first)  # only a direct write can make one
     response = api_client.post(url(project), {}, format="json")
     assert response.status_code == 400
-    assert response.json() == {"detail": f"node_ids: node {first} is part of a cycle ({first}, {second})"}
+    assert response.json() == {
+        "detail": f"node_ids: node {first} is part of a cycle ({first}, {second})",
+        "message": f"node_ids: node {first} is part of a cycle ({first}, {second})",
+    }
     assert not DagRun.objects.exists()
 
 
 def test_an_empty_project_has_nothing_to_run(api_client: APIClient, project: Project) -> None:
     response = api_client.post(url(project), {}, format="json")
-    assert response.json() == {"detail": "node_ids: no node to run (every node is completed or has no agent_type)"}
+    assert response.json() == {
+        "detail": "node_ids: no node to run (every node is completed or has no agent_type)",
+        "message": "node_ids: no node to run (every node is completed or has no agent_type)",
+    }
 
 
 def test_unknown_projects_and_runs_are_404(api_client: APIClient, project: Project) -> None:
-    assert api_client.get("/projects/987654/dag-runs").json() == {"detail": "Project not found"}
+    assert api_client.get("/projects/987654/dag-runs").json() == {
+        "detail": "Project not found",
+        "message": "Project not found",
+    }
     assert api_client.get(url(project, 987654)).status_code == 404
-    assert api_client.post(url(project, 987654, "cancel")).json() == {"detail": "DAG run not found"}
+    assert api_client.post(url(project, 987654, "cancel")).json() == {
+        "detail": "DAG run not found",
+        "message": "DAG run not found",
+    }
 
 
 def test_every_dag_run_endpoint_answers_as_its_schema_says(api_client: APIClient, project: Project) -> None:

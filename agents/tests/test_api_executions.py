@@ -164,12 +164,18 @@ class TestCreate:
         other = project_services.project_create(name="Other")
         foreign = project_services.node_create(project_id=other.pk, title="f")
         response = api_client.post(executions_url(project), {"node_id": foreign.pk}, format="json")
-        assert (response.status_code, response.json()) == (400, {"detail": "Node not found in this project"})
+        assert (response.status_code, response.json()) == (
+            400,
+            {"detail": "Node not found in this project", "message": "Node not found in this project"},
+        )
 
     def test_a_missing_project_is_404(self, api_client: APIClient) -> None:
         for method in ("get", "post"):
             response = getattr(api_client, method)(executions_url(999999), {}, format="json")
-            assert (response.status_code, response.json()) == (404, {"detail": "Project not found"})
+            assert (response.status_code, response.json()) == (
+                404,
+                {"detail": "Project not found", "message": "Project not found"},
+            )
 
 
 @pytest.mark.django_db
@@ -215,7 +221,10 @@ class TestRead:
                 ("get", "execution-attach-command"),
             ):
                 response = getattr(api_client, method)(execution_url(project, eid, name), {}, format="json")
-                assert (response.status_code, response.json()) == (404, {"detail": "Execution not found"})
+                assert (response.status_code, response.json()) == (
+                    404,
+                    {"detail": "Execution not found", "message": "Execution not found"},
+                )
         assert Execution.objects.get(pk=foreign.pk).status == "pending"
 
 
@@ -308,7 +317,10 @@ class TestCancel:
         execution = executions.execution_create(project_id=project.pk)
         Execution.objects.filter(pk=execution.pk).update(status=status)
         response = api_client.post(execution_url(project, execution.pk, "execution-cancel"))
-        assert (response.status_code, response.json()) == (400, {"detail": "Execution already finished"})
+        assert (response.status_code, response.json()) == (
+            400,
+            {"detail": "Execution already finished", "message": "Execution already finished"},
+        )
         assert Execution.objects.get(pk=execution.pk).status == status
 
 
@@ -331,7 +343,10 @@ class TestAttachCommand:
         execution = executions.execution_create(project_id=project.pk)
         Execution.objects.filter(pk=execution.pk).update(tmux_session=None)
         response = api_client.get(execution_url(project, execution.pk, "execution-attach-command"))
-        assert (response.status_code, response.json()) == (400, {"detail": "No tmux session for this execution"})
+        assert (response.status_code, response.json()) == (
+            400,
+            {"detail": "No tmux session for this execution", "message": "No tmux session for this execution"},
+        )
 
 
 @pytest.mark.django_db
@@ -377,9 +392,15 @@ class TestStepRunUpdate:
         assert step_run is not None
         for pid, eid in ((project.pk, other_execution.pk), (other_project.pk, execution.pk), (project.pk, 999999)):
             response = api_client.patch(reverse("step-run", args=[pid, eid, step_run.pk]), {}, format="json")
-            assert (response.status_code, response.json()) == (404, {"detail": "Step run not found"})
+            assert (response.status_code, response.json()) == (
+                404,
+                {"detail": "Step run not found", "message": "Step run not found"},
+            )
         response = api_client.patch(reverse("step-run", args=[project.pk, execution.pk, 999999]), {}, format="json")
-        assert (response.status_code, response.json()) == (404, {"detail": "Step run not found"})
+        assert (response.status_code, response.json()) == (
+            404,
+            {"detail": "Step run not found", "message": "Step run not found"},
+        )
 
     def test_an_invalid_status_is_400(self, api_client: APIClient, project: Project, template: AgentTemplate) -> None:
         execution = executions.execution_create(project_id=project.pk, template_id=template.pk)

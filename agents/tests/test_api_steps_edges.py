@@ -80,7 +80,10 @@ def test_creating_a_step_answers_it_with_empty_links(api_client: APIClient, temp
 def test_creating_a_step_in_a_missing_template_is_404(api_client: APIClient) -> None:
     body = {"name": "s", "agent_type": "claude", "prompt_template": "p"}
     response = api_client.post(reverse("agent-steps", args=[424242]), body, format="json")
-    assert (response.status_code, response.json()) == (404, {"detail": "Template not found"})
+    assert (response.status_code, response.json()) == (
+        404,
+        {"detail": "Template not found", "message": "Template not found"},
+    )
 
 
 @pytest.mark.parametrize(
@@ -183,9 +186,15 @@ def test_a_step_of_another_template_or_a_missing_one_is_404(api_client: APIClien
     for url in (step_url(template, foreign.pk), step_url(template, 999999)):
         for method in ("patch", "delete"):
             response = getattr(api_client, method)(url, {"name": "x"}, format="json")
-            assert (response.status_code, response.json()) == (404, {"detail": "Step not found"})
+            assert (response.status_code, response.json()) == (
+                404,
+                {"detail": "Step not found", "message": "Step not found"},
+            )
     response = api_client.patch(reverse("agent-step", args=[999999, foreign.pk]), {}, format="json")
-    assert (response.status_code, response.json()) == (404, {"detail": "Template not found"})
+    assert (response.status_code, response.json()) == (
+        404,
+        {"detail": "Template not found", "message": "Template not found"},
+    )
     assert AgentStep.objects.get(pk=foreign.pk).name == "foreign"
 
 
@@ -224,7 +233,10 @@ def test_a_duplicate_edge_is_refused(api_client: APIClient, template: AgentTempl
     a, b = add_step(template, "a"), add_step(template, "b")
     api_client.post(edges_url(template), {"parent_id": a.pk, "child_id": b.pk}, format="json")
     response = api_client.post(edges_url(template), {"parent_id": a.pk, "child_id": b.pk}, format="json")
-    assert (response.status_code, response.json()) == (400, {"detail": "Edge already exists"})
+    assert (response.status_code, response.json()) == (
+        400,
+        {"detail": "Edge already exists", "message": "Edge already exists"},
+    )
     assert StepEdge.objects.filter(template=template).count() == 1
 
 
@@ -233,7 +245,10 @@ def test_edges_to_steps_outside_the_template_are_refused(api_client: APIClient, 
     foreign = add_step(templates.template_create(name="Other"), "f")
     for parent, child in ((a.pk, foreign.pk), (foreign.pk, a.pk), (a.pk, 999999), (0, a.pk)):
         response = api_client.post(edges_url(template), {"parent_id": parent, "child_id": child}, format="json")
-        assert (response.status_code, response.json()) == (400, {"detail": "Steps not found in this template"})
+        assert (response.status_code, response.json()) == (
+            400,
+            {"detail": "Steps not found in this template", "message": "Steps not found in this template"},
+        )
     assert not StepEdge.objects.filter(template=template).exists()
 
 
@@ -268,7 +283,10 @@ def test_edges_of_a_missing_template_are_404(api_client: APIClient) -> None:
         response = getattr(api_client, method)(
             reverse("agent-step-edges", args=[999999]), {"parent_id": 1, "child_id": 2}, format="json"
         )
-        assert (response.status_code, response.json()) == (404, {"detail": "Template not found"})
+        assert (response.status_code, response.json()) == (
+            404,
+            {"detail": "Template not found", "message": "Template not found"},
+        )
 
 
 def test_deleting_an_edge_takes_a_json_body_and_is_idempotent(api_client: APIClient, template: AgentTemplate) -> None:
@@ -283,4 +301,7 @@ def test_deleting_an_edge_takes_a_json_body_and_is_idempotent(api_client: APICli
 
 def test_the_edges_route_has_no_get(api_client: APIClient, template: AgentTemplate) -> None:
     response = api_client.get(edges_url(template))
-    assert (response.status_code, response.json()) == (405, {"detail": "Method Not Allowed"})
+    assert (response.status_code, response.json()) == (
+        405,
+        {"detail": "Method Not Allowed", "message": "Method Not Allowed"},
+    )

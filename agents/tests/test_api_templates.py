@@ -112,7 +112,10 @@ def test_an_unknown_step_index_stores_nothing(api_client: APIClient, edge: dict[
     body = {"name": "Bad", "steps": [step_body("a"), step_body("b")], "edges": [edge]}
     response = api_client.post(reverse("agent-templates"), body, format="json")
     assert response.status_code == 400
-    assert response.json() == {"detail": "Edge references unknown step index"}
+    assert response.json() == {
+        "detail": "Edge references unknown step index",
+        "message": "Edge references unknown step index",
+    }
     assert AgentTemplate.objects.count() == BUILTIN_COUNT
     assert not AgentStep.objects.filter(name__in=["a", "b"]).exists()
 
@@ -121,7 +124,10 @@ def test_a_duplicate_index_edge_is_refused_and_stores_nothing(api_client: APICli
     edge = {"parent_id": 0, "child_id": 1}
     body = {"name": "Dup", "steps": [step_body("a"), step_body("b")], "edges": [edge, edge]}
     response = api_client.post(reverse("agent-templates"), body, format="json")
-    assert (response.status_code, response.json()) == (400, {"detail": "Edge already exists"})
+    assert (response.status_code, response.json()) == (
+        400,
+        {"detail": "Edge already exists", "message": "Edge already exists"},
+    )
     assert not AgentTemplate.objects.filter(name="Dup").exists()
 
 
@@ -193,12 +199,15 @@ def test_get_answers_the_template_with_steps_in_id_order_and_edges(api_client: A
 def test_a_missing_template_is_404(api_client: APIClient, method: str) -> None:
     for tid in (999999, 10**30):
         response = getattr(api_client, method)(reverse("agent-template", args=[tid]), {}, format="json")
-        assert (response.status_code, response.json()) == (404, {"detail": "Template not found"})
+        assert (response.status_code, response.json()) == (
+            404,
+            {"detail": "Template not found", "message": "Template not found"},
+        )
 
 
 def test_a_non_integer_template_id_is_a_json_404(api_client: APIClient) -> None:
     response = api_client.get("/agent-templates/abc")
-    assert (response.status_code, response.json()) == (404, {"detail": "Not Found"})
+    assert (response.status_code, response.json()) == (404, {"detail": "Not Found", "message": "Not Found"})
 
 
 def test_patch_changes_only_the_keys_sent_and_answers_without_steps(api_client: APIClient) -> None:

@@ -128,7 +128,10 @@ def test_cancel_stops_the_running_agents_and_the_rest_of_the_run(
     assert Execution.objects.get(pk=step.execution_id).status == "cancelled"
     assert node_statuses(slow, after) == ["pending", "pending"]
     again = api_client.post(f"/projects/{project['id']}/dag-runs/{run['id']}/cancel")
-    assert (again.status_code, again.json()) == (400, {"detail": "DAG run already finished"})
+    assert (again.status_code, again.json()) == (
+        400,
+        {"detail": "DAG run already finished", "message": "DAG run already finished"},
+    )
 
 
 def test_a_hub_restart_mid_run_resumes_it_without_using_an_attempt(

@@ -16,6 +16,7 @@ from django.urls import reverse
 from agents import selectors as agent_selectors
 from orchestra_site.console import selectors as console_selectors
 from orchestra_site.console.access import console_page
+from orchestra_site.exceptions import error_body
 from orchestration import selectors as orchestration_selectors
 from projects import selectors as project_selectors
 
@@ -24,7 +25,7 @@ def root(request: HttpRequest) -> HttpResponse:
     """A browser (a request that prefers HTML) goes to the console; API clients keep the JSON 404."""
     if request.get_preferred_type(["application/json", "text/html"]) == "text/html":
         return redirect("console-workspaces")
-    return JsonResponse({"detail": "Not Found"}, status=404)
+    return JsonResponse(error_body("Not Found"), status=404)
 
 
 class ConsoleLoginView(auth_views.LoginView):

@@ -84,7 +84,7 @@ def test_an_api_key_is_accepted_in_either_header(untrusted_loopback, style: str)
 def test_a_wrong_key_is_refused_even_from_loopback() -> None:
     response = APIClient().get("/api/orchestration/global", HTTP_X_API_KEY="ohk_wrong")
     assert response.status_code == 401
-    assert response.json() == {"detail": "Invalid API key."}
+    assert response.json() == {"detail": "Invalid API key.", "message": "Invalid API key."}
 
 
 def test_a_revoked_key_is_refused(untrusted_loopback) -> None:  # type: ignore[no-untyped-def]

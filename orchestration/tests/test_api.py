@@ -46,6 +46,34 @@ def test_desired_is_set_by_every_spelling(api_client: APIClient, path: str) -> N
     assert Workspace.objects.get().desired == 4
 
 
+@pytest.mark.parametrize(
+    ("path", "workspace_id"),
+    [
+        ("workspace/%40acme%2Fwidgets/desired", "@acme/widgets"),
+        ("workspace/stoked-projects/desired", "stoked-projects"),
+        ("workspace/my%20folder", "my folder"),
+        ("workspace/relative/path/desired", "relative/path"),
+    ],
+)
+def test_a_package_or_folder_name_is_a_workspace_id_taken_as_given(
+    api_client: APIClient, path: str, workspace_id: str
+) -> None:
+    """The VSCode extension names workspaces by package.json name or folder name, not by path."""
+    response = put(api_client, path, {"desired": 2})
+    assert response.status_code == 200
+    expected = {"id": workspace_id, "workspace_id": workspace_id, "running": 0, "desired": 2}
+    assert response.json()["workspace"] == expected
+    assert api_client.get(f"{BASE}/workspaces").json() == [expected]
+
+
+def test_an_error_body_carries_the_reason_under_message_too(api_client: APIClient) -> None:
+    """NestJS-era clients show ``message``; without it they can only say "HTTP 400"."""
+    response = put(api_client, "workspace/stoked-projects", {"desired": 99})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["message"] == body["detail"] == "desired: must be from 0 to 20, got 99."
+
+
 def test_running_is_reported_for_orchestrators_outside_the_hub(api_client: APIClient) -> None:
     response = put(api_client, "workspace/%2FUsers%2Fa/running", {"running": 2})
     assert response.json() == {
@@ -68,7 +96,7 @@ def test_global_and_list(api_client: APIClient) -> None:
 @pytest.mark.parametrize(
     ("path", "body", "field"),
     [
-        ("workspace/relative", {"desired": 1}, "workspaceId"),
+        ("workspace/" + "x" * 1025, {"desired": 1}, "workspaceId"),
         ("workspace/%2Fa%2F..%2Fb", {"desired": 1}, "workspaceId"),
         ("workspace/%2Fa", {"desired": 21}, "desired"),
         ("workspace/%2Fa", {"desired": -1}, "desired"),
@@ -100,4 +128,4 @@ def test_malformed_json_is_a_400(api_client: APIClient) -> None:
 def test_get_on_an_action_path_is_405(api_client: APIClient) -> None:
     response = api_client.get(f"{BASE}/workspace/%2Fa/desired")
     assert response.status_code == 405
-    assert response.json() == {"detail": "Method Not Allowed"}
+    assert response.json() == {"detail": "Method Not Allowed", "message": "Method Not Allowed"}

@@ -45,7 +45,7 @@ async def test_the_checklist_as_written() -> None:
         await client.receive_event()  # global desired 3
     assert strip_version(await on_a.receive_event()) == {
         "event": "orchestration.workspace",
-        "data": {"workspaceId": "/ws/A", "running": 0, "desired": 3},
+        "data": {"workspaceId": "/ws/A", "workspace_id": "/ws/A", "running": 0, "desired": 3},
     }
     for client in everyone:
         frame = await client.receive_event()
@@ -57,7 +57,12 @@ async def test_the_checklist_as_written() -> None:
     for client in everyone:
         frame = await client.receive_event()
         assert strip_version(frame) == {"event": "orchestration.global", "data": {"running": 1, "desired": 5}}
-    assert strip_version(await on_a.receive_event())["data"] == {"workspaceId": "/ws/A", "running": 1, "desired": 3}
+    assert strip_version(await on_a.receive_event())["data"] == {
+        "workspaceId": "/ws/A",
+        "workspace_id": "/ws/A",
+        "running": 1,
+        "desired": 3,
+    }
     assert await on_b.receive_nothing()
 
     # 3. An agent starts in B: clients of A and of B both see global running 2.
@@ -87,7 +92,13 @@ async def test_a_client_gets_the_current_values_on_connect_and_on_subscribe() ->
     await client.send_event("subscribe", {"workspaceId": "/ws/A/"})
     assert (await client.receive_event())["data"] == {"workspaceId": "/ws/A"}
     current = await client.receive_event()
-    assert current["data"] == {"workspaceId": "/ws/A", "running": 1, "desired": 4, "version": hello["data"]["version"]}
+    assert current["data"] == {
+        "workspaceId": "/ws/A",
+        "workspace_id": "/ws/A",
+        "running": 1,
+        "desired": 4,
+        "version": hello["data"]["version"],
+    }
     await client.disconnect()
 
 
@@ -121,7 +132,9 @@ async def test_unsubscribe_stops_workspace_events() -> None:
         ("[1, 2]", "must be an object"),
         ('{"event": "dance", "data": {}}', "unknown event"),
         ('{"event": "subscribe", "data": "x"}', "data:"),
-        ('{"event": "subscribe", "data": {"workspaceId": "rel/path"}}', "workspaceId: must be an absolute path"),
+        ('{"event": "subscribe", "data": {"workspaceId": "/a/../b"}}', "workspaceId: must not contain '.' or '..'"),
+        ('{"event": "subscribe", "data": {"workspaceId": "@acme/\\u0000"}}', "workspaceId: must not contain control"),
+        ('{"event": "subscribeProjects", "data": {"projectNumbers": [1, "2"]}}', "projectNumbers:"),
         ('{"event": "subscribe", "data": {}}', "workspaceId:"),
     ],
 )
@@ -140,4 +153,26 @@ async def test_a_binary_frame_gets_an_error() -> None:
     client = await connect()
     await client.send_to(bytes_data=b"\x00\x01")
     assert (await client.receive_event())["event"] == "error"
+    await client.disconnect()
+
+
+async def test_a_package_name_is_a_workspace_id_like_a_path() -> None:
+    client = await connect("@acme/widgets")
+    await set_desired(path="@acme/widgets", desired=2)
+    assert (await client.receive_event())["event"] == "orchestration.global"
+    workspace = await client.receive_event()
+    assert strip_version(workspace)["data"] == {
+        "workspaceId": "@acme/widgets",
+        "workspace_id": "@acme/widgets",
+        "running": 0,
+        "desired": 2,
+    }
+    await client.disconnect()
+
+
+async def test_subscribe_projects_answers_the_numbers_it_was_given_and_nothing_else() -> None:
+    client = await connect()
+    await client.send_event("subscribeProjects", {"projectNumbers": [7, 9]})
+    assert await client.receive_event() == {"event": "subscribedProjects", "data": {"projectNumbers": [7, 9]}}
+    assert await client.receive_nothing()
     await client.disconnect()

@@ -85,7 +85,10 @@ def test_it_refuses_parents_that_are_not_nodes_of_this_project_once_each(api_cli
 
     response = api_client.post(nodes_url(project), {"title": "c", "parent_ids": parent_ids}, format="json")
 
-    assert (response.status_code, response.json()) == (400, {"detail": "One or more parent nodes not found"})
+    assert (response.status_code, response.json()) == (
+        400,
+        {"detail": "One or more parent nodes not found", "message": "One or more parent nodes not found"},
+    )
     assert Node.objects.count() == 2
     assert not NodeEdge.objects.exists()
 
@@ -93,7 +96,10 @@ def test_it_refuses_parents_that_are_not_nodes_of_this_project_once_each(api_cli
 def test_it_answers_404_when_creating_a_node_in_a_missing_project(api_client):
     response = api_client.post("/projects/777/nodes", {"title": "x"}, format="json")
 
-    assert (response.status_code, response.json()) == (404, {"detail": "Project not found"})
+    assert (response.status_code, response.json()) == (
+        404,
+        {"detail": "Project not found", "message": "Project not found"},
+    )
     assert not Node.objects.exists()
 
 
@@ -129,10 +135,16 @@ def test_it_refuses_an_invalid_node_with_a_string_detail(api_client, project, bo
     assert not Node.objects.exists()
 
 
-def test_get_on_the_node_collection_is_405(api_client, project):
+def test_get_on_the_node_collection_lists_the_nodes_with_their_parents(api_client, project):
+    first = api_client.post(nodes_url(project), {"title": "first"}, format="json").json()
+    second = api_client.post(nodes_url(project), {"title": "second", "parent_ids": [first["id"]]}, format="json").json()
+
     response = api_client.get(nodes_url(project))
 
-    assert (response.status_code, response.json()) == (405, {"detail": "Method Not Allowed"})
+    assert (response.status_code, response.json()) == (200, [first, second])
+    assert response.json()[1]["parent_ids"] == [first["id"]]
+    missing = api_client.get("/projects/999/nodes")
+    assert (missing.status_code, missing.json()["detail"]) == (404, "Project not found")
 
 
 def test_it_gets_one_node_only_under_its_own_project(api_client, make_node, other_project):
@@ -140,7 +152,7 @@ def test_it_gets_one_node_only_under_its_own_project(api_client, make_node, othe
 
     assert api_client.get(node_url(node)).json() == node_body(id=node.pk, project_id=node.project_id, title="n")
     wrong = api_client.get(reverse("node-detail", args=[other_project.pk, node.pk]))
-    assert (wrong.status_code, wrong.json()) == (404, {"detail": "Node not found"})
+    assert (wrong.status_code, wrong.json()) == (404, {"detail": "Node not found", "message": "Node not found"})
 
 
 def test_patch_changes_only_the_keys_sent_and_ignores_read_only_keys(api_client, make_node):
@@ -226,7 +238,10 @@ def test_it_refuses_a_node_that_is_its_own_parent(api_client, make_node):
     response = api_client.patch(node_url(node), {"parent_ids": [node.pk], "title": "x"}, format="json")
 
     assert response.status_code == 400
-    assert response.json() == {"detail": f"parent_ids: would create a cycle: {node.pk} -> {node.pk}"}
+    assert response.json() == {
+        "detail": f"parent_ids: would create a cycle: {node.pk} -> {node.pk}",
+        "message": f"parent_ids: would create a cycle: {node.pk} -> {node.pk}",
+    }
     node.refresh_from_db()
     assert (node.title, parents_of(node)) == ("n", [])
 
@@ -240,7 +255,10 @@ def test_it_refuses_a_cycle_and_names_the_nodes_on_it(api_client, make_node):
     response = api_client.patch(node_url(a), {"parent_ids": [other.pk, c.pk]}, format="json")
 
     assert response.status_code == 400
-    assert response.json() == {"detail": f"parent_ids: would create a cycle: {a.pk} -> {b.pk} -> {c.pk} -> {a.pk}"}
+    assert response.json() == {
+        "detail": f"parent_ids: would create a cycle: {a.pk} -> {b.pk} -> {c.pk} -> {a.pk}",
+        "message": f"parent_ids: would create a cycle: {a.pk} -> {b.pk} -> {c.pk} -> {a.pk}",
+    }
     assert parents_of(a) == []
     assert parents_of(b) == [a.pk] and parents_of(c) == [b.pk]
 
@@ -251,7 +269,10 @@ def test_it_refuses_foreign_parents_on_patch(api_client, make_node, other_projec
 
     response = api_client.patch(node_url(node), {"parent_ids": [foreign.pk]}, format="json")
 
-    assert (response.status_code, response.json()) == (400, {"detail": "One or more parent nodes not found"})
+    assert (response.status_code, response.json()) == (
+        400,
+        {"detail": "One or more parent nodes not found", "message": "One or more parent nodes not found"},
+    )
     assert parents_of(node) == []
 
 
@@ -261,8 +282,14 @@ def test_patch_answers_404_for_a_missing_node_or_project(api_client, make_node):
     missing_node = api_client.patch(reverse("node-detail", args=[node.project_id, 9999]), {"title": "x"}, format="json")
     missing_project = api_client.patch(reverse("node-detail", args=[9999, node.pk]), {"title": "x"}, format="json")
 
-    assert (missing_node.status_code, missing_node.json()) == (404, {"detail": "Node not found"})
-    assert (missing_project.status_code, missing_project.json()) == (404, {"detail": "Project not found"})
+    assert (missing_node.status_code, missing_node.json()) == (
+        404,
+        {"detail": "Node not found", "message": "Node not found"},
+    )
+    assert (missing_project.status_code, missing_project.json()) == (
+        404,
+        {"detail": "Project not found", "message": "Project not found"},
+    )
 
 
 def test_deleting_a_node_removes_its_edges_runs_and_tasks(api_client, make_node):
@@ -286,7 +313,7 @@ def test_deleting_a_node_removes_its_edges_runs_and_tasks(api_client, make_node)
 def test_deleting_a_missing_node_is_404(api_client, project):
     response = api_client.delete(reverse("node-detail", args=[project.pk, 12345]))
 
-    assert (response.status_code, response.json()) == (404, {"detail": "Node not found"})
+    assert (response.status_code, response.json()) == (404, {"detail": "Node not found", "message": "Node not found"})
 
 
 def test_graph_lists_nodes_by_id_with_one_edge_per_parent(api_client, make_node):
@@ -314,7 +341,10 @@ def test_graph_lists_nodes_by_id_with_one_edge_per_parent(api_client, make_node)
 def test_graph_of_an_empty_or_missing_project(api_client, project):
     assert api_client.get(reverse("project-graph", args=[project.pk])).json() == {"nodes": [], "edges": []}
     missing = api_client.get("/projects/999/graph")
-    assert (missing.status_code, missing.json()) == (404, {"detail": "Project not found"})
+    assert (missing.status_code, missing.json()) == (
+        404,
+        {"detail": "Project not found", "message": "Project not found"},
+    )
 
 
 def test_metadata_defaults_when_the_client_sends_null(api_client, project):

@@ -63,7 +63,10 @@ def test_resources_may_be_null_or_absent(api_client, project, planner):
 def test_it_answers_404_for_a_missing_project(api_client, planner):
     response = api_client.post("/projects/999/plan", {"prompt": "p"}, format="json")
 
-    assert (response.status_code, response.json()) == (404, {"detail": "Project not found"})
+    assert (response.status_code, response.json()) == (
+        404,
+        {"detail": "Project not found", "message": "Project not found"},
+    )
     assert planner == []
 
 
@@ -97,6 +100,5 @@ def test_an_unusable_planner_answer_is_503_with_the_reason(api_client, project, 
     response = api_client.post(reverse("project-plan", args=[project.pk]), {"prompt": "p"}, format="json")
 
     assert response.status_code == 503
-    assert response.json() == {
-        "detail": 'The planner answered with an unusable plan: the answer needs a non-empty "nodes" list'
-    }
+    reason = 'The planner answered with an unusable plan: the answer needs a non-empty "nodes" list'
+    assert response.json() == {"detail": reason, "message": reason}

@@ -155,7 +155,10 @@ def test_it_refuses_a_null_name_on_patch(api_client, project):
 def test_it_answers_404_when_patching_a_missing_project(api_client):
     response = api_client.patch("/projects/424242", {"name": "x"}, format="json")
 
-    assert (response.status_code, response.json()) == (404, {"detail": "Project not found"})
+    assert (response.status_code, response.json()) == (
+        404,
+        {"detail": "Project not found", "message": "Project not found"},
+    )
 
 
 def test_deleting_a_project_cascades_to_its_nodes_edges_tasks_and_runs(api_client, project, other_project):
@@ -182,7 +185,10 @@ def test_deleting_a_project_cascades_to_its_nodes_edges_tasks_and_runs(api_clien
 def test_deleting_a_missing_project_answers_404(api_client):
     response = api_client.delete("/projects/123")
 
-    assert (response.status_code, response.json()) == (404, {"detail": "Project not found"})
+    assert (response.status_code, response.json()) == (
+        404,
+        {"detail": "Project not found", "message": "Project not found"},
+    )
 
 
 def test_patch_moves_the_workspace_inside_the_roots_only(api_client, project, tmp_path):

@@ -50,7 +50,10 @@ def test_it_refuses_a_node_of_another_project(api_client, make_node, other_proje
         runs_url(other_project.pk), {"node_id": node.pk, "agent_type": "codex", "prompt": "p"}, format="json"
     )
 
-    assert (response.status_code, response.json()) == (400, {"detail": "Node not found in this project"})
+    assert (response.status_code, response.json()) == (
+        400,
+        {"detail": "Node not found in this project", "message": "Node not found in this project"},
+    )
     assert not Run.objects.exists()
 
 
@@ -60,8 +63,11 @@ def test_it_answers_404_for_a_missing_project(api_client):
         "/projects/999/runs", {"node_id": 1, "agent_type": "claude", "prompt": "p"}, format="json"
     )
 
-    assert (listed.status_code, listed.json()) == (404, {"detail": "Project not found"})
-    assert (created.status_code, created.json()) == (404, {"detail": "Project not found"})
+    assert (listed.status_code, listed.json()) == (404, {"detail": "Project not found", "message": "Project not found"})
+    assert (created.status_code, created.json()) == (
+        404,
+        {"detail": "Project not found", "message": "Project not found"},
+    )
 
 
 @pytest.mark.parametrize(
@@ -102,7 +108,7 @@ def test_it_gets_a_run_only_under_its_project(api_client, make_node, other_proje
 
     assert api_client.get(run_url(run)).json()["id"] == run.pk
     wrong = api_client.get(reverse("run-detail", args=[other_project.pk, run.pk]))
-    assert (wrong.status_code, wrong.json()) == (404, {"detail": "Run not found"})
+    assert (wrong.status_code, wrong.json()) == (404, {"detail": "Run not found", "message": "Run not found"})
 
 
 def test_running_fills_started_at_once_and_finishing_stamps_finished_at_every_time(api_client, make_node):
@@ -162,7 +168,7 @@ def test_patch_refuses_invalid_values(api_client, make_node, body, detail):
 def test_patch_of_a_missing_run_is_404(api_client, project):
     response = api_client.patch(reverse("run-detail", args=[project.pk, 999]), {"status": "running"}, format="json")
 
-    assert (response.status_code, response.json()) == (404, {"detail": "Run not found"})
+    assert (response.status_code, response.json()) == (404, {"detail": "Run not found", "message": "Run not found"})
 
 
 def test_a_run_created_as_running_or_finished_gets_its_timestamps(api_client, make_node):

@@ -97,7 +97,7 @@ def test_it_refuses_links_to_missing_or_mismatched_rows(api_client, make_node, o
 
     response = api_client.post(reverse("task-list"), {"title": "t", **links}, format="json")
 
-    assert (response.status_code, response.json()) == (400, {"detail": detail})
+    assert (response.status_code, response.json()) == (400, {"detail": detail, "message": detail})
     assert not Task.objects.exists()
 
 
@@ -199,7 +199,10 @@ def test_patch_checks_a_new_node_against_the_project_the_task_ends_up_with(api_c
     refused = api_client.patch(task_url(task), {"node_id": foreign.pk}, format="json")
     moved = api_client.patch(task_url(task), {"node_id": foreign.pk, "project_id": other_project.pk}, format="json")
 
-    assert (refused.status_code, refused.json()) == (400, {"detail": "Node does not belong to project"})
+    assert (refused.status_code, refused.json()) == (
+        400,
+        {"detail": "Node does not belong to project", "message": "Node does not belong to project"},
+    )
     assert moved.status_code == 200
     task.refresh_from_db()
     assert (task.project_id, task.node_id) == (other_project.pk, foreign.pk)
@@ -211,7 +214,10 @@ def test_patch_of_only_the_project_checks_the_linked_node(api_client, make_node,
 
     response = api_client.patch(task_url(task), {"project_id": other_project.pk}, format="json")
 
-    assert (response.status_code, response.json()) == (400, {"detail": "Node does not belong to project"})
+    assert (response.status_code, response.json()) == (
+        400,
+        {"detail": "Node does not belong to project", "message": "Node does not belong to project"},
+    )
     task.refresh_from_db()
     assert task.project_id == node.project_id
 
@@ -224,7 +230,7 @@ def test_patch_refuses_missing_links(api_client, body, detail):
 
     response = api_client.patch(task_url(task), body, format="json")
 
-    assert (response.status_code, response.json()) == (400, {"detail": detail})
+    assert (response.status_code, response.json()) == (400, {"detail": detail, "message": detail})
 
 
 def test_get_patch_and_delete_a_missing_task_are_404(api_client):
@@ -233,7 +239,10 @@ def test_get_patch_and_delete_a_missing_task_are_404(api_client):
         api_client.patch("/tasks/999", {"title": "x"}, format="json"),
         api_client.delete("/tasks/999"),
     ):
-        assert (response.status_code, response.json()) == (404, {"detail": "Task not found"})
+        assert (response.status_code, response.json()) == (
+            404,
+            {"detail": "Task not found", "message": "Task not found"},
+        )
 
 
 def test_it_deletes_a_task(api_client):

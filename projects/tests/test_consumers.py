@@ -116,6 +116,20 @@ async def test_every_subscriber_of_the_project_gets_the_event(socket, project):
     await second.disconnect()
 
 
+async def test_the_seed_path_ws_subscribe_is_the_same_project_socket(socket, project):
+    seed_path = HubCommunicator(f"/ws/subscribe/{project.pk}")
+    assert (await seed_path.connect())[0]
+    unknown = HubCommunicator("/ws/subscribe/424242")
+    assert await unknown.connect() == (False, 4004)
+
+    created = (await http("post", reverse("node-list", args=[project.pk]), {"title": "a"})).json()
+
+    assert await seed_path.receive_json_from() == {"event": "node.created", "data": created}
+    assert (await socket.receive_json_from())["data"] == created
+    await seed_path.disconnect()
+    await unknown.disconnect()
+
+
 async def test_deleting_the_project_sends_no_event(socket, project):
     response = await http("delete", reverse("project-detail", args=[project.pk]))
 

@@ -34,7 +34,7 @@ def test_a_foreign_origin_gets_a_400_preflight_without_cors_headers(api_client):
     response = preflight(api_client, "/projects", "https://evil.example")
 
     assert response.status_code == 400
-    assert response.json() == {"detail": "Disallowed CORS origin"}
+    assert response.json() == {"detail": "Disallowed CORS origin", "message": "Disallowed CORS origin"}
     assert "Access-Control-Allow-Origin" not in response
 
 

@@ -56,7 +56,9 @@ def start_console_hub(data_dir: Path) -> HubProcess:
     return HubProcess(env)
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in the main thread while it is
+# open, which would break every async test that runs after it in the same session.
+@pytest.fixture(scope="module")
 def console_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     hub = start_console_hub(tmp_path_factory.mktemp("console-hub"))
     try:
@@ -65,7 +67,7 @@ def console_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess
         hub.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

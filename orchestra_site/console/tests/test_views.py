@@ -40,7 +40,7 @@ def test_an_api_client_at_the_root_keeps_the_json_404(accept: str | None) -> Non
     headers = {"HTTP_ACCEPT": accept} if accept else {}
     response = Client().get("/", **headers)
     assert response.status_code == 404
-    assert response.json() == {"detail": "Not Found"}
+    assert response.json() == {"detail": "Not Found", "message": "Not Found"}
 
 
 @pytest.mark.parametrize("page", [*PAGES, "/console/projects/1", "/console/templates/1"])

@@ -1,0 +1,41 @@
+"""The per-process hub that writes group frames to this process's sockets."""
+
+from __future__ import annotations
+
+import asyncio
+
+from orchestra_site.events import EventHub
+
+
+class LayerThatFailsWhenCancelled:
+    """Like redis-py under channels-redis: a cancelled read surfaces as a connection error (once)."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    async def new_channel(self) -> str:
+        return "specific.hub!1"
+
+    async def receive(self, channel: str) -> dict[str, object]:
+        self.reads += 1
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            if self.reads == 1:
+                raise ConnectionError("Connection closed by server.") from None
+            raise
+        raise AssertionError("unreachable")
+
+
+async def test_the_receive_loop_stops_when_cancelled_even_if_the_layer_turns_it_into_an_error() -> None:
+    hub = EventHub.__new__(EventHub)
+    hub.layer, hub.channel, hub.ready = LayerThatFailsWhenCancelled(), None, asyncio.Event()  # type: ignore[assignment]
+    receiving = asyncio.create_task(hub.receive_loop())
+    await hub.ready.wait()
+    await asyncio.sleep(0)
+
+    receiving.cancel()
+
+    await asyncio.wait({receiving}, timeout=2)
+    assert receiving.cancelled()
+    assert hub.layer.reads == 1  # type: ignore[attr-defined]

@@ -25,19 +25,23 @@ migrate: install
 run: migrate
 	$(BIN)/python manage.py serve
 
-# The second pass runs the database and channel-layer tests again on the real PostgreSQL and
-# Redis of this machine (pytest-django creates and drops the test_<name> database).
+# The first pass runs every test on SQLite and the in-memory layer, except the schema fuzz; the
+# second runs the database and channel-layer tests again, and the fuzz, on the real PostgreSQL
+# and Redis of this machine (the stricter database: it refuses what SQLite stores). pytest-django
+# creates and drops a test_<name> database per worker; each worker has its own Redis prefix.
+# TEST_WORKERS parallel workers (pytest-xdist) per pass.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/orchestra
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
+TEST_WORKERS ?= 2
 CHROMIUM ?= $(shell command -v chromium || echo /usr/bin/chromium)
 
 test: install
 	$(BIN)/ruff check .
 	@test -x $(CHROMIUM) || echo "** No Chromium at $(CHROMIUM): the console's browser tests are SKIPPED (apt-get install chromium) **"
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) -m "not fuzz"
 	ORCHESTRA_DATABASE_URL=$(TEST_POSTGRES_URL) ORCHESTRA_REDIS_URL=$(TEST_REDIS_URL) \
-		$(BIN)/pytest -m "not slow and not cli" orchestra_site orchestration projects agents tests/test_schema_fuzz.py
+		$(BIN)/pytest -n $(TEST_WORKERS) -m "not slow and not cli" orchestra_site orchestration projects agents tests/test_schema_fuzz.py
 
 bench: migrate
 	$(BIN)/python -m bench

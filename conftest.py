@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
+
+from tests.hub_processes import redis_prefix
+
+# Parallel workers (pytest-xdist) share one Redis: groups such as orchestration.global must not
+# carry one worker's frames to the other's sockets. This process's layer (none exists yet) and
+# the hub processes the tests start (they inherit the environment) use the worker's prefix.
+os.environ["ORCHESTRA_REDIS_PREFIX"] = redis_prefix()
+if settings.REDIS_URL:
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = redis_prefix()
 
 
 @pytest.fixture(autouse=True)

@@ -195,7 +195,13 @@ if REDIS_URL:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # redis-py's default 5 s socket timeout equals channels-redis' 5 s blocking read: on an
             # idle layer the read would time out first and kill the reader. Give it room.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}], "capacity": 10000, "expiry": 30},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "capacity": 10000,
+                "expiry": 30,
+                # Several hubs (or test runs) may share one Redis: each keeps to its own keys.
+                "prefix": env.str("ORCHESTRA_REDIS_PREFIX", default="orchestra"),
+            },
         }
     }
 else:

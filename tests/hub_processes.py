@@ -36,8 +36,21 @@ def manage(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.
 def hub_env(data_dir: Path, **overrides: str) -> dict[str, str]:
     """The environment of a hub process: its own data dir, nothing inherited from the test run."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ORCHESTRA_", "DJANGO_"))}
-    env.update({"ORCHESTRA_DATA_DIR": str(data_dir), "ORCHESTRA_LOG_LEVEL": "WARNING", **overrides})
+    env.update(
+        {
+            "ORCHESTRA_DATA_DIR": str(data_dir),
+            "ORCHESTRA_LOG_LEVEL": "WARNING",
+            # Parallel test workers share the machine's Redis: each worker's hubs keep to their keys.
+            "ORCHESTRA_REDIS_PREFIX": redis_prefix(),
+            **overrides,
+        }
+    )
     return env
+
+
+def redis_prefix() -> str:
+    """The channel-layer prefix of this test process (one per pytest-xdist worker)."""
+    return f"orchestra-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 
 
 @contextmanager

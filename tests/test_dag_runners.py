@@ -93,8 +93,12 @@ def test_each_step_runs_on_the_runner_that_serves_its_workspace_and_an_unserved_
                 return execution["step_runs"][0]["metadata"].get("waiting_for")  # type: ignore[index]
 
             assert poll(waiting_reason, timeout=30) == reason
-            log = hub.request("GET", f"/projects/{pid}/executions/{execution_id}/log")[1]
-            assert any(reason in entry["data"].get("data", "") for entry in log["entries"])  # type: ignore[index]
+
+            def logged() -> bool:
+                log = hub.request("GET", f"/projects/{pid}/executions/{execution_id}/log")[1]
+                return any(reason in entry["data"].get("data", "") for entry in log["entries"])  # type: ignore[index]
+
+            assert poll(logged, timeout=30)
             nowhere = status_of("nowhere")
             assert nowhere["status"] == "running"
             assert [n["status"] for n in nowhere["nodes"]] == ["queued", "waiting"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 
 from agents import events
@@ -81,22 +82,23 @@ def step_runs_note_unserved(*, me: int, my_roots: list[str]) -> int:
         if is_under(path, runners) or not is_under(path, anyone) or WAITING_KEY in metadata:
             continue
         reason = f"waiting for a runner that serves {path}"
-        # ``updated_at`` as the version: of two runners noticing at once, one writes.
-        noted_now = StepRun.objects.filter(
-            pk=step_run.pk, status=StepRunStatus.PENDING, updated_at=step_run.updated_at
-        ).update(metadata={**metadata, WAITING_KEY: reason})
-        if not noted_now:
-            continue
-        step_run.refresh_from_db()
-        events.send_step_run_updated(step_run, project_id=step_run.execution.project_id)
-        event = {"kind": "system", "subtype": "waiting", "text": reason, "raw": reason}
-        frame = logs.output_frame(
-            execution_id=step_run.execution_id,
-            step_id=step_run.step_id,
-            step_run_id=step_run.pk,
-            data=f"[{reason}]\n",
-            event=event,
-        )
-        logs.append_entries(execution_id=step_run.execution_id, step_run_id=step_run.pk, frames=[frame])
+        with transaction.atomic():  # the step run and the log say it together
+            # ``updated_at`` as the version: of two runners noticing at once, one writes.
+            noted_now = StepRun.objects.filter(
+                pk=step_run.pk, status=StepRunStatus.PENDING, updated_at=step_run.updated_at
+            ).update(metadata={**metadata, WAITING_KEY: reason})
+            if not noted_now:
+                continue
+            step_run.refresh_from_db()
+            events.send_step_run_updated(step_run, project_id=step_run.execution.project_id)
+            event = {"kind": "system", "subtype": "waiting", "text": reason, "raw": reason}
+            frame = logs.output_frame(
+                execution_id=step_run.execution_id,
+                step_id=step_run.step_id,
+                step_run_id=step_run.pk,
+                data=f"[{reason}]\n",
+                event=event,
+            )
+            logs.append_entries(execution_id=step_run.execution_id, step_run_id=step_run.pk, frames=[frame])
         noted += 1
     return noted

@@ -1,4 +1,4 @@
-"""``/projects/{pid}/executions/{eid}/terminal``: the stored output, then the live output (§4.2)."""
+"""``/projects/{pid}/executions/{eid}/terminal``: the stored output, then the live output."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The execution, step-run and DAG-run events of the project socket (contract §4.1).
+"""The execution, step-run and DAG-run events of the project socket.
 
 Sent through ``orchestra_site.events``, so they leave after the surrounding transaction commits.
 The REST services and the runner both call these, so every path that changes a row says so.
@@ -65,7 +65,7 @@ def send_execution_updated(execution: Execution) -> None:
 
 
 def execution_status_data(execution: Execution) -> dict[str, Any]:
-    """The forms of §4.1, by status: the runner took it (``running``, with the command to follow it),
+    """The forms, by status: the runner took it (``running``, with the command to follow it),
     it failed (``error``), or it waits for the hub's runner (``pending``, after launch)."""
     data: dict[str, Any] = {"id": execution.pk, "status": execution.status}
     if execution.status == ExecutionStatus.RUNNING:

@@ -144,7 +144,7 @@ class Execution(models.Model):
     )
     workspace_path = models.CharField(max_length=1024, blank=True, default="", help_text="The agents' cwd.")
     context = models.JSONField(
-        default=dict, blank=True, help_text="The context the prompts were resolved with (§3), for {{context.*}}."
+        default=dict, blank=True, help_text="The context the prompts were resolved with, for {{context.*}}."
     )
     error = models.TextField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -170,7 +170,7 @@ class StepRun(models.Model):
     parents = models.ManyToManyField("self", symmetrical=False, related_name="children", blank=True)
     name = models.CharField(max_length=255, help_text="The step's name at creation: {{Step Name}} in children.")
     agent_type = models.CharField(max_length=20, choices=AgentType.choices)
-    prompt = models.TextField(help_text="The step's prompt template resolved at creation (§3).")
+    prompt = models.TextField(help_text="The step's prompt template resolved at creation.")
     status = models.CharField(max_length=20, choices=StepRunStatus.choices, default=StepRunStatus.PENDING)
     output = models.TextField(null=True, blank=True)
     error = models.TextField(null=True, blank=True)

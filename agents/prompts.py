@@ -1,4 +1,4 @@
-"""Prompt-template placeholders (contract §3).
+"""Prompt-template placeholders.
 
 ``{{path}}``: two braces, one or more characters that are not ``}``, two braces. The path is split
 on ``.`` and walked key by key through the context; every key must exist exactly (case and

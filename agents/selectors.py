@@ -1,4 +1,4 @@
-"""Reads that shape templates, steps, executions and step runs into the contract's JSON (§2.7-§2.11).
+"""Reads that shape templates, steps, executions and step runs into the contract's JSON.
 
 The dicts built here are the HTTP responses; the events in ``agents.events`` are subsets of them.
 Lookups raise ``NotFound`` with the contract's ``detail`` strings.

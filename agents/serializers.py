@@ -72,7 +72,7 @@ def object_field(**kwargs: Any) -> serializers.DictField:
 
 
 class StepWriteSerializer(serializers.Serializer):
-    """AgentStepCreate (§2.8). With ``partial=True`` it validates a PATCH: every key optional."""
+    """AgentStepCreate. With ``partial=True`` it validates a PATCH: every key optional."""
 
     name = StrictCharField(max_length=255)
     agent_type = serializers.ChoiceField(choices=AgentType.choices)
@@ -108,7 +108,7 @@ class TemplateUpdateSerializer(serializers.Serializer):
 
 
 class StepEdgeSerializer(serializers.Serializer):
-    """StepEdge (§2.9): real step ids. The body of POST and DELETE .../edges, and POST's answer."""
+    """StepEdge: real step ids. The body of POST and DELETE .../edges, and POST's answer."""
 
     parent_id = id_field()
     child_id = id_field()
@@ -202,7 +202,7 @@ class StepRunSerializer(serializers.Serializer):
     step_id = serializers.IntegerField(allow_null=True)
     name = serializers.CharField(help_text="The step's name when the execution was created.")
     agent_type = serializers.ChoiceField(choices=AgentType.choices)
-    prompt = serializers.CharField(help_text="The step's prompt template resolved at creation (§3).")
+    prompt = serializers.CharField(help_text="The step's prompt template resolved at creation.")
     status = serializers.ChoiceField(choices=StepRunStatus.choices)
     output = serializers.CharField(allow_null=True)
     error = serializers.CharField(allow_null=True)
@@ -250,7 +250,7 @@ class ResolvedPromptSerializer(serializers.Serializer):
 
 class LaunchPreviewSerializer(serializers.Serializer):
     template_id = serializers.IntegerField()
-    context = serializers.DictField(help_text="The merged context the prompts were resolved with (§3).")
+    context = serializers.DictField(help_text="The merged context the prompts were resolved with.")
     resolved_prompts = ResolvedPromptSerializer(many=True)
 
 

@@ -1,4 +1,4 @@
-"""The desktop app's agent routes, at the root without trailing slashes (contract §1)."""
+"""The desktop app's agent routes, at the root without trailing slashes."""
 
 from __future__ import annotations
 

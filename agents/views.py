@@ -1,4 +1,4 @@
-"""The desktop app's agent endpoints (contract §2.7-§2.12): thin views over the services.
+"""The desktop app's agent endpoints: thin views over the services.
 
 Each view validates its body with a serializer, calls one service or selector and answers the
 selector's dict. Errors are the services' domain exceptions, turned into JSON by the handler.

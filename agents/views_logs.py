@@ -21,7 +21,7 @@ class LogEntrySerializer(serializers.Serializer):
     seq = serializers.IntegerField()
     kind = serializers.CharField()
     step_run_id = serializers.IntegerField(allow_null=True)
-    data = serializers.DictField(help_text="The terminal frame (§4.2) as it was sent live.")
+    data = serializers.DictField(help_text="The terminal frame as it was sent live.")
     created_at = serializers.DateTimeField()
 
 

@@ -1,8 +1,7 @@
-"""django-cors-headers, with the two things the desktop contract (§1) adds.
+"""django-cors-headers, with the two things the desktop app's API adds.
 
 - A preflight from an origin that is not allowed answers 400 (django-cors-headers answers 200
-  without CORS headers; the browser refuses either way, but the contract and the reference hub
-  say 400).
+  without CORS headers; the browser refuses either way, but the API documents 400).
 - ``CORS_ALLOW_HEADERS = ["*"]`` echoes the requested headers: a literal ``*`` is not a wildcard
   for requests made with credentials.
 """

@@ -1,4 +1,4 @@
-"""``/projects/{pid}/subscribe``: the project's node and run events (contract §4.1)."""
+"""``/projects/{pid}/subscribe``: the project's node and run events."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ class ProjectConsumer(HubConsumer):
     async def connect(self) -> None:
         project_id = int(self.scope["url_route"]["kwargs"]["pid"])
         if not await self._project_exists(project_id):
-            # Before accept: the handshake is refused, as the reference hub does.
+            # Before accept: the handshake is refused, as the desktop app expects.
             await self.close(code=4004, reason="Project not found")
             return
         # Join before accepting, so no event sent after the handshake can be missed.

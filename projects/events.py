@@ -1,4 +1,4 @@
-"""The project socket's events (contract §4.1), sent through ``orchestra_site.events``.
+"""The project socket's events, sent through ``orchestra_site.events``.
 
 Only services call these, inside their transaction; the frames leave after commit.
 """

@@ -1,4 +1,4 @@
-"""Projects, their DAG of nodes, tasks and run records (contract §2.2 to §2.5).
+"""Projects, their DAG of nodes, tasks and run records (to).
 
 Optional text columns are nullable on purpose: the contract tells ``null`` (cleared) from ``""``.
 """
@@ -105,7 +105,7 @@ class NodeEdge(models.Model):
 
 
 class Task(models.Model):
-    # Deleting a node deletes its tasks (contract §2.3), as deleting a project deletes its tasks.
+    # Deleting a node deletes its tasks, as deleting a project deletes its tasks.
     project = models.ForeignKey(Project, on_delete=models.CASCADE, null=True, blank=True, related_name="tasks")
     node = models.ForeignKey(Node, on_delete=models.CASCADE, null=True, blank=True, related_name="tasks")
     title = models.CharField(max_length=TITLE_MAX)

@@ -1,4 +1,4 @@
-"""Turning a planner agent's answer into the plan draft of contract §2.6.
+"""Turning a planner agent's answer into the plan draft of contract
 
 ``run_planner`` is the seam: the agents app registers a real agent call (``register_planner``) that
 gets ``planner_prompt(...)`` and returns the model's text; with none registered it answers 503. Whatever the

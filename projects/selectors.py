@@ -1,7 +1,7 @@
 """Reads that shape projects, nodes, tasks and runs into the contract's JSON objects.
 
 The same dicts are the HTTP responses and the WebSocket payloads, so ``node.created`` is
-byte-for-byte the node the POST answered (contract §4.1).
+byte-for-byte the node the POST answered.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Input validation and the OpenAPI shapes of the projects API (contract §2.2 to §2.6).
+"""Input validation and the OpenAPI shapes of the projects API (to).
 
 Responses are built by ``projects.selectors`` (the same dicts go out as WebSocket events); the
 output serializers here describe them for ``/api/schema/`` and are checked against real
@@ -42,7 +42,7 @@ class ResourceInputSerializer(serializers.Serializer):
 
 
 class NodeMetadataInputSerializer(serializers.Serializer):
-    """Unknown keys are dropped, as the reference hub does; ``deliverables`` is kept (Recommended)."""
+    """Unknown keys are dropped; ``deliverables`` is kept."""
 
     resources = ResourceInputSerializer(many=True, default=list)
     extra = JSONObjectField(default=dict)

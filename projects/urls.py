@@ -1,4 +1,4 @@
-"""The desktop app's project routes, at the root and without trailing slashes (contract §1)."""
+"""The desktop app's project routes, at the root and without trailing slashes."""
 
 from __future__ import annotations
 

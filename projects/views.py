@@ -1,4 +1,4 @@
-"""The projects API (contract §2.2 to §2.6): thin views over ``projects.services`` and ``selectors``."""
+"""The projects API (to): thin views over ``projects.services`` and ``selectors``."""
 
 from __future__ import annotations
 

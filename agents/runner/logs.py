@@ -1,6 +1,6 @@
 """An execution's output: stored as numbered log entries and sent live to its terminal sockets.
 
-Every terminal frame (§4.2: ``step_start``, ``output``, ``step_complete``, ``status``) is a log
+Every terminal frame (``step_start``, ``output``, ``step_complete``, ``status``) is a log
 entry with a per-execution ``seq``. Entries are written in small batches and each frame is
 broadcast after its batch commits, so a socket that replays the stored entries and then takes
 live frames with a larger ``seq`` sees everything once, in order (``agents.consumers``).

@@ -210,7 +210,7 @@ def step_limit(step_run: StepRun, key: str, default: float) -> float:
 
 
 def run_time_prompt(step_run: StepRun) -> str:
-    """Fill ``{{Upstream Step Name}}`` with the parents' outputs and ``{{context.*}}`` (§3)."""
+    """Fill ``{{Upstream Step Name}}`` with the parents' outputs and ``{{context.*}}``."""
     outputs = {parent.name: parent.output or "" for parent in step_run.parents.all()}
     return substitute_step_outputs(step_run.prompt, outputs, step_run.execution.context)
 

@@ -1,4 +1,4 @@
-"""Creating, updating and cancelling executions and step runs (contract §2.10-§2.11).
+"""Creating, updating and cancelling executions and step runs.
 
 ``execution_build`` is the one place an execution and its step runs come into being (POST
 /executions and launch alike). Status changes use single UPDATE statements so they never overwrite
@@ -90,9 +90,9 @@ def execution_build(
     queued: bool,
     run: Run | None = None,
 ) -> Execution:
-    """Store a pending execution with one step run per template step (§2.10), and say so.
+    """Store a pending execution with one step run per template step, and say so.
 
-    Each step run gets its step's prompt resolved against ``context`` (§3), a snapshot of its
+    Each step run gets its step's prompt resolved against ``context``, a snapshot of its
     settings, and parent links copied from the template's edges. Call inside a transaction.
     """
     execution = Execution.objects.create(

@@ -1,4 +1,4 @@
-"""Preview and launch a template on a node (contract §2.12).
+"""Preview and launch a template on a node.
 
 Both resolve the prompts with the same context and the same function, so a preview shows exactly
 the prompts a launch stores. Launch queues the execution for the hub's own runner.

@@ -1,4 +1,4 @@
-"""The template editor: templates, their steps and step edges (contract §2.7-§2.9).
+"""The template editor: templates, their steps and step edges.
 
 Every write locks the template row first, so an edit never lands in a template that a concurrent
 request is deleting, and two requests creating the same edge cannot both pass the check.
@@ -121,7 +121,7 @@ def template_update(*, template_id: int, changes: TemplateChanges) -> AgentTempl
 
 @transaction.atomic
 def template_delete(*, template_id: int) -> None:
-    """Steps and edges go with it; executions and step runs keep their data, detached (§2.14)."""
+    """Steps and edges go with it; executions and step runs keep their data, detached."""
     _locked_template(template_id).delete()
 
 
@@ -168,6 +168,6 @@ def edge_create(*, template_id: int, parent_id: int, child_id: int) -> StepEdge:
 
 @transaction.atomic
 def edge_delete(*, template_id: int, parent_id: int, child_id: int) -> None:
-    """Idempotent: removing an edge that does not exist succeeds (§2.9)."""
+    """Idempotent: removing an edge that does not exist succeeds."""
     _locked_template(template_id)
     StepEdge.objects.filter(template_id=template_id, parent_id=parent_id, child_id=child_id).delete()

@@ -1,4 +1,4 @@
-"""Executions and step runs (contract §2.10-§2.11; checklist rows 28-34) and their events."""
+"""Executions and step runs and their events."""
 
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ class TestCreate:
                 without_times(step_run_body(runs[2], step_id=steps[2].pk, name="c", agent_type="gemini")),
             ],
         }
-        # §3: node is {id, title, description, prompt, metadata} here, so node.context stays verbatim.
+        # node is {id, title, description, prompt, metadata} here, so node.context stays verbatim.
         assert [r.prompt for r in runs] == ["A Login bug x=1", "B {{node.context}}||", "C {{a}} {{b}}"]
         assert list(runs[2].parents.order_by("id")) == runs[:2] and not runs[0].parents.exists()
         assert runs[0].settings == {

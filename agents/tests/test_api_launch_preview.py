@@ -1,4 +1,4 @@
-"""Preview and launch (contract §2.12; checklist rows 35-36), and the OpenAPI schema of the agents API."""
+"""Preview and launch, and the OpenAPI schema of the agents API."""
 
 from __future__ import annotations
 

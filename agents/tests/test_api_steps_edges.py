@@ -1,4 +1,4 @@
-"""Template steps and step edges (contract §2.8-§2.9; checklist rows 23-27) and the step cascade."""
+"""Template steps and step edges and the step cascade."""
 
 from __future__ import annotations
 

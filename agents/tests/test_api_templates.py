@@ -1,4 +1,4 @@
-"""Agent templates (contract §2.7; checklist rows 18-22) and the template cascade of §2.14."""
+"""Agent templates and the template cascade."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The six built-in templates (contract §2.13), created by the ``0002_builtin_templates`` migration."""
+"""The six built-in templates, created by the ``0002_builtin_templates`` migration."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Placeholder resolution (contract §3): ``agents.prompts``."""
+"""Placeholder resolution: ``agents.prompts``."""
 
 from __future__ import annotations
 

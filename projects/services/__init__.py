@@ -1,7 +1,7 @@
 """Every change to projects, nodes, tasks and runs goes through these functions (API, admin, runner alike).
 
-``graph``: projects, nodes and their parent links, the plan draft (§2.2, §2.3, §2.6). ``tasks``: §2.4.
-``runs``: run records (§2.5). Everything is re-exported here, so callers write ``services.node_create``.
+``graph``: projects, nodes and their parent links, the plan draft. ``tasks``:
+``runs``: run records. Everything is re-exported here, so callers write ``services.node_create``.
 """
 
 from __future__ import annotations

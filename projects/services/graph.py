@@ -102,7 +102,7 @@ def project_update(*, project_id: int, changes: ProjectChanges) -> Project:
 
 @transaction.atomic
 def project_delete(*, project_id: int) -> None:
-    """Nodes, edges, tasks, runs (and the agents app's executions) go with it. No event (§2.2)."""
+    """Nodes, edges, tasks, runs (and the agents app's executions) go with it. No event."""
     path = Project.objects.filter(pk=project_id).values_list("workspace_path", flat=True).first()
     if path is None:
         raise NotFound("Project not found")
@@ -233,7 +233,7 @@ def _refuse_cycle(*, project_id: int, node_id: int, parents: list[int]) -> None:
 
 
 def plan_generate(*, project_id: int, prompt: str, resources: list[ResourceData] | None) -> PlanData:
-    """Ask the planner for a draft; nothing is stored (§2.6).
+    """Ask the planner for a draft; nothing is stored.
 
     Deliberately not atomic: the planner is an agent that may take minutes, and no transaction
     (on SQLite: the write lock) may be held meanwhile.

@@ -1,4 +1,4 @@
-"""Run records (contract §2.5) and their ``run.created`` / ``run.updated`` events."""
+"""Run records and their ``run.created`` / ``run.updated`` events."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def run_create(*, project_id: int, node_id: int, agent_type: str, prompt: str, s
 
 @transaction.atomic
 def run_update(*, project_id: int, run_id: int, changes: RunChanges) -> Run:
-    """``running`` fills ``started_at`` once; every finished status stamps ``finished_at`` anew (§2.5)."""
+    """``running`` fills ``started_at`` once; every finished status stamps ``finished_at`` anew."""
     run = selectors.run_get(project_id=project_id, run_id=run_id)
     now = timezone.now()
     fields: dict[str, Any] = {key: changes[key] for key in ("status", "output", "error") if key in changes}  # type: ignore[literal-required]

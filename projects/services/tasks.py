@@ -1,4 +1,4 @@
-"""Tasks (contract §2.4): top level, optionally linked to a project and one of its nodes. No events."""
+"""Tasks: top level, optionally linked to a project and one of its nodes. No events."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def task_create(
     project_id: int | None = None,
     node_id: int | None = None,
 ) -> Task:
-    """The project is not filled in from the node (§2.4)."""
+    """The project is not filled in from the node."""
     _check_task_links(project_id=project_id, node_id=node_id, check_project=True, check_node=True)
     now = timezone.now()
     return Task.objects.create(

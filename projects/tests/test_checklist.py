@@ -1,4 +1,4 @@
-"""Contract §6, rows 1-17, call by call, with the bodies the desktop app really sends (§2.3)."""
+"""Contract, rows 1-17, call by call, with the bodies the desktop app really sends."""
 
 from __future__ import annotations
 

@@ -68,7 +68,7 @@ async def test_node_events_arrive_after_the_http_calls(socket, project):
     await http("delete", reverse("node-detail", args=[project.pk, node["id"]]))
 
     assert await socket.receive_json_from() == {"event": "node.deleted", "data": {"id": node["id"]}}
-    # The child lost its parent, but no node.updated is sent for it (§2.3).
+    # The child lost its parent, but no node.updated is sent for it.
     assert await socket.receive_nothing(timeout=0.2)
 
 

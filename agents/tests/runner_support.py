@@ -27,6 +27,13 @@ TEST_PASSTHROUGH = ["DISABLE_TELEMETRY", "DISABLE_ERROR_REPORTING", "NO_COLOR", 
 
 
 @pytest.fixture
+def fake_agent(settings: Any) -> list[str]:
+    """``agent_type: custom`` runs the tests' stand-in agent (``tests/fake_agent.py``)."""
+    settings.CUSTOM_AGENT_COMMAND = [*FAKE_AGENT, "{prompt}"]
+    return settings.CUSTOM_AGENT_COMMAND  # type: ignore[no-any-return]
+
+
+@pytest.fixture
 def fake_model() -> Iterator[FakeModelServer]:
     with FakeModelServer(text="The fake model's answer.", input_tokens=11, output_tokens=7) as server:
         yield server

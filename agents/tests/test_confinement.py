@@ -13,7 +13,6 @@ from rest_framework.test import APIClient
 from agents.models import AgentTemplate, Execution, StepRun
 from agents.services import executions
 from agents.tests.runner_support import (
-    FAKE_AGENT,
     RunnerThread,
     execution_finished,
     launch,
@@ -24,12 +23,6 @@ from agents.tests.runner_support import (
 from projects.models import Project
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def fake_agent(settings: Any) -> list[str]:
-    settings.CUSTOM_AGENT_COMMAND = [*FAKE_AGENT, "{prompt}"]
-    return settings.CUSTOM_AGENT_COMMAND  # type: ignore[no-any-return]
 
 
 @pytest.fixture

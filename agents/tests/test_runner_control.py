@@ -36,12 +36,6 @@ from orchestration.services import workspace_set_desired
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def fake_agent(settings: Any) -> list[str]:
-    settings.CUSTOM_AGENT_COMMAND = [*FAKE_AGENT, "{prompt}"]
-    return settings.CUSTOM_AGENT_COMMAND  # type: ignore[no-any-return]
-
-
 def custom_steps(count: int, seconds: float) -> list[tuple[str, str, str]]:
     return [(f"S{i}", "custom", f"{seconds}") for i in range(count)]
 

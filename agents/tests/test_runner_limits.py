@@ -10,7 +10,6 @@ from rest_framework.test import APIClient
 
 from agents.models import Execution, ExecutionLogEntry, StepRun
 from agents.tests.runner_support import (
-    FAKE_AGENT,
     RunnerThread,
     execution_finished,
     launch,
@@ -20,12 +19,6 @@ from agents.tests.runner_support import (
 from orchestration.models import Workspace
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def fake_agent(settings: Any) -> list[str]:
-    settings.CUSTOM_AGENT_COMMAND = [*FAKE_AGENT, "{prompt}"]
-    return settings.CUSTOM_AGENT_COMMAND  # type: ignore[no-any-return]
 
 
 def test_a_silent_agent_is_stopped_at_the_idle_limit_and_frees_its_slot(

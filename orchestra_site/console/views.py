@@ -19,6 +19,7 @@ from orchestra_site.console.access import console_page
 from orchestra_site.exceptions import error_body
 from orchestration import selectors as orchestration_selectors
 from projects import selectors as project_selectors
+from projects.models import AgentType, NodeStatus
 
 
 def root(request: HttpRequest) -> HttpResponse:
@@ -76,8 +77,8 @@ def project(request: HttpRequest, pid: int) -> HttpResponse:
             "executions": console_selectors.project_executions(project_id=pid),
             "templates": agent_selectors.template_list(),
             "dag_run_list_url": reverse("dag-runs", kwargs={"pid": pid}),
-            "node_statuses": ["pending", "in_progress", "completed", "blocked", "failed"],
-            "agent_types": ["claude", "codex", "gemini", "custom"],
+            "node_statuses": NodeStatus.values,
+            "agent_types": AgentType.values,
             "section": "projects",
         },
     )

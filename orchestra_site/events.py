@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import time
 import uuid
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
@@ -111,13 +112,24 @@ def deliver(group: str, frames: list[Frame]) -> None:
 
 
 class LayerState:
-    """Whether Redis answers, so an outage is one warning and one recovery line, not a flood."""
+    """Whether Redis answers, so an outage is one warning and one recovery line, not a flood.
+
+    While it is down, senders try it again at most once per ``RETRY_SECONDS`` (a send that fails
+    alone, with the receiving side fine, must not leave the process talking only to itself).
+    """
+
+    RETRY_SECONDS = 1.0
 
     def __init__(self) -> None:
         self.down = False
+        self.retry_at = 0.0
+
+    def worth_trying(self) -> bool:
+        return not self.down or time.monotonic() >= self.retry_at
 
     def failed(self) -> bool:
         """Record a failure; True the first time in an outage."""
+        self.retry_at = time.monotonic() + self.RETRY_SECONDS
         if self.down:
             return False
         self.down = True
@@ -132,7 +144,7 @@ class LayerState:
         if not self.down:
             return False
         self.down = False
-        logger.warning("the channel layer answers again: sending every socket a fresh snapshot")
+        logger.warning("the channel layer answers again")
         return True
 
 
@@ -194,9 +206,10 @@ class EventHub:
     async def send_loop(self) -> None:
         while True:
             group, frames = await self.outgoing.get()
-            if self.layer is not None and not layer_state.down:
+            if self.layer is not None and layer_state.worth_trying():
                 try:
                     await self.layer.group_send(group, frame_message(group, frames))
+                    layer_state.answered()
                     continue
                 except Exception:
                     layer_state.failed()
@@ -238,6 +251,7 @@ class EventHub:
                 delay = min(delay * 2, 5.0)
                 continue
             layer_state.answered()
+            logger.warning("sending every socket of this process a fresh snapshot")
             await self.resync_sockets()
             return
 

@@ -39,3 +39,33 @@ async def test_the_receive_loop_stops_when_cancelled_even_if_the_layer_turns_it_
     await asyncio.wait({receiving}, timeout=2)
     assert receiving.cancelled()
     assert hub.layer.reads == 1  # type: ignore[attr-defined]
+
+
+class LayerThatFailsOneSend:
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.failures = 1
+
+    async def group_send(self, group: str, message: dict[str, object]) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("Connection reset by peer.")
+        self.sent.append(group)
+
+
+async def test_one_failed_send_does_not_leave_the_process_talking_only_to_itself(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from orchestra_site import events
+
+    monkeypatch.setattr(events, "layer_state", events.LayerState())
+    monkeypatch.setattr(events.LayerState, "RETRY_SECONDS", 0.0)
+    hub = EventHub.__new__(EventHub)
+    hub.layer, hub.members, hub.outgoing = LayerThatFailsOneSend(), {}, asyncio.Queue()  # type: ignore[assignment]
+    sending = asyncio.create_task(hub.send_loop())
+    for group in ("first", "second"):
+        hub.outgoing.put_nowait((group, [('{"event":"x"}', None)]))
+    while hub.outgoing.qsize():
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    sending.cancel()
+    assert hub.layer.sent == ["second"]  # type: ignore[attr-defined]
+    assert not events.layer_state.down

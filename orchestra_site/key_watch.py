@@ -27,24 +27,28 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+Revoked = Callable[[], None]
+
+
 class KeyWatch:
-    """The sockets of this event loop by key id, and the loop that checks their keys."""
+    """The sockets of this event loop by key id (each a callback to run on revocation), and the
+    loop that checks their keys."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.sockets: dict[int, set[asyncio.Event]] = defaultdict(set)
+        self.sockets: dict[int, set[Revoked]] = defaultdict(set)
         self.task: asyncio.Task[None] | None = None
 
-    def add(self, key_id: int, revoked: asyncio.Event) -> None:
-        self.sockets[key_id].add(revoked)
+    def add(self, key_id: int, on_revoked: Revoked) -> None:
+        self.sockets[key_id].add(on_revoked)
         if self.task is None or self.task.done():
             self.task = self.loop.create_task(self.check_periodically())
 
-    def discard(self, key_id: int, revoked: asyncio.Event) -> None:
-        events = self.sockets.get(key_id)
-        if events is not None:
-            events.discard(revoked)
-            if not events:
+    def discard(self, key_id: int, on_revoked: Revoked) -> None:
+        callbacks = self.sockets.get(key_id)
+        if callbacks is not None:
+            callbacks.discard(on_revoked)
+            if not callbacks:
                 del self.sockets[key_id]
 
     async def check_periodically(self) -> None:
@@ -56,8 +60,8 @@ class KeyWatch:
                 logger.warning("could not check the API keys of open sockets", exc_info=True)
                 continue
             for key_id in [key_id for key_id in self.sockets if key_id not in active]:
-                for revoked in self.sockets.pop(key_id, ()):
-                    revoked.set()
+                for on_revoked in self.sockets.pop(key_id, ()):
+                    on_revoked()
 
 
 def _active_key_ids(key_ids: list[int]) -> set[int]:
@@ -67,41 +71,23 @@ def _active_key_ids(key_ids: list[int]) -> set[int]:
 _watches: dict[asyncio.AbstractEventLoop, KeyWatch] = {}
 
 
-def _watch() -> KeyWatch:
+def on_revocation(key_id: int, on_revoked: Revoked) -> Callable[[], None]:
+    """Call ``on_revoked`` (on this event loop) once the key is revoked; returns the way to stop
+    watching (when the connection ends first)."""
     loop = asyncio.get_running_loop()
     watch = _watches.get(loop)
     if watch is None:
         for old in [old for old in _watches if old.is_closed()]:
             del _watches[old]
         watch = _watches[loop] = KeyWatch(loop)
-    return watch
-
-
-def on_revocation(key_id: int, callback: Callable[[], Awaitable[Any]]) -> Callable[[], None]:
-    """Call ``callback`` (on this event loop) once the key is revoked; returns the way to stop
-    watching (when the connection ends first)."""
-    revoked = asyncio.Event()
-    watch = _watch()
-    watch.add(key_id, revoked)
-
-    async def wait_then_call() -> None:
-        await revoked.wait()
-        await callback()
-
-    task = watch.loop.create_task(wait_then_call())
-
-    def forget() -> None:
-        watch.discard(key_id, revoked)
-        task.cancel()
-
-    return forget
+    watch.add(key_id, on_revoked)
+    return lambda: watch.discard(key_id, on_revoked)
 
 
 async def run_while_key_active(app: Any, scope: dict[str, Any], receive: Receive, send: Send, *, key_id: int) -> Any:
     """Run the socket's app; when its key is revoked, close the socket and tell the app it left."""
     revoked = asyncio.Event()
-    watch = _watch()
-    watch.add(key_id, revoked)
+    forget = on_revocation(key_id, revoked.set)
 
     async def receive_unless_revoked() -> dict[str, Any]:
         if not revoked.is_set():
@@ -118,4 +104,4 @@ async def run_while_key_active(app: Any, scope: dict[str, Any], receive: Receive
     try:
         return await app(scope, receive_unless_revoked, send)
     finally:
-        watch.discard(key_id, revoked)
+        forget()

@@ -87,7 +87,7 @@ class SocketIOSubscriber(FrameSubscriber):
 
 
 subscribers: dict[str, SocketIOSubscriber] = {}
-_opening: set[asyncio.Task[None]] = set()
+_background_tasks: set[asyncio.Task[None]] = set()
 
 
 def api_key_of(auth: object, scope: Scope) -> str | None:
@@ -113,13 +113,19 @@ async def connect(sid: str, environ: dict[str, Any], auth: object = None) -> Non
     subscriber.session = OrchestrationSession(subscriber)
     subscribers[sid] = subscriber
     if principal.api_key is not None:
-        # A revoked key ends the connection within seconds, as it does a raw socket's.
-        subscriber.forget_key = key_watch.on_revocation(principal.api_key.pk, lambda: server.disconnect(sid))
+
+        def disconnect() -> None:
+            """A revoked key ends the connection within seconds, as it does a raw socket's."""
+            closing = asyncio.ensure_future(server.disconnect(sid))
+            _background_tasks.add(closing)
+            closing.add_done_callback(_background_tasks.discard)
+
+        subscriber.forget_key = key_watch.on_revocation(principal.api_key.pk, disconnect)
     # The server answers the connect when this handler returns; the snapshot follows that answer.
     # Events the client sends meanwhile wait for it (the session's lock).
     task = asyncio.get_running_loop().create_task(subscriber.session.open())
-    _opening.add(task)
-    task.add_done_callback(_opening.discard)
+    _background_tasks.add(task)
+    task.add_done_callback(_background_tasks.discard)
 
 
 @server.on("*")

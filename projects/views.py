@@ -6,6 +6,7 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -105,9 +106,14 @@ class NodeListView(APIView):
 
     @extend_schema(parameters=[PID], request=NodeCreateSerializer, responses={201: NodeSerializer, **ERRORS})
     def post(self, request: Request, pid: int) -> Response:
-        selectors.project_require(pid)
-        node = services.node_create(project_id=pid, **validated(NodeCreateSerializer, request.data))
-        return Response(selectors.node_data(node), status=201)
+        serializer = NodeCreateSerializer(data=request.data)
+        if not serializer.is_valid():
+            selectors.project_require(pid)  # a missing project is a 404 before any 400
+            raise ValidationError(serializer.errors)
+        fields = dict(serializer.validated_data)
+        # The service locks the project (404 when it is missing) and checks the parents it links.
+        node = services.node_create(project_id=pid, **fields)
+        return Response(selectors.node_data(node, fields.get("parent_ids", [])), status=201)
 
 
 class NodeDetailView(APIView):

@@ -104,7 +104,7 @@ class Migration(migrations.Migration):
                     models.JSONField(
                         blank=True,
                         default=dict,
-                        help_text="The context the prompts were resolved with (§3), for {{context.*}}.",
+                        help_text="The context the prompts were resolved with, for {{context.*}}.",
                     ),
                 ),
                 ("error", models.TextField(blank=True, null=True)),
@@ -197,7 +197,7 @@ class Migration(migrations.Migration):
                         max_length=20,
                     ),
                 ),
-                ("prompt", models.TextField(help_text="The step's prompt template resolved at creation (§3).")),
+                ("prompt", models.TextField(help_text="The step's prompt template resolved at creation.")),
                 (
                     "status",
                     models.CharField(

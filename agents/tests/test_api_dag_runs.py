@@ -9,9 +9,9 @@ from rest_framework.test import APIClient
 
 from agents.models import DagRun, DagRunNode
 from agents.services import templates
-from orchestra_site.openapi_check import SchemaChecker, hub_openapi
 from projects import services as project_services
 from projects.models import NodeEdge, Project
+from tests.support.openapi_check import SchemaChecker, hub_openapi
 
 pytestmark = pytest.mark.django_db
 

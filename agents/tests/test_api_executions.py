@@ -14,9 +14,9 @@ from rest_framework.test import APIClient
 
 from agents.models import AgentTemplate, Execution, StepRun
 from agents.services import executions, templates
-from orchestra_site.testing import HubCommunicator
 from projects import services as project_services
 from projects.models import Node, Project
+from tests.support.communicators import HubCommunicator
 
 
 @pytest.fixture

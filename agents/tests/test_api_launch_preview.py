@@ -13,10 +13,10 @@ from rest_framework.test import APIClient
 from agents.models import AgentTemplate, Execution, StepRun
 from agents.services import templates
 from orchestra_site.models import OutboxEvent
-from orchestra_site.openapi_check import SchemaChecker, hub_openapi
-from orchestra_site.testing import HubCommunicator
 from projects import services as project_services
 from projects.models import Node, Project
+from tests.support.communicators import HubCommunicator
+from tests.support.openapi_check import SchemaChecker, hub_openapi
 
 NODE_METADATA = {
     "resources": [{"kind": "url", "title": "Spec", "url": "https://s", "notes": None}],

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from agents.runner.logs import append_entries, output_frame
 from agents.tests.runner_support import launch, make_template
-from orchestra_site.testing import HubCommunicator
+from tests.support.communicators import HubCommunicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

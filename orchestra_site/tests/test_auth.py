@@ -7,7 +7,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from orchestra_site.services import api_key_create
-from orchestra_site.testing import HubCommunicator
+from tests.support.communicators import HubCommunicator
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 from orchestra_site.models import ApiKey
 from orchestra_site.services import api_key_create
-from orchestra_site.testing import HubCommunicator
+from tests.support.communicators import HubCommunicator
 
 pytestmark = pytest.mark.django_db
 

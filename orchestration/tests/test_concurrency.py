@@ -20,9 +20,9 @@ from django.conf import settings
 from django.db import connection, connections
 
 from conftest import requires_postgres
-from orchestra_site.testing import HubCommunicator
 from orchestration import services
 from orchestration.models import Totals, Workspace
+from tests.support.communicators import HubCommunicator
 
 pytestmark = [requires_postgres, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 WORKSPACES = [f"/race/{i}" for i in range(5)]

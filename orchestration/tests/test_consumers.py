@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 
-from orchestra_site.testing import HubCommunicator
 from orchestration import services
+from tests.support.communicators import HubCommunicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from orchestra_site.openapi_check import SchemaChecker, hub_openapi
+from tests.support.openapi_check import SchemaChecker, hub_openapi
 
 pytestmark = pytest.mark.django_db
 

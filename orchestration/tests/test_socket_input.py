@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestra_site.testing import HubCommunicator
+from tests.support.communicators import HubCommunicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -15,8 +15,8 @@ from django.utils import timezone
 from orchestra_site.asgi import application
 from orchestra_site.models import ApiKey
 from orchestra_site.services import api_key_create
-from orchestra_site.testing import HubCommunicator
 from orchestration import services
+from tests.support.communicators import HubCommunicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

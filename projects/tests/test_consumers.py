@@ -5,9 +5,9 @@ from asgiref.sync import sync_to_async
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from orchestra_site.testing import HubCommunicator
 from projects import services
 from projects.tests.helpers import node_body
+from tests.support.communicators import HubCommunicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from orchestra_site.openapi_check import SchemaChecker, hub_openapi
 from projects import planning, services
 from projects.urls import urlpatterns
+from tests.support.openapi_check import SchemaChecker, hub_openapi
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""Test helpers shared by every app's tests."""
+"""WebSocket test clients of the whole hub (auth middleware included), shared by every app's tests."""
 
 from __future__ import annotations
 

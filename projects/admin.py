@@ -6,6 +6,7 @@ sends the same events as the API.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django import forms
@@ -30,8 +31,8 @@ class ProjectAdminForm(forms.ModelForm):
         value = self.cleaned_data.get("workspace_path") or ""
         if not value:
             return value  # the service gives the project its default folder
-        others = Project.objects.exclude(pk=self.instance.pk).values_list("workspace_path", flat=True)
-        return str(field_check(lambda: validate_workspace_path(value, other_workspaces=others), field="workspace_path"))
+        check = partial(validate_workspace_path, value, project_id=self.instance.pk)
+        return str(field_check(check, field="workspace_path"))
 
 
 @admin.register(Project)

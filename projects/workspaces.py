@@ -14,6 +14,7 @@ from pathlib import Path
 from django.conf import settings
 
 from orchestra_site.exceptions import InvalidInput
+from projects.models import Project
 
 
 def default_workspace_path(project_id: int) -> Path:
@@ -50,17 +51,16 @@ def hub_folders() -> list[Path]:
     ]
 
 
-def validate_workspace_path(
-    value: object, *, other_workspaces: Iterable[str] = (), field: str = "workspace_path"
-) -> Path:
+def validate_workspace_path(value: object, *, project_id: int | None, field: str = "workspace_path") -> Path:
     """A project's workspace: inside ``ORCHESTRA_WORKSPACE_ROOTS``, and holding neither the hub's
     own folders (its code, data, the workspaces and worktrees folders) nor another project's
-    workspace, so one project's agents never see the hub or the other projects."""
+    workspace, so one project's agents never see the hub or the other projects. ``project_id``
+    is the project whose workspace it is (None for a new one)."""
     resolved = confined_path(value, field=field, roots=settings.WORKSPACE_ROOTS, setting="ORCHESTRA_WORKSPACE_ROOTS")
     for folder in hub_folders():
         if folder.is_relative_to(resolved):
             raise InvalidInput(f"{field}: {resolved} holds the hub's own folder {folder}; choose a folder inside it.")
-    for other in other_workspaces:
+    for other in Project.objects.exclude(pk=project_id).values_list("workspace_path", flat=True):
         other_path = Path(other)
         if other_path != resolved and other_path.is_relative_to(resolved):
             raise InvalidInput(f"{field}: {resolved} holds another project's workspace ({other_path}).")

@@ -24,7 +24,6 @@ from agents.runner.launching import build_launch
 from agents.runner.process import AgentProcess, kill_group
 from agents.runner.queue import StepOutcome, step_run_finish, step_run_record_pid
 from orchestra_site.exceptions import HubError, InvalidInput
-from projects.models import Project
 from projects.workspaces import make_workspace_dir, validate_workspace_path, validate_worktree_path
 
 logger = logging.getLogger(__name__)
@@ -221,8 +220,7 @@ def execution_cwd(execution: Execution) -> Path:
     Both are checked again here, symlinks resolved, whatever was checked when they were written:
     a row written before the rules, or a folder replaced by a link since, fails the step.
     """
-    others = Project.objects.exclude(pk=execution.project_id).values_list("workspace_path", flat=True)
-    workspace = validate_workspace_path(execution.workspace_path, other_workspaces=others)
+    workspace = validate_workspace_path(execution.workspace_path, project_id=execution.project_id)
     make_workspace_dir(workspace)
     if not execution.worktree_path:
         return workspace

@@ -65,11 +65,7 @@ NODE_FIELDS = (
 @transaction.atomic
 def project_create(*, name: str, description: str | None = None, workspace_path: str | None = None) -> Project:
     """Create the project, its workspace folder and its pinned orchestration workspace."""
-    given = (
-        validate_workspace_path(workspace_path, other_workspaces=_workspaces_of_projects())
-        if workspace_path is not None
-        else None
-    )
+    given = validate_workspace_path(workspace_path, project_id=None) if workspace_path is not None else None
     now = timezone.now()
     project = Project.objects.create(
         name=name, description=description, workspace_path=str(given or ""), created_at=now, updated_at=now
@@ -89,9 +85,7 @@ def project_update(*, project_id: int, changes: ProjectChanges) -> Project:
     if previous is None:
         raise NotFound("Project not found")
     if changes.get("workspace_path") is not None:
-        path = validate_workspace_path(
-            changes["workspace_path"], other_workspaces=_workspaces_of_projects(except_id=project_id)
-        )
+        path = validate_workspace_path(changes["workspace_path"], project_id=project_id)
         fields["workspace_path"] = str(path)
         _ensure_workspace(path=path)
     Project.objects.filter(pk=project_id).update(**fields, updated_at=timezone.now())
@@ -108,10 +102,6 @@ def project_delete(*, project_id: int) -> None:
         raise NotFound("Project not found")
     Project.objects.filter(pk=project_id).delete()
     _release_workspace(path=path)
-
-
-def _workspaces_of_projects(*, except_id: int | None = None) -> list[str]:
-    return list(Project.objects.exclude(pk=except_id).values_list("workspace_path", flat=True))
 
 
 def _release_workspace(*, path: str) -> None:

@@ -4,19 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orchestration', '0002_totals_singleton'),
+        ("orchestration", "0002_totals_singleton"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='workspace',
-            name='hub_running',
+            model_name="workspace",
+            name="hub_running",
             field=models.PositiveIntegerField(default=0, help_text="The hub's own agents, part of running."),
         ),
         migrations.AddConstraint(
-            model_name='workspace',
-            constraint=models.CheckConstraint(condition=models.Q(('hub_running__lte', models.F('running'))), name='workspace_hub_running_within_running'),
+            model_name="workspace",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("hub_running__lte", models.F("running"))),
+                name="workspace_hub_running_within_running",
+            ),
         ),
     ]

@@ -159,6 +159,7 @@ async def test_a_revoked_key_ends_its_socketio_connection_within_five_seconds() 
     assert (await member.next_packet()).startswith('40{"sid":')
     assert (await member.next_event())[0] == "orchestration.global"
     await database_sync_to_async(ApiKey.objects.filter(pk=api_key.pk).update)(revoked_at=timezone.now())
+
     async def until_disconnected() -> None:
         while await member.next_packet() != "41":  # the server disconnects the namespace
             pass

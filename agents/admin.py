@@ -17,7 +17,7 @@ from agents.environment import validate_template_metadata
 from agents.models import AgentStep, AgentTemplate, Execution, StepEdge, StepRun
 from agents.services.executions import execution_cancel
 from orchestra_site.admin_support import ServiceAdmin, field_check
-from orchestra_site.exceptions import HubError
+from orchestra_site.api.exceptions import HubError
 
 
 class MetadataForm(forms.ModelForm):

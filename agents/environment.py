@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 from django.conf import settings
 
-from orchestra_site.exceptions import InvalidInput
+from orchestra_site.api.exceptions import InvalidInput
 
 # What the CLIs need to find themselves, their login and their configuration. The hub's own
 # variables (ORCHESTRA_*, DJANGO_*, database and Redis URLs, secrets) are never passed on.

@@ -1,6 +1,6 @@
 """The execution, step-run and DAG-run events of the project socket.
 
-Sent through ``orchestra_site.events``, so they leave after the surrounding transaction commits.
+Sent through ``orchestra_site.realtime.events``, so they leave after the surrounding transaction commits.
 The REST services and the runner both call these, so every path that changes a row says so.
 """
 
@@ -11,7 +11,7 @@ from typing import Any, TypedDict
 from agents.models import DagRun, Execution, ExecutionStatus, StepRun
 from agents.selectors import attach_command
 from agents.selectors_dag_runs import dag_run_data
-from orchestra_site.events import broadcast_event, project_group
+from orchestra_site.realtime.events import broadcast_event, project_group
 
 EXECUTION_CREATED = "execution.created"
 EXECUTION_UPDATED = "execution.updated"

@@ -12,7 +12,7 @@ from django.conf import settings
 
 from agents.runner.launching import build_launch
 from agents.runner.process import kill_group
-from orchestra_site.exceptions import HubError, ServiceUnavailable
+from orchestra_site.api.exceptions import HubError, ServiceUnavailable
 
 PLANNER_TIMEOUT = 180.0
 

@@ -15,7 +15,7 @@ from typing import Any, NotRequired, TypedDict
 from django.conf import settings
 
 from agents.models import AgentStep, AgentTemplate, Execution, StepEdge, StepRun
-from orchestra_site.exceptions import Conflict, NotFound
+from orchestra_site.api.exceptions import Conflict, NotFound
 from projects import selectors as project_selectors
 from projects.models import Node, Project
 from projects.selectors import iso

@@ -7,7 +7,7 @@ from typing import TypedDict
 
 from agents.models import DagRun, DagRunNode, Execution
 from agents.selectors import project_require, valid_id
-from orchestra_site.exceptions import NotFound
+from orchestra_site.api.exceptions import NotFound
 from projects.selectors import iso
 
 

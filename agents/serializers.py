@@ -2,7 +2,7 @@
 
 Input serializers turn a JSON body into typed values for the services: unknown keys are ignored,
 a missing, null, wrong-typed or oversized value is a 400 whose string ``detail`` names the field
-(``orchestra_site.errors``). Strings are never coerced from numbers, booleans are only ``true`` or
+(``orchestra_site.api.errors``). Strings are never coerced from numbers, booleans are only ``true`` or
 ``false``. The response serializers only describe the selectors' dicts for the OpenAPI schema.
 """
 

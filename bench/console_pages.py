@@ -55,7 +55,7 @@ async def seed_workspaces(hub: BenchHub) -> list[str]:
 def measure_pages(hub: BenchHub, paths: list[str], pid: int, ids: list[int]) -> dict[str, list[float]]:
     from playwright.sync_api import sync_playwright
 
-    from orchestra_site.console.tests.browser import CHROMIUM, CHROMIUM_ARGS
+    from tests.console.browser import CHROMIUM, CHROMIUM_ARGS
 
     results: dict[str, list[float]] = {
         key: [] for key in ("ws_paint", "ws_live", "ws_synced", "ws_update", "dag_drawn", "dag_update")
@@ -89,7 +89,7 @@ def measure_pages(hub: BenchHub, paths: list[str], pid: int, ids: list[int]) -> 
 
 
 def run() -> Section:
-    from orchestra_site.console.tests.browser import SKIP_REASON, chromium_available
+    from tests.console.browser import SKIP_REASON, chromium_available
 
     section = Section(
         key="console",

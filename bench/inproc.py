@@ -40,7 +40,7 @@ def django_ready() -> Path:
 
 
 def _bind_loop() -> None:
-    from orchestra_site.events import bind_event_loop
+    from orchestra_site.realtime.events import bind_event_loop
 
     loop = asyncio.new_event_loop()
     bound = threading.Event()

@@ -14,7 +14,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
-from orchestra_site.exceptions import HubError
+from orchestra_site.api.exceptions import HubError
 
 T = TypeVar("T")
 

@@ -11,4 +11,4 @@ class OrchestraSiteConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from orchestra_site import schema  # noqa: F401  registers the auth schemes with drf-spectacular
+        from orchestra_site.api import schema  # noqa: F401  registers the auth schemes with drf-spectacular

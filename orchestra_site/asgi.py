@@ -14,8 +14,8 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from orchestra_site.auth import WebSocketAuthMiddleware  # noqa: E402
 from orchestra_site.routing import websocket_urlpatterns  # noqa: E402
+from orchestra_site.security.auth import WebSocketAuthMiddleware  # noqa: E402
 from orchestration.socketio_server import with_socketio  # noqa: E402
 
 application = with_socketio(

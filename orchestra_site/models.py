@@ -55,7 +55,7 @@ class OutboxEvent(models.Model):
     """An event written in the same transaction as the change it reports.
 
     With the in-memory channel layer a process can only reach its own clients, so each process
-    also relays the rows other processes wrote (``orchestra_site.relay``). With Redis the layer
+    also relays the rows other processes wrote (``orchestra_site.realtime.relay``). With Redis the layer
     itself crosses processes and no rows are written.
     """
 

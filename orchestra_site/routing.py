@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import re_path
 
 from agents.routing import websocket_urlpatterns as agent_routes
-from orchestra_site.consumers import UnknownRouteConsumer
+from orchestra_site.realtime.consumers import UnknownRouteConsumer
 from orchestration.routing import websocket_urlpatterns as orchestration_routes
 from projects.routing import websocket_urlpatterns as project_routes
 

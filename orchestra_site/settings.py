@@ -128,8 +128,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "orchestra_site.hosts.HostAndOriginMiddleware",
-    "orchestra_site.cors.CorsMiddleware",
+    "orchestra_site.security.hosts.HostAndOriginMiddleware",
+    "orchestra_site.security.cors.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -138,7 +138,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "orchestra_site.errors.JsonErrorMiddleware",
+    "orchestra_site.api.errors.JsonErrorMiddleware",
 ]
 
 ROOT_URLCONF = "orchestra_site.urls"
@@ -223,14 +223,14 @@ CORS_ALLOW_METHODS = ["DELETE", "GET", "OPTIONS", "PATCH", "POST", "PUT"]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "orchestra_site.auth.ApiKeyAuthentication",
-        "orchestra_site.auth.LoopbackAuthentication",
+        "orchestra_site.security.auth.ApiKeyAuthentication",
+        "orchestra_site.security.auth.LoopbackAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["orchestra_site.parsers.BoundedJSONParser"],
-    "EXCEPTION_HANDLER": "orchestra_site.errors.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["orchestra_site.api.parsers.BoundedJSONParser"],
+    "EXCEPTION_HANDLER": "orchestra_site.api.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }

@@ -10,9 +10,9 @@ from django.views.generic import RedirectView
 from drf_spectacular.renderers import OpenApiJsonRenderer2
 from drf_spectacular.views import SpectacularAPIView
 
+from orchestra_site.api.docs import ApiDocsView
+from orchestra_site.api.health import HealthView
 from orchestra_site.console.views import root
-from orchestra_site.docs import ApiDocsView
-from orchestra_site.health import HealthView
 
 urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
@@ -23,6 +23,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("console", RedirectView.as_view(pattern_name="console-workspaces")),
     path("console/", include("orchestra_site.console.urls")),
+    path("console/", include("orchestration.console")),
+    path("console/", include("projects.console")),
+    path("console/", include("agents.console")),
     path("", root, name="root"),
     path("", include("projects.urls")),
     path("", include("agents.urls")),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestra_site.consumers import HubConsumer
-from orchestra_site.parsers import JsonRefused, loads_bounded
+from orchestra_site.api.parsers import JsonRefused, loads_bounded
+from orchestra_site.realtime.consumers import HubConsumer
 from orchestration.session import FrameError, OrchestrationSession
 
 

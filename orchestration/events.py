@@ -1,10 +1,10 @@
-"""The orchestration events, as clients receive them. Sent through ``orchestra_site.events``."""
+"""The orchestration events, as clients receive them. Sent through ``orchestra_site.realtime.events``."""
 
 from __future__ import annotations
 
 from typing import TypedDict
 
-from orchestra_site.events import GLOBAL_GROUP, broadcast_event, encode_frame, workspace_group
+from orchestra_site.realtime.events import GLOBAL_GROUP, broadcast_event, encode_frame, workspace_group
 from orchestration.selectors import GlobalState, WorkspaceState
 
 GLOBAL_EVENT = "orchestration.global"

@@ -14,9 +14,9 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.core.exceptions import ValidationError
 
-from orchestra_site.consumers import FrameSubscriber
-from orchestra_site.errors import flatten_errors
-from orchestra_site.events import GLOBAL_GROUP, workspace_group
+from orchestra_site.api.errors import flatten_errors
+from orchestra_site.realtime.consumers import FrameSubscriber
+from orchestra_site.realtime.events import GLOBAL_GROUP, workspace_group
 from orchestration import events, selectors, services
 from orchestration.paths import normalize_workspace_id
 

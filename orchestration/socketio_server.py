@@ -25,11 +25,11 @@ from channels.db import database_sync_to_async
 from socketio import packet as socketio_packet
 from socketio.exceptions import ConnectionRefusedError as SocketIOConnectionRefused
 
-from orchestra_site import key_watch
-from orchestra_site.auth import principal_for
-from orchestra_site.consumers import FrameSubscriber
-from orchestra_site.exceptions import error_body
-from orchestra_site.hosts import host_allowed, origin_allowed
+from orchestra_site.api.exceptions import error_body
+from orchestra_site.realtime import key_watch
+from orchestra_site.realtime.consumers import FrameSubscriber
+from orchestra_site.security.auth import principal_for
+from orchestra_site.security.hosts import host_allowed, origin_allowed
 from orchestration.session import OrchestrationSession
 
 SOCKETIO_PATH = "/orchestration"

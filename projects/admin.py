@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from orchestra_site.admin_support import ServiceAdmin, field_check
-from orchestra_site.exceptions import HubError
+from orchestra_site.api.exceptions import HubError
 from projects import services
 from projects.models import Node, Project, Task
 from projects.services.graph import NODE_FIELDS

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from channels.db import database_sync_to_async
 
-from orchestra_site.consumers import HubConsumer
-from orchestra_site.events import project_group
+from orchestra_site.realtime.consumers import HubConsumer
+from orchestra_site.realtime.events import project_group
 from projects.models import Project
 
 

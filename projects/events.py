@@ -1,4 +1,4 @@
-"""The project socket's events, sent through ``orchestra_site.events``.
+"""The project socket's events, sent through ``orchestra_site.realtime.events``.
 
 Only services call these, inside their transaction; the frames leave after commit.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-from orchestra_site.events import broadcast_event, project_group
+from orchestra_site.realtime.events import broadcast_event, project_group
 from projects.models import Run
 from projects.selectors import NodeData
 

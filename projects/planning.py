@@ -14,7 +14,7 @@ from typing import Any, TypedDict
 
 from django.conf import settings
 
-from orchestra_site.exceptions import ServiceUnavailable
+from orchestra_site.api.exceptions import ServiceUnavailable
 from projects.dag import depths
 from projects.models import TITLE_MAX, NodeStatus
 from projects.selectors import ResourceData

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, NotRequired, TypedDict
 
-from orchestra_site.exceptions import NotFound
+from orchestra_site.api.exceptions import NotFound
 from projects.models import Node, NodeEdge, Project, Run, Task
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from orchestra_site.exceptions import InvalidInput
+from orchestra_site.api.exceptions import InvalidInput
 from projects.models import Project
 
 

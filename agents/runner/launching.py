@@ -11,7 +11,7 @@ from django.conf import settings
 from agents.adapters import StepSettings, get_adapter, resolve_binary
 from agents.adapters.base import Adapter
 from agents.environment import child_environment
-from orchestra_site.exceptions import InvalidInput
+from orchestra_site.api.exceptions import InvalidInput
 
 
 def adapter_for(agent_type: str) -> tuple[Adapter, Path]:

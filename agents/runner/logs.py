@@ -18,7 +18,7 @@ from django.db.models import Max
 
 from agents.adapters import AgentEvent
 from agents.models import Execution, ExecutionLogEntry
-from orchestra_site.events import broadcast_many, execution_group
+from orchestra_site.realtime.events import broadcast_many, execution_group
 
 FLUSH_EVERY = 0.1  # seconds
 FLUSH_SIZE = 200

@@ -23,7 +23,7 @@ from agents.runner import logs
 from agents.runner.launching import build_launch
 from agents.runner.process import AgentProcess, kill_group
 from agents.runner.queue import StepOutcome, step_run_finish, step_run_record_pid
-from orchestra_site.exceptions import HubError, InvalidInput
+from orchestra_site.api.exceptions import HubError, InvalidInput
 from projects.workspaces import make_workspace_dir, validate_workspace_path, validate_worktree_path
 
 logger = logging.getLogger(__name__)

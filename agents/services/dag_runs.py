@@ -27,7 +27,7 @@ from agents.models import (
 from agents.runner.loop import wake_runners
 from agents.selectors_dag_runs import dag_run_get
 from agents.services.executions import execution_cancel
-from orchestra_site.exceptions import Conflict, InvalidInput
+from orchestra_site.api.exceptions import Conflict, InvalidInput
 from projects.models import Node, NodeEdge, NodeStatus
 from projects.services import node_update
 

@@ -32,7 +32,7 @@ from agents.models import (
 from agents.prompts import execution_context, resolve_prompt
 from agents.runner.logs import append_entries, status_frame
 from agents.runner.queue import run_follow_execution
-from orchestra_site.exceptions import Conflict, InvalidInput
+from orchestra_site.api.exceptions import Conflict, InvalidInput
 from orchestra_site.timestamps import status_timestamps
 from projects.models import Node, Project, Run, RunStatus
 from projects.workspaces import validate_worktree_path

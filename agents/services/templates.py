@@ -16,7 +16,7 @@ from django.utils import timezone
 from agents import selectors
 from agents.environment import validate_template_metadata
 from agents.models import AgentStep, AgentTemplate, StepEdge
-from orchestra_site.exceptions import InvalidInput, NotFound
+from orchestra_site.api.exceptions import InvalidInput, NotFound
 
 UNKNOWN_STEP_INDEX = "Edge references unknown step index"
 STEPS_NOT_IN_TEMPLATE = "Steps not found in this template"

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from agents.models import DagRun
 from agents.tests.runner_support import ROOT
-from orchestra_site import events as site_events
+from orchestra_site.realtime import events as site_events
 
 DAG_AGENT = [sys.executable, str(ROOT / "tests" / "dag_agent.py"), "{prompt}"]
 

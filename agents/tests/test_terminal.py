@@ -84,7 +84,7 @@ async def test_a_lost_frame_is_read_back_from_the_database(project: dict[str, An
     await database_sync_to_async(lines)(eid, ["one\n"])
     assert (await client.receive_json_from())["seq"] == 1
     # Entry 2 is stored but its live frame never arrives (e.g. dropped by a full channel).
-    from orchestra_site import events
+    from orchestra_site.realtime import events
 
     real_deliver = events.deliver
     events.deliver = lambda group, frames: None  # type: ignore[assignment]

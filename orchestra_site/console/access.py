@@ -13,8 +13,8 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from orchestra_site.auth import trusted_loopback
-from orchestra_site.exceptions import NotFound
+from orchestra_site.api.exceptions import NotFound
+from orchestra_site.security.auth import trusted_loopback
 
 View = Callable[..., HttpResponse]
 

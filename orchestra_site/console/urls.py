@@ -1,4 +1,4 @@
-"""The web console under ``/console/``; its pages read, its scripts write through the REST API."""
+"""Sign in and out of the web console; the pages come from the apps (see ``orchestra_site/urls.py``)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,6 @@ from django.urls import path
 from orchestra_site.console import views
 
 urlpatterns = [
-    path("", views.workspaces, name="console-workspaces"),
     path("login", views.ConsoleLoginView.as_view(), name="console-login"),
     path("logout", views.ConsoleLogoutView.as_view(), name="console-logout"),
-    path("projects", views.projects, name="console-projects"),
-    path("projects/<int:pid>", views.project, name="console-project"),
-    path("executions", views.executions, name="console-executions"),
-    path("projects/<int:pid>/executions/<int:eid>", views.execution, name="console-execution"),
-    path("templates", views.templates, name="console-templates"),
-    path("templates/<int:tid>", views.template, name="console-template"),
 ]

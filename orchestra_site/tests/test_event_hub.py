@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from orchestra_site.events import EventHub
+from orchestra_site.realtime.events import EventHub
 
 
 class LayerThatFailsWhenCancelled:
@@ -54,7 +54,7 @@ class LayerThatFailsOneSend:
 
 
 async def test_one_failed_send_does_not_leave_the_process_talking_only_to_itself(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from orchestra_site import events
+    from orchestra_site.realtime import events
 
     monkeypatch.setattr(events, "layer_state", events.LayerState())
     monkeypatch.setattr(events.LayerState, "RETRY_SECONDS", 0.0)

@@ -73,7 +73,7 @@ def test_a_workspace_path_the_service_refuses_is_a_form_error_not_a_500(
 
 
 def test_a_refusal_at_save_time_is_a_message_not_a_500(operator: Client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from orchestra_site.exceptions import Conflict
+    from orchestra_site.api.exceptions import Conflict
 
     def refuse(**kwargs: object) -> None:
         raise Conflict("desired: another operator changed it first")

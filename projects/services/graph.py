@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from orchestra_site.exceptions import InvalidInput, NotFound, ServiceUnavailable
+from orchestra_site.api.exceptions import InvalidInput, NotFound, ServiceUnavailable
 from orchestration.services import workspace_ensure, workspace_unpin
 from projects import events, planning, selectors
 from projects.dag import find_cycle

@@ -7,7 +7,7 @@ from typing import Any, TypedDict
 from django.db import transaction
 from django.utils import timezone
 
-from orchestra_site.exceptions import InvalidInput
+from orchestra_site.api.exceptions import InvalidInput
 from orchestra_site.timestamps import status_timestamps
 from projects import events, selectors
 from projects.models import Node, Run, RunStatus

@@ -8,7 +8,7 @@ from typing import Any, TypedDict
 from django.db import transaction
 from django.utils import timezone
 
-from orchestra_site.exceptions import InvalidInput, NotFound
+from orchestra_site.api.exceptions import InvalidInput, NotFound
 from projects.models import Node, Project, Task
 
 

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from agents.builtin_templates import BuiltinTemplateError
 from agents.services.builtin_templates import builtin_templates_install
-from orchestra_site.exceptions import HubError
+from orchestra_site.api.exceptions import HubError
 
 
 class Command(BaseCommand):

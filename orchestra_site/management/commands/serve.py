@@ -23,10 +23,10 @@ from django.core.management.base import BaseCommand, CommandParser
 from twisted.internet import defer, reactor
 
 from orchestra_site import services as site_services
-from orchestra_site.events import bind_event_loop, layer_is_shared
 from orchestra_site.models import HubProcess
 from orchestra_site.preflight import preflight
-from orchestra_site.relay import OutboxRelay
+from orchestra_site.realtime.events import bind_event_loop, layer_is_shared
+from orchestra_site.realtime.relay import OutboxRelay
 from orchestration.services import workspaces_prune, workspaces_reset_running
 
 logger = logging.getLogger("orchestra.serve")

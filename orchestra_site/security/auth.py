@@ -19,9 +19,9 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
-from orchestra_site.hosts import host_allowed, is_loopback_host, origin_allowed
-from orchestra_site.key_watch import run_while_key_active
 from orchestra_site.models import ApiKey
+from orchestra_site.realtime.key_watch import run_while_key_active
+from orchestra_site.security.hosts import host_allowed, is_loopback_host, origin_allowed
 from orchestra_site.services import api_key_authenticate
 
 # Any of these means a proxy (a reverse proxy, a CDN, a tunnel service) relayed the request for

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from websockets.sync.client import connect
 
-from orchestra_site.console.tests.browser import (
+from tests.console.browser import (
     SKIP_REASON,
     STAFF_PASSWORD,
     STAFF_USER,

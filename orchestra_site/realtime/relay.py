@@ -10,8 +10,8 @@ from channels.db import database_sync_to_async
 from django.db.models import Max
 from django.utils import timezone
 
-from orchestra_site.events import PROCESS_ID, bind_event_loop
 from orchestra_site.models import OutboxEvent
+from orchestra_site.realtime.events import PROCESS_ID, bind_event_loop
 
 logger = logging.getLogger(__name__)
 KEEP_ROWS_FOR = timedelta(minutes=5)

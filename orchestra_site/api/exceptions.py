@@ -1,4 +1,4 @@
-"""Domain exceptions the services raise; ``orchestra_site.errors`` turns them into responses.
+"""Domain exceptions the services raise; ``orchestra_site.api.errors`` turns them into responses.
 
 Services never import DRF: they raise these (or Django's ``ValidationError``), and the one
 exception handler maps them to ``{"detail": "..."}`` with the right status.

@@ -10,7 +10,7 @@ How a frame travels:
 - With Redis (``ORCHESTRA_REDIS_URL``) the frame goes to the Redis group once; every process that
   has sockets in that group is in it with one channel of its own and fans out locally.
 - With the in-memory layer the frame is also written to ``OutboxEvent`` in the same transaction,
-  and every ``serve`` relays the rows other processes wrote (``orchestra_site.relay``), so
+  and every ``serve`` relays the rows other processes wrote (``orchestra_site.realtime.relay``), so
   ``prune_workspaces`` or ``runagents`` run beside ``serve`` still reach its clients.
 """
 
@@ -34,7 +34,7 @@ from django.db import transaction
 from orchestra_site.models import OutboxEvent
 
 if TYPE_CHECKING:
-    from orchestra_site.consumers import FrameSubscriber
+    from orchestra_site.realtime.consumers import FrameSubscriber
 
 logger = logging.getLogger(__name__)
 

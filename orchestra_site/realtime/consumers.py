@@ -9,7 +9,7 @@ from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
 
-from orchestra_site.events import EventHub, Frame, bind_event_loop
+from orchestra_site.realtime.events import EventHub, Frame, bind_event_loop
 
 
 class FrameSubscriber:
@@ -93,7 +93,7 @@ class FrameSubscriber:
 
 
 class HubConsumer(FrameSubscriber, AsyncJsonWebsocketConsumer):
-    """A WebSocket in groups of ``orchestra_site.events``: frames arrive encoded, once per process.
+    """A WebSocket in groups of ``orchestra_site.realtime.events``: frames arrive encoded, once per process.
 
     It has no channel-layer channel of its own (``channel_layer_alias`` names no layer): the
     process's ``EventHub`` writes group frames to its sockets directly.

@@ -8,7 +8,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "orchestra_site.auth.ApiKeyAuthentication"
+    target_class = "orchestra_site.security.auth.ApiKeyAuthentication"
     name = ["bearerKey", "apiKeyHeader"]
 
     def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:
@@ -19,7 +19,7 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
 
 
 class LoopbackScheme(OpenApiAuthenticationExtension):
-    target_class = "orchestra_site.auth.LoopbackAuthentication"
+    target_class = "orchestra_site.security.auth.LoopbackAuthentication"
     name = "loopback"
     optional = True  # not a credential: requests from loopback pass unless ORCHESTRA_TRUST_LOOPBACK=false
 

@@ -19,7 +19,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from orchestra_site.exceptions import HubError, error_body
+from orchestra_site.api.exceptions import HubError, error_body
 
 logger = logging.getLogger(__name__)
 # Pages for people, whose 404 stays an HTML page: the admin and the web console.

@@ -15,7 +15,7 @@ from corsheaders.conf import conf
 from django.http import HttpRequest, JsonResponse
 from django.http.response import HttpResponseBase
 
-from orchestra_site.exceptions import error_body
+from orchestra_site.api.exceptions import error_body
 
 
 class CorsMiddleware(cors.CorsMiddleware):

@@ -1,0 +1,1 @@
+"""Who may talk to the hub: API keys and loopback trust, allowed hosts and origins, CORS."""

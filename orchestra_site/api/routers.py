@@ -38,6 +38,7 @@ class HubRouter(SimpleRouter):
         super().__init__(trailing_slash=False)
 
     def get_lookup_regex(self, viewset: type, lookup_prefix: str = "") -> str:
-        if getattr(viewset, "lookup_value_regex", None) is None:
-            viewset.lookup_value_regex = DB_ID  # type: ignore[attr-defined]
-        return super().get_lookup_regex(viewset, lookup_prefix)
+        lookup_field = getattr(viewset, "lookup_field", "pk")
+        lookup_url_kwarg = getattr(viewset, "lookup_url_kwarg", None) or lookup_field
+        lookup_value = getattr(viewset, "lookup_value_regex", DB_ID)
+        return f"(?P<{lookup_prefix}{lookup_url_kwarg}>{lookup_value})"

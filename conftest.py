@@ -19,7 +19,7 @@ if settings.REDIS_URL:
 
 
 @pytest.fixture(autouse=True)
-def _hub_dirs(tmp_path, settings):  # type: ignore[no-untyped-def]
+def _hub_dirs(tmp_path, settings):
     """Each test gets its own workspaces and worktrees folders inside the allowed roots."""
     settings.WORKSPACES_DIR = tmp_path / "workspaces"
     settings.WORKTREES_DIR = tmp_path / "worktrees"
@@ -27,7 +27,7 @@ def _hub_dirs(tmp_path, settings):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(autouse=True)
-def _test_client_host_is_loopback(settings):  # type: ignore[no-untyped-def]
+def _test_client_host_is_loopback(settings):
     """Django's test client speaks as ``Host: testserver`` (which Django's test set-up adds to
     ``ALLOWED_HOSTS``); count it as a loopback name, as ``localhost`` is for a real client."""
     settings.LOOPBACK_HOSTS = [*settings.LOOPBACK_HOSTS, "testserver"]
@@ -40,7 +40,7 @@ def api_client() -> APIClient:
 
 
 @pytest.fixture
-def untrusted_loopback(settings):  # type: ignore[no-untyped-def]
+def untrusted_loopback(settings):
     settings.TRUST_LOOPBACK = False
     return settings
 

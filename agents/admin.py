@@ -47,7 +47,7 @@ class StepEdgeInline(admin.TabularInline):
     extra = 0
     fields = ["parent", "child"]
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):  # type: ignore[no-untyped-def]
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
         # Only the steps of the template being edited can be linked.
         template_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
         if db_field.name in ("parent", "child"):
@@ -73,7 +73,7 @@ class StepRunInline(admin.TabularInline):
     fk_name = "execution"
     extra = 0
     can_delete = False
-    fields = ["name", "agent_type", "status", "exit_code", "duration_ms", "cost_usd", "started_at", "finished_at"]
+    fields = ("name", "agent_type", "status", "exit_code", "duration_ms", "cost_usd", "started_at", "finished_at")
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:

@@ -52,6 +52,6 @@ def run_planner_agent(prompt: str) -> str:
     events = [event for line in stdout.decode("utf-8", "replace").splitlines() for event in adapter.parse_line(line)]
     result = adapter.final_result(events)
     if process.returncode != 0 or result is None or result.get("is_error"):
-        detail = (result or {}).get("text") or stderr.decode("utf-8", "replace").strip()[-500:]
+        detail = (result["text"] if result else "") or stderr.decode("utf-8", "replace").strip()[-500:]
         raise ServiceUnavailable(f"The planner agent ({agent_type}) failed (exit code {process.returncode}): {detail}")
     return result["text"]

@@ -44,7 +44,7 @@ async def measure(hub: BenchHub) -> dict[str, float]:
     await asyncio.sleep(5)
     steady = (hub.cpu_seconds() - cpu0) / (time.perf_counter() - wall0)
     machine_busy = 1 - (machine_idle() - idle0) / (time.perf_counter() - wall0) / 2
-    results = [await project.wait_finished(int(e["id"]), timeout=120, every=0.25) for e in launched]
+    results = [await project.wait_finished(int(str(e["id"])), timeout=120, every=0.25) for e in launched]
     total = time.perf_counter() - started
     for conn in connections:
         await conn.close()

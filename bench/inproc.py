@@ -47,7 +47,12 @@ def _bind_loop() -> None:
 
     def serve_loop() -> None:
         asyncio.set_event_loop(loop)
-        loop.call_soon(lambda: (bind_event_loop(loop), bound.set()))
+
+        def bind() -> None:
+            bind_event_loop(loop)
+            bound.set()
+
+        loop.call_soon(bind)
         loop.run_forever()
 
     threading.Thread(target=serve_loop, name="bench-events", daemon=True).start()

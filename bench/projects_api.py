@@ -36,7 +36,7 @@ async def build(hub: BenchHub) -> tuple[int, list[int]]:
     http = HttpConnection("127.0.0.1", hub.port)
     project = await http.json("POST", "/projects", {"name": "bench graph"}, expect=201)
     assert isinstance(project, dict)
-    pid, ids = int(project["id"]), []
+    pid, ids = int(project["id"]), list[int]()
     for i in range(NODES):
         node = await http.json("POST", f"/projects/{pid}/nodes", node_body(i, ids), expect=201)
         assert isinstance(node, dict)
@@ -82,7 +82,7 @@ def count_queries() -> tuple[int, float, int]:
     client = Client()
     post = lambda path, body: client.post(path, json.dumps(body), content_type="application/json")  # noqa: E731
     project = post("/projects", {"name": "bench queries"}).json()
-    pid, ids = project["id"], []
+    pid, ids = project["id"], list[int]()
     for i in range(NODES):
         ids.append(post(f"/projects/{pid}/nodes", node_body(i, ids)).json()["id"])
     with CaptureQueriesContext(connection) as graph:

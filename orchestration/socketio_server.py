@@ -95,7 +95,8 @@ def api_key_of(auth: object, scope: Scope) -> str | None:
     token = auth.get("token") if isinstance(auth, dict) else None
     if isinstance(token, str) and token.strip():
         return token.strip()
-    return (scope_query(scope).get("api_key") or [None])[0]
+    keys = scope_query(scope).get("api_key")
+    return keys[0] if keys else None
 
 
 @server.event

@@ -72,7 +72,9 @@ class NodeAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["project"].disabled = True
-            self.fields["parent_nodes"].queryset = Node.objects.filter(project_id=self.instance.project_id)
+            parents = self.fields["parent_nodes"]
+            assert isinstance(parents, forms.ModelMultipleChoiceField)
+            parents.queryset = Node.objects.filter(project_id=self.instance.project_id)
             self.initial["parent_nodes"] = list(self.instance.parents.values_list("pk", flat=True))
 
     def clean(self) -> dict[str, Any]:

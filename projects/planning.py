@@ -125,10 +125,11 @@ def _draft(index: int, raw: Any) -> tuple[str, str | None]:
 def _edge(index: int, raw: Any, count: int) -> tuple[int, int]:
     if not isinstance(raw, dict):
         raise PlanError(f"edges[{index}] is not an object")
-    pair = raw.get("source_index"), raw.get("target_index")
-    for value in pair:
+    pair: list[int] = []
+    for value in (raw.get("source_index"), raw.get("target_index")):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < count:
             raise PlanError(f"edges[{index}] references an unknown node index")
+        pair.append(value)
     if pair[0] == pair[1]:
         raise PlanError(f"edges[{index}] links a node to itself")
     return pair[0], pair[1]

@@ -60,7 +60,8 @@ def validate_workspace_path(value: object, *, project_id: int | None, field: str
     for folder in hub_folders():
         if folder.is_relative_to(resolved):
             raise InvalidInput(f"{field}: {resolved} holds the hub's own folder {folder}; choose a folder inside it.")
-    for other in Project.objects.exclude(pk=project_id).values_list("workspace_path", flat=True):
+    others = Project.objects.all() if project_id is None else Project.objects.exclude(pk=project_id)
+    for other in others.values_list("workspace_path", flat=True):
         other_path = Path(other)
         if other_path != resolved and other_path.is_relative_to(resolved):
             raise InvalidInput(f"{field}: {resolved} holds another project's workspace ({other_path}).")

@@ -198,7 +198,7 @@ def gemini_events(cfg: Any, path: str) -> Iterator[Event]:
 
 def gemini_response(cfg: Any, path: str, req: dict[str, Any]) -> dict[str, Any]:
     # Helper calls (e.g. the `auto` model router) ask for JSON matching a schema: obey it.
-    gen = req.get("generationConfig") if isinstance(req.get("generationConfig"), dict) else {}
+    gen: dict[str, Any] = req["generationConfig"] if isinstance(req.get("generationConfig"), dict) else {}
     schema = gen.get("responseJsonSchema") or gen.get("responseSchema")
     text = json.dumps(sample_for_schema(schema)) if isinstance(schema, dict) else cfg.text
     return _gemini_chunk(cfg, _gemini_model(path, cfg), text, final=True)

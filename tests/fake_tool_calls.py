@@ -98,7 +98,7 @@ def openai_tool_events(cfg: Any, req: dict[str, Any], name: str, args: dict[str,
         "name": name,
         "arguments": json.dumps(args),
     }
-    response = {
+    response: dict[str, Any] = {
         "id": "resp_tool",
         "object": "response",
         "status": "in_progress",

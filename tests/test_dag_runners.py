@@ -67,15 +67,15 @@ def test_each_step_runs_on_the_runner_that_serves_its_workspace_and_an_unserved_
             runs = {}
             for name, root in roots.items():
                 _, project = hub.request("POST", "/projects", {"name": name, "workspace_path": str(root / "repo")})
-                pid = project["id"]  # type: ignore[index]
+                pid = project["id"]
                 first = hub.request(
                     "POST", f"/projects/{pid}/nodes", {"title": "a", "agent_type": "custom", "prompt": "ok"}
                 )
-                body = {"title": "b", "agent_type": "custom", "prompt": "ok", "parent_ids": [first[1]["id"]]}  # type: ignore[index]
+                body = {"title": "b", "agent_type": "custom", "prompt": "ok", "parent_ids": [first[1]["id"]]}
                 hub.request("POST", f"/projects/{pid}/nodes", body)
                 status, run = hub.request("POST", f"/projects/{pid}/dag-runs", {})
                 assert status == 201
-                runs[name] = (pid, run["id"])  # type: ignore[index]
+                runs[name] = (pid, run["id"])
 
             def status_of(name: str) -> dict[str, Any]:
                 pid, run_id = runs[name]
@@ -90,13 +90,13 @@ def test_each_step_runs_on_the_runner_that_serves_its_workspace_and_an_unserved_
 
             def waiting_reason() -> Any:
                 execution = hub.request("GET", f"/projects/{pid}/executions/{execution_id}")[1]
-                return execution["step_runs"][0]["metadata"].get("waiting_for")  # type: ignore[index]
+                return execution["step_runs"][0]["metadata"].get("waiting_for")
 
             assert poll(waiting_reason, timeout=30) == reason
 
             def logged() -> bool:
                 log = hub.request("GET", f"/projects/{pid}/executions/{execution_id}/log")[1]
-                return any(reason in entry["data"].get("data", "") for entry in log["entries"])  # type: ignore[index]
+                return any(reason in entry["data"].get("data", "") for entry in log["entries"])
 
             assert poll(logged, timeout=30)
             nowhere = status_of("nowhere")

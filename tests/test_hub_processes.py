@@ -25,18 +25,18 @@ def migrated_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
     return env
 
 
-def next_event(ws: ClientConnection, name: str, timeout: float = 10) -> dict:  # type: ignore[type-arg]
+def next_event(ws: ClientConnection, name: str, timeout: float = 10) -> dict:
     deadline = time.monotonic() + timeout
     while True:
         frame = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
         if frame["event"] == name:
-            return frame["data"]  # type: ignore[no-any-return]
+            return frame["data"]
 
 
 def test_serve_answers_http_and_websockets_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     hub = HubProcess(migrated_env(tmp_path), *SERVE_ARGS)
     status, body = hub.request("GET", "/health")
-    assert (status, body["status"], body["database"], body["channel_layer"]) == (200, "ok", True, True)  # type: ignore[index]
+    assert (status, body["status"], body["database"], body["channel_layer"]) == (200, "ok", True, True)
     with connect(hub.ws_url + "/orchestration") as ws:
         hello = next_event(ws, "orchestration.global")
         assert (hello["running"], hello["desired"]) == (0, 0)
@@ -97,12 +97,12 @@ def test_the_project_socket_of_serve_gets_node_events(tmp_path: Path) -> None:
     with running_hub(migrated_env(tmp_path), *SERVE_ARGS) as hub:
         status, project = hub.request("POST", "/projects", {"name": "Live"})
         assert status == 201
-        with connect(f"{hub.ws_url}/projects/{project['id']}/subscribe") as ws:  # type: ignore[index]
-            status, node = hub.request("POST", f"/projects/{project['id']}/nodes", {"title": "First"})  # type: ignore[index]
+        with connect(f"{hub.ws_url}/projects/{project['id']}/subscribe") as ws:
+            status, node = hub.request("POST", f"/projects/{project['id']}/nodes", {"title": "First"})
             frame = json.loads(ws.recv(timeout=10))
             assert frame == {"event": "node.created", "data": node}
-            hub.request("DELETE", f"/projects/{project['id']}/nodes/{node['id']}")  # type: ignore[index]
-            assert json.loads(ws.recv(timeout=10)) == {"event": "node.deleted", "data": {"id": node["id"]}}  # type: ignore[index]
+            hub.request("DELETE", f"/projects/{project['id']}/nodes/{node['id']}")
+            assert json.loads(ws.recv(timeout=10)) == {"event": "node.deleted", "data": {"id": node["id"]}}
 
 
 def test_runagents_beside_a_one_process_serve_reaches_its_clients(tmp_path: Path) -> None:
@@ -113,7 +113,7 @@ def test_runagents_beside_a_one_process_serve_reaches_its_clients(tmp_path: Path
         runner = subprocess.Popen([sys.executable, "manage.py", "runagents"], cwd=ROOT, env=env)
         try:
             _, project = hub.request("POST", "/projects", {"name": "Beside"})
-            pid = project["id"]  # type: ignore[index]
+            pid = project["id"]
             _, node = hub.request("POST", f"/projects/{pid}/nodes", {"title": "n"})
             _, template = hub.request(
                 "POST",
@@ -124,7 +124,7 @@ def test_runagents_beside_a_one_process_serve_reaches_its_clients(tmp_path: Path
                 status, execution = hub.request(
                     "POST",
                     f"/projects/{pid}/nodes/{node['id']}/launch",
-                    {"template_id": template["id"]},  # type: ignore[index]
+                    {"template_id": template["id"]},
                 )
                 assert status == 201
                 seen = []
@@ -132,9 +132,9 @@ def test_runagents_beside_a_one_process_serve_reaches_its_clients(tmp_path: Path
                     frame = json.loads(ws.recv(timeout=30))
                     seen.append((frame["event"], frame["data"].get("status")))
                 assert ("step_run.updated", "running") in seen
-            _, done = hub.request("GET", f"/projects/{pid}/executions/{execution['id']}")  # type: ignore[index]
-            output = done["step_runs"][0]["output"]  # type: ignore[index]
-            assert output.endswith(f"done: 1 in {project['workspace_path']}")  # type: ignore[index]
+            _, done = hub.request("GET", f"/projects/{pid}/executions/{execution['id']}")
+            output = done["step_runs"][0]["output"]
+            assert output.endswith(f"done: 1 in {project['workspace_path']}")
         finally:
             runner.send_signal(signal.SIGTERM)
             assert runner.wait(30) == 0

@@ -76,7 +76,7 @@ def test_the_extensions_client_library_passes_the_checklist_beside_a_raw_socket(
     result = subprocess.run(
         ["node", str(Path(__file__).with_name("socketio_checklist.js"))],
         cwd=ROOT,
-        env={**locked_hub.env, "HUB_URL": locked_hub.url, "HUB_KEY": locked_hub.api_key},
+        env={**locked_hub.env, "HUB_URL": locked_hub.url, "HUB_KEY": locked_hub.api_key or ""},
         capture_output=True,
         text=True,
         timeout=60,

@@ -8,9 +8,10 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -128,8 +129,8 @@ def redis_server(port: int) -> Iterator[subprocess.Popen[bytes]]:
         process.wait(10)
 
 
-def frames_until(ws, predicate, timeout: float = 15) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]
-    seen: list[dict] = []  # type: ignore[type-arg]
+def frames_until(ws: Any, predicate: Callable[[dict[str, Any]], bool], timeout: float = 15) -> list[dict[str, Any]]:
+    seen: list[dict] = []
     deadline = time.monotonic() + timeout
     while not any(predicate(frame) for frame in seen):
         seen.append(json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic()))))

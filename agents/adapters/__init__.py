@@ -34,7 +34,11 @@ __all__ = [
 
 # agents/adapters/__init__.py -> project root is the parent of the `agents` dir.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
-_BUILTIN = {"claude": ClaudeAdapter, "codex": CodexAdapter, "gemini": GeminiAdapter}
+_BUILTIN: dict[str, type[ClaudeAdapter | CodexAdapter | GeminiAdapter]] = {
+    "claude": ClaudeAdapter,
+    "codex": CodexAdapter,
+    "gemini": GeminiAdapter,
+}
 AGENT_TYPES = (*_BUILTIN, "custom")
 
 

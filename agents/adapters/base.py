@@ -99,6 +99,11 @@ def as_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+def as_object(value: Any) -> dict[str, Any]:
+    """``value`` when the CLI sent a JSON object there, else an empty one (a missing or odd field)."""
+    return value if isinstance(value, dict) else {}
+
+
 def has_flag(args: Iterable[str], *names: str) -> bool:
     """True if ``args`` already sets one of ``names`` (``--x v`` or ``--x=v`` form)."""
     return any(a == n or a.startswith(n + "=") for a in args for n in names)

@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .base import Adapter, AgentEvent, StepSettings, as_text, event, has_flag, result_event, unknown
+from .base import Adapter, AgentEvent, StepSettings, as_object, as_text, event, has_flag, result_event, unknown
 
 DEFAULT_PERMISSION_MODE = "acceptEdits"
 
@@ -84,7 +84,7 @@ class ClaudeAdapter(Adapter):
         if kind in ("assistant", "user"):
             return self._message(obj, raw, kind)
         if kind == "result":
-            usage = obj.get("usage") if isinstance(obj.get("usage"), dict) else {}
+            usage = as_object(obj.get("usage"))
             sub = str(obj.get("subtype") or "")
             text = obj.get("result")
             if not isinstance(text, str):  # error subtypes may carry `errors` instead
@@ -105,7 +105,7 @@ class ClaudeAdapter(Adapter):
         return [unknown(obj, raw)]
 
     def _message(self, obj: dict[str, Any], raw: str, role: str) -> list[AgentEvent]:
-        msg = obj.get("message") if isinstance(obj.get("message"), dict) else {}
+        msg = as_object(obj.get("message"))
         content = msg.get("content")
         if isinstance(content, str):  # user messages may be plain strings
             content = [{"type": "text", "text": content}]

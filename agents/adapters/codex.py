@@ -38,7 +38,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .base import Adapter, AgentEvent, StepSettings, as_text, event, has_flag, result_event, unknown
+from .base import Adapter, AgentEvent, StepSettings, as_object, as_text, event, has_flag, result_event, unknown
 
 DEFAULT_SANDBOX = "workspace-write"
 PROVIDER = "hub"
@@ -104,7 +104,7 @@ class CodexAdapter(Adapter):
             item = obj.get("item")
             return self._item(kind, item if isinstance(item, dict) else {}, raw)
         if kind == "turn.completed":
-            usage = obj.get("usage") if isinstance(obj.get("usage"), dict) else {}
+            usage = as_object(obj.get("usage"))
             return [
                 result_event(
                     raw,

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .base import Adapter, AgentEvent, StepSettings, as_text, event, has_flag, result_event, unknown
+from .base import Adapter, AgentEvent, StepSettings, as_object, as_text, event, has_flag, result_event, unknown
 
 DEFAULT_APPROVAL_MODE = "auto_edit"
 
@@ -126,7 +126,7 @@ class GeminiAdapter(Adapter):
         return [unknown(obj, raw)]
 
     def _result(self, obj: dict[str, Any], raw: str) -> AgentEvent:
-        stats = obj.get("stats") if isinstance(obj.get("stats"), dict) else {}
+        stats = as_object(obj.get("stats"))
         failed = obj.get("status") not in (None, "success")
         text = "".join(self._since_tool) or "".join(self._all_text)
         err = obj.get("error")

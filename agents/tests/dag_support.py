@@ -24,17 +24,17 @@ def add_node(
     body = {"title": title, "agent_type": agent, "prompt": prompt, "parent_ids": [p["id"] for p in parents]}
     response = client.post(f"/projects/{project['id']}/nodes", body, format="json")
     assert response.status_code == 201, response.content
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 def start_dag_run(client: APIClient, project: dict[str, Any], **body: Any) -> dict[str, Any]:
     response = client.post(f"/projects/{project['id']}/dag-runs", body, format="json")
     assert response.status_code == 201, response.content
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 def dag_run_body(client: APIClient, project: dict[str, Any], dag_run_id: int) -> dict[str, Any]:
-    return client.get(f"/projects/{project['id']}/dag-runs/{dag_run_id}").json()  # type: ignore[no-any-return]
+    return client.get(f"/projects/{project['id']}/dag-runs/{dag_run_id}").json()
 
 
 def dag_run_finished(dag_run_id: int) -> Any:

@@ -6,7 +6,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ TEST_PASSTHROUGH = ["DISABLE_TELEMETRY", "DISABLE_ERROR_REPORTING", "NO_COLOR", 
 def fake_agent(settings: Any) -> list[str]:
     """``agent_type: custom`` runs the tests' stand-in agent (``tests/fake_agent.py``)."""
     settings.CUSTOM_AGENT_COMMAND = [*FAKE_AGENT, "{prompt}"]
-    return settings.CUSTOM_AGENT_COMMAND  # type: ignore[no-any-return]
+    return settings.CUSTOM_AGENT_COMMAND
 
 
 @pytest.fixture
@@ -75,20 +75,20 @@ def slow_clis(
 def project(api_client: APIClient) -> dict[str, Any]:
     response = api_client.post("/projects", {"name": "Runner tests"}, format="json")
     assert response.status_code == 201, response.content
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 @pytest.fixture
 def node(api_client: APIClient, project: dict[str, Any]) -> dict[str, Any]:
     response = api_client.post(f"/projects/{project['id']}/nodes", {"title": "Fix the parser"}, format="json")
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 def make_template(
     client: APIClient,
     steps: list[tuple[str, str, str]],
-    edges: list[tuple[int, int]] = (),
-    **metadata: Any,  # type: ignore[assignment]
+    edges: Sequence[tuple[int, int]] = (),
+    **metadata: Any,
 ) -> dict[str, Any]:
     body = {
         "name": f"t-{time.monotonic_ns()}",
@@ -98,7 +98,7 @@ def make_template(
     }
     response = client.post("/agent-templates", body, format="json")
     assert response.status_code == 201, response.content
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 def launch(
@@ -108,7 +108,7 @@ def launch(
         f"/projects/{project['id']}/nodes/{node['id']}/launch", {"template_id": template["id"]}, format="json"
     )
     assert response.status_code == 201, response.content
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 class RunnerThread:

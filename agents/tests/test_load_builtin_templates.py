@@ -66,7 +66,7 @@ def test_it_recreates_a_deleted_built_in_from_its_file_once() -> None:
     AgentTemplate.objects.filter(name="Research Swarm").delete()
     assert load() == "Built-in templates: 1 created, 0 updated, 5 unchanged, 0 kept.\n"
     assert stored("Research Swarm") == from_file("Research Swarm")
-    assert AgentTemplate.objects.order_by("-created_at", "-id").first().name == "Research Swarm"  # type: ignore[union-attr]
+    assert AgentTemplate.objects.order_by("-created_at", "-id").first().name == "Research Swarm"
     assert load() == "Built-in templates: 0 created, 0 updated, 6 unchanged, 0 kept.\n"
     assert AgentTemplate.objects.count() == 6
 

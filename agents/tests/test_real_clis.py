@@ -14,6 +14,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,7 +52,8 @@ def launch(
     workspace = tmp_path / "ws"
     workspace.mkdir(exist_ok=True)
     adapter = get_adapter(cli)
-    step = StepSettings(workspace=workspace, **{"prompt": "Say hello", "model": MODELS[cli], **kw})
+    fields: dict[str, Any] = {"prompt": "Say hello", "model": MODELS[cli], **kw}
+    step = StepSettings(workspace=workspace, **fields)
     env = offline_env(cli, server.url, tmp_path / "home")
     env.update(adapter.extra_env(step))
     argv = adapter.build_argv(step, binary(cli), env)

@@ -152,11 +152,13 @@ def test_two_runner_processes_never_start_a_step_twice_nor_exceed_desired(
     runners = [runner_process(database_url()) for _ in range(2)]
     try:
         for execution in executions:
+
+            def finished(execution_id: int = execution["id"]) -> bool:
+                seen.append(StepRun.objects.filter(status="running").count())
+                return Execution.objects.get(pk=execution_id).is_finished
+
             wait_for(
-                lambda e=execution: (
-                    seen.append(StepRun.objects.filter(status="running").count()),
-                    Execution.objects.get(pk=e["id"]).is_finished,
-                )[1],
+                finished,
                 timeout=120,
                 every=0.05,
             )

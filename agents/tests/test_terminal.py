@@ -87,11 +87,11 @@ async def test_a_lost_frame_is_read_back_from_the_database(project: dict[str, An
     from orchestra_site.realtime import events
 
     real_deliver = events.deliver
-    events.deliver = lambda group, frames: None  # type: ignore[assignment]
+    events.deliver = lambda group, frames: None
     try:
         await database_sync_to_async(lines)(eid, ["two\n"])
     finally:
-        events.deliver = real_deliver  # type: ignore[assignment]
+        events.deliver = real_deliver
     await database_sync_to_async(lines)(eid, ["three\n"])
     received = [await client.receive_json_from(timeout=3) for _ in range(2)]
     assert [(f["seq"], f["data"]) for f in received] == [(2, "two\n"), (3, "three\n")]

@@ -235,7 +235,7 @@ class EventHub:
                 layer_state.failed()
                 await self.wait_for_layer()
                 continue
-            await self.fan_out(message["group"], [tuple(frame) for frame in message["frames"]])  # type: ignore[misc]
+            await self.fan_out(message["group"], [tuple(frame) for frame in message["frames"]])
 
     async def wait_for_layer(self) -> None:
         """Until Redis answers again: then rejoin every group (a restarted Redis forgot them) and

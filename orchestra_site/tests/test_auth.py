@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -12,7 +13,7 @@ from tests.support.communicators import HubCommunicator
 pytestmark = pytest.mark.django_db
 
 
-def concrete_paths(patterns: list, prefix: str = "") -> list[str]:  # type: ignore[type-arg]
+def concrete_paths(patterns: list, prefix: str = "") -> list[str]:
     """Every URL pattern of the hub, with sample values for its parameters."""
     paths: list[str] = []
     for pattern in patterns:
@@ -42,8 +43,8 @@ def test_the_enumeration_finds_the_whole_api() -> None:
 
 @pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete"])
 def test_every_url_refuses_an_unauthenticated_request_when_loopback_trust_is_off(
-    untrusted_loopback, method: str
-) -> None:  # type: ignore[no-untyped-def]
+    untrusted_loopback: None, method: str
+) -> None:
     client = APIClient()
     for path in api_paths():
         response = getattr(client, method)(path, {}, format="json")
@@ -64,7 +65,8 @@ def test_loopback_is_trusted_by_default() -> None:
 
 def test_a_request_through_a_reverse_proxy_is_not_loopback() -> None:
     for header in ("HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP", "HTTP_FORWARDED"):
-        response = APIClient().get("/api/orchestration/global", **{header: "203.0.113.9"})
+        extra: dict[str, Any] = {header: "203.0.113.9"}
+        response = APIClient().get("/api/orchestration/global", **extra)
         assert response.status_code == 401, header
 
 
@@ -74,9 +76,11 @@ def test_a_remote_request_needs_a_key() -> None:
 
 
 @pytest.mark.parametrize("style", ["bearer", "x-api-key"])
-def test_an_api_key_is_accepted_in_either_header(untrusted_loopback, style: str) -> None:  # type: ignore[no-untyped-def]
+def test_an_api_key_is_accepted_in_either_header(untrusted_loopback: None, style: str) -> None:
     _, raw_key = api_key_create(name="desktop")
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {raw_key}"} if style == "bearer" else {"HTTP_X_API_KEY": raw_key}
+    headers: dict[str, Any] = (
+        {"HTTP_AUTHORIZATION": f"Bearer {raw_key}"} if style == "bearer" else {"HTTP_X_API_KEY": raw_key}
+    )
     response = APIClient(REMOTE_ADDR="203.0.113.9").get("/api/orchestration/global", **headers)
     assert response.status_code == 200
 

@@ -14,7 +14,8 @@ def test_create_api_key_prints_a_key_that_works_once_and_stores_its_hash() -> No
     out = StringIO()
     call_command("create_api_key", "laptop", stdout=out, stderr=StringIO())
     raw_key = out.getvalue().strip()
-    assert ApiKey.objects.for_raw_key(raw_key).name == "laptop"
+    key = ApiKey.objects.for_raw_key(raw_key)
+    assert key is not None and key.name == "laptop"
     assert not ApiKey.objects.filter(key_hash=raw_key).exists()
 
 

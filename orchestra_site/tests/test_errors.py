@@ -19,7 +19,7 @@ def test_a_known_route_with_the_wrong_method_is_a_json_405() -> None:
     assert response.json() == {"detail": "Method Not Allowed", "message": "Method Not Allowed"}
 
 
-def boom(request):  # type: ignore[no-untyped-def]
+def boom(request):
     raise RuntimeError("kaboom")
 
 

@@ -29,7 +29,7 @@ class LayerThatFailsWhenCancelled:
 
 async def test_the_receive_loop_stops_when_cancelled_even_if_the_layer_turns_it_into_an_error() -> None:
     hub = EventHub.__new__(EventHub)
-    hub.layer, hub.channel, hub.ready = LayerThatFailsWhenCancelled(), None, asyncio.Event()  # type: ignore[assignment]
+    hub.layer, hub.channel, hub.ready = LayerThatFailsWhenCancelled(), None, asyncio.Event()
     receiving = asyncio.create_task(hub.receive_loop())
     await hub.ready.wait()
     await asyncio.sleep(0)
@@ -38,7 +38,7 @@ async def test_the_receive_loop_stops_when_cancelled_even_if_the_layer_turns_it_
 
     await asyncio.wait({receiving}, timeout=2)
     assert receiving.cancelled()
-    assert hub.layer.reads == 1  # type: ignore[attr-defined]
+    assert hub.layer.reads == 1
 
 
 class LayerThatFailsOneSend:
@@ -59,7 +59,7 @@ async def test_one_failed_send_does_not_leave_the_process_talking_only_to_itself
     monkeypatch.setattr(events, "layer_state", events.LayerState())
     monkeypatch.setattr(events.LayerState, "RETRY_SECONDS", 0.0)
     hub = EventHub.__new__(EventHub)
-    hub.layer, hub.members, hub.outgoing = LayerThatFailsOneSend(), {}, asyncio.Queue()  # type: ignore[assignment]
+    hub.layer, hub.members, hub.outgoing = LayerThatFailsOneSend(), {}, asyncio.Queue()
     sending = asyncio.create_task(hub.send_loop())
     for group in ("first", "second"):
         hub.outgoing.put_nowait((group, [('{"event":"x"}', None)]))
@@ -67,5 +67,5 @@ async def test_one_failed_send_does_not_leave_the_process_talking_only_to_itself
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.05)
     sending.cancel()
-    assert hub.layer.sent == ["second"]  # type: ignore[attr-defined]
+    assert hub.layer.sent == ["second"]
     assert not events.layer_state.down

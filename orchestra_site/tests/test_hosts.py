@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
@@ -102,7 +103,8 @@ def test_reads_from_a_foreign_origin_are_left_to_cors() -> None:
     "header", ["HTTP_TRUE_CLIENT_IP", "HTTP_CF_CONNECTING_IP", "HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_VIA"]
 )
 def test_a_proxied_request_is_not_loopback(header: str) -> None:
-    response = APIClient().get("/api/orchestration/global", **{header: "198.51.100.7"})
+    extra: dict[str, Any] = {header: "198.51.100.7"}
+    response = APIClient().get("/api/orchestration/global", **extra)
     assert response.status_code == 401
 
 

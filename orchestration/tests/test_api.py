@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -9,7 +11,7 @@ pytestmark = pytest.mark.django_db
 BASE = "/api/orchestration"
 
 
-def put(client: APIClient, path: str, body: object) -> object:
+def put(client: APIClient, path: str, body: object) -> Any:
     return client.put(f"{BASE}/{path}", body, format="json")
 
 

@@ -65,14 +65,14 @@ def assert_totals_are_the_sums() -> None:
     assert (totals.running, totals.desired) == (sum(r for r, _ in rows), sum(d for _, d in rows))
 
 
-async def drain(client: HubCommunicator) -> list[dict]:  # type: ignore[type-arg]
+async def drain(client: HubCommunicator) -> list[dict]:
     frames = []
     while not await client.receive_nothing(timeout=1.0):
         frames.append(await client.receive_event())
     return frames
 
 
-def assert_versions_strictly_increase(frames: list[dict], event: str) -> list[int]:  # type: ignore[type-arg]
+def assert_versions_strictly_increase(frames: list[dict], event: str) -> list[int]:
     versions = [f["data"]["version"] for f in frames if f["event"] == event]
     assert versions, f"no {event} frames"
     assert all(a < b for a, b in itertools.pairwise(versions)), versions

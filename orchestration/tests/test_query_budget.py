@@ -8,6 +8,7 @@ other processes of the embedded deployment.
 from __future__ import annotations
 
 import pytest
+from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIClient
 
 from conftest import database_vendor
@@ -19,8 +20,8 @@ BUDGET = {"postgresql": 5, "sqlite3": 7}
 
 
 def test_a_desired_change_through_the_api_costs_a_fixed_number_of_queries(
-    api_client: APIClient, django_assert_max_num_queries
-) -> None:  # type: ignore[no-untyped-def]
+    api_client: APIClient, django_assert_max_num_queries: DjangoAssertNumQueries
+) -> None:
     for index in range(50):
         services.workspace_set_desired(path=f"/srv/other-{index}", desired=1)
     services.workspace_set_desired(path="/srv/repo", desired=1)

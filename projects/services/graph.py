@@ -80,7 +80,7 @@ def project_create(*, name: str, description: str | None = None, workspace_path:
 
 @transaction.atomic
 def project_update(*, project_id: int, changes: ProjectChanges) -> Project:
-    fields: dict[str, Any] = {key: changes[key] for key in ("name", "description") if key in changes}  # type: ignore[literal-required]
+    fields: dict[str, Any] = {key: changes[key] for key in ("name", "description") if key in changes}
     previous = Project.objects.filter(pk=project_id).values_list("workspace_path", flat=True).first()
     if previous is None:
         raise NotFound("Project not found")

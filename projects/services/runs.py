@@ -51,7 +51,7 @@ def run_update(*, project_id: int, run_id: int, changes: RunChanges) -> Run:
     """``running`` fills ``started_at`` once; every finished status stamps ``finished_at`` anew."""
     run = selectors.run_get(project_id=project_id, run_id=run_id)
     now = timezone.now()
-    fields: dict[str, Any] = {key: changes[key] for key in ("status", "output", "error") if key in changes}  # type: ignore[literal-required]
+    fields: dict[str, Any] = {key: changes[key] for key in ("status", "output", "error") if key in changes}
     if changes.get("metadata") is not None:
         fields["metadata"] = changes["metadata"]
     if "status" in fields:

@@ -20,7 +20,7 @@ class IsoDatetime:
 
 ISO = IsoDatetime()
 
-EMPTY_METADATA = {"resources": [], "extra": {}}
+EMPTY_METADATA: dict[str, Any] = {"resources": [], "extra": {}}
 
 
 def node_body(**fields: Any) -> dict[str, Any]:

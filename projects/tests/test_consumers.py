@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from asgiref.sync import sync_to_async
 from django.urls import reverse
@@ -12,7 +14,7 @@ from tests.support.communicators import HubCommunicator
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def http(method: str, path: str, body: dict | None = None):
+def http(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     """Call the API from a thread, as a request handler would; returns the response."""
 
     def call():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIClient
 
 from conftest import database_vendor
@@ -15,8 +16,8 @@ BUDGET = {"postgresql": 4, "sqlite3": 5}
 
 
 def test_a_node_create_through_the_api_costs_at_most_five_queries(
-    api_client: APIClient, django_assert_max_num_queries
-) -> None:  # type: ignore[no-untyped-def]
+    api_client: APIClient, django_assert_max_num_queries: DjangoAssertNumQueries
+) -> None:
     project = services.project_create(name="Budget")
     for index in range(50):
         services.node_create(project_id=project.pk, title=f"n{index}")

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 import pytest
+from rest_framework.test import APIClient
 
 from projects import planning, services
 from projects.urls import urlpatterns
@@ -30,7 +31,7 @@ def openapi() -> dict[str, Any]:
 
 
 @pytest.fixture
-def checker(openapi, api_client) -> SchemaChecker:
+def checker(openapi: dict[str, Any], api_client: APIClient) -> SchemaChecker:
     return SchemaChecker(openapi, api_client)
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from projects import selectors, services
@@ -9,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 
 def chain(project, count):
-    previous = []
+    previous: list[Any] = []
     for index in range(count):
         node = services.node_create(project_id=project.pk, title=f"n{index}", parent_ids=previous[-2:])
         previous.append(node.pk)

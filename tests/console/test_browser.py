@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect
 from websockets.sync.client import connect
 
 from tests.console.browser import (
@@ -35,8 +35,12 @@ class Console:
         self.hub = hub
         self.page = context.new_page()
         self.errors: list[str] = []
-        self.page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
+        self.page.on("console", self._console_message)
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def _console_message(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
 
     def open(self, path: str) -> Page:
         self.page.goto(self.hub.url + path)

@@ -14,13 +14,13 @@ from orchestration.services import workspace_set_desired
 from projects.models import Project
 
 pytestmark = pytest.mark.django_db
-REMOTE = {"REMOTE_ADDR": "203.0.113.9"}
+REMOTE: dict[str, Any] = {"REMOTE_ADDR": "203.0.113.9"}
 PAGES = ["/console/", "/console/projects", "/console/executions", "/console/templates"]
 
 
 @pytest.fixture
 def project(api_client: APIClient) -> dict[str, Any]:
-    return api_client.post("/projects", {"name": "Console"}, format="json").json()  # type: ignore[no-any-return]
+    return api_client.post("/projects", {"name": "Console"}, format="json").json()
 
 
 def staff_client() -> Client:
@@ -37,7 +37,7 @@ def test_a_browser_opening_the_root_goes_to_the_console() -> None:
 
 @pytest.mark.parametrize("accept", [None, "*/*", "application/json"])
 def test_an_api_client_at_the_root_keeps_the_json_404(accept: str | None) -> None:
-    headers = {"HTTP_ACCEPT": accept} if accept else {}
+    headers: dict[str, Any] = {"HTTP_ACCEPT": accept} if accept else {}
     response = Client().get("/", **headers)
     assert response.status_code == 404
     assert response.json() == {"detail": "Not Found", "message": "Not Found"}

@@ -24,7 +24,7 @@ def to_json_schema(node: Any) -> Any:
 
 
 def hub_openapi() -> dict[str, Any]:
-    return SchemaGenerator().get_schema(request=None, public=True)  # type: ignore[no-any-return]
+    return SchemaGenerator().get_schema(request=None, public=True)
 
 
 class SchemaChecker:

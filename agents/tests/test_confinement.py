@@ -12,7 +12,8 @@ from rest_framework.test import APIClient
 
 from agents.models import AgentTemplate, Execution, StepRun
 from agents.services import executions
-from agents.tests.runner_support import (
+from projects.models import Project
+from tests.support.agent_runs import (
     RunnerThread,
     execution_finished,
     launch,
@@ -20,7 +21,6 @@ from agents.tests.runner_support import (
     running_step,
     wait_for,
 )
-from projects.models import Project
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

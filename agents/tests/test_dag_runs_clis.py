@@ -11,11 +11,11 @@ import pytest
 from rest_framework.test import APIClient
 
 from agents.models import Execution, StepRun
-from agents.tests.dag_support import EventLog, add_node, by_node, dag_run_body, dag_run_finished, start_dag_run
-from agents.tests.runner_support import RunnerThread, point_clis_at, wait_for
 from orchestration.services import workspace_set_desired
 from projects.models import Node
 from tests.fake_model_server import FakeModelServer
+from tests.support.agent_runs import RunnerThread, point_clis_at, wait_for
+from tests.support.dag_runs import EventLog, add_node, by_node, dag_run_body, dag_run_finished, start_dag_run
 
 pytestmark = [pytest.mark.cli, pytest.mark.django_db(transaction=True)]
 ANSWER = "The fake model's answer."

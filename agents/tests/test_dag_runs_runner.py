@@ -11,7 +11,12 @@ from agents.models import Execution, StepRun
 from agents.runner import recovery
 from agents.runner.queue import step_run_claim
 from agents.services.dag_progress import dag_run_advance
-from agents.tests.dag_support import (
+from orchestra_site.models import HubProcess
+from orchestra_site.services import hub_process_register
+from orchestration.models import Workspace
+from projects.models import Node
+from tests.support.agent_runs import RunnerThread, pid_gone, wait_for
+from tests.support.dag_runs import (
     EventLog,
     add_node,
     by_node,
@@ -19,11 +24,6 @@ from agents.tests.dag_support import (
     dag_run_finished,
     start_dag_run,
 )
-from agents.tests.runner_support import RunnerThread, pid_gone, wait_for
-from orchestra_site.models import HubProcess
-from orchestra_site.services import hub_process_register
-from orchestration.models import Workspace
-from projects.models import Node
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("dag_agent")]
 

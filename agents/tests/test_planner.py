@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from agents.tests.runner_support import point_clis_at
 from tests.fake_model_server import FakeModelServer
+from tests.support.agent_runs import point_clis_at
 
 pytestmark = [pytest.mark.cli, pytest.mark.django_db]
 

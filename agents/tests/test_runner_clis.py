@@ -8,9 +8,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from agents.models import Execution, ExecutionLogEntry, StepRun
-from agents.tests.runner_support import RunnerThread, execution_finished, launch, make_template, wait_for
 from orchestration.models import Workspace
 from tests.fake_model_server import FakeModelServer
+from tests.support.agent_runs import RunnerThread, execution_finished, launch, make_template, wait_for
 
 pytestmark = [pytest.mark.cli, pytest.mark.django_db(transaction=True)]
 

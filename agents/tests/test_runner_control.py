@@ -19,7 +19,9 @@ from rest_framework.test import APIClient
 
 from agents.models import Execution, ExecutionLogEntry, StepRun
 from agents.runner import recovery
-from agents.tests.runner_support import (
+from orchestration.models import Workspace
+from orchestration.services import workspace_set_desired
+from tests.support.agent_runs import (
     FAKE_AGENT,
     ROOT,
     RunnerThread,
@@ -30,8 +32,6 @@ from agents.tests.runner_support import (
     running_step,
     wait_for,
 )
-from orchestration.models import Workspace
-from orchestration.services import workspace_set_desired
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,14 +9,14 @@ import pytest
 from rest_framework.test import APIClient
 
 from agents.models import Execution, ExecutionLogEntry, StepRun
-from agents.tests.runner_support import (
+from orchestration.models import Workspace
+from tests.support.agent_runs import (
     RunnerThread,
     execution_finished,
     launch,
     make_template,
     wait_for,
 )
-from orchestration.models import Workspace
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,7 +10,7 @@ from channels.db import database_sync_to_async
 from rest_framework.test import APIClient
 
 from agents.runner.logs import append_entries, output_frame
-from agents.tests.runner_support import launch, make_template
+from tests.support.agent_runs import launch, make_template
 from tests.support.communicators import HubCommunicator
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -19,10 +19,10 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import connection, connections
 
-from conftest import requires_postgres
 from orchestration import services
 from orchestration.models import Totals, Workspace
 from tests.support.communicators import HubCommunicator
+from tests.support.fixtures import requires_postgres
 
 pytestmark = [requires_postgres, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 WORKSPACES = [f"/race/{i}" for i in range(5)]

@@ -11,8 +11,8 @@ import pytest
 from pytest_django import DjangoAssertNumQueries
 from rest_framework.test import APIClient
 
-from conftest import database_vendor
 from orchestration import services
+from tests.support.fixtures import database_vendor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,8 +12,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from agents.models import DagRun
-from agents.tests.runner_support import ROOT
 from orchestra_site.realtime import events as site_events
+from tests.support.agent_runs import ROOT
 
 DAG_AGENT = [sys.executable, str(ROOT / "tests" / "dag_agent.py"), "{prompt}"]
 

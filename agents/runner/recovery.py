@@ -16,7 +16,7 @@ from django.utils import timezone
 from agents.environment import STEP_RUN_ENV
 from agents.models import StepRun, StepRunStatus
 from agents.runner.process import kill_group
-from agents.runner.queue import StepOutcome, release_slot, step_run_finish
+from agents.services.lifecycle import StepOutcome, release_slot, step_run_finish
 from orchestra_site.models import HubProcess
 
 logger = logging.getLogger(__name__)

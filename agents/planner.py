@@ -38,6 +38,6 @@ def run_planner_agent(prompt: str) -> str:
     events = [event for line in done.stdout for event in adapter.parse_line(line)]
     result = adapter.final_result(events)
     if done.exit_code != 0 or result is None or result.get("is_error"):
-        detail = (result or {}).get("text") or done.stderr.strip()[-500:]
+        detail = (result.get("text") if result else None) or done.stderr.strip()[-500:]
         raise ServiceUnavailable(f"The planner agent ({agent_type}) failed (exit code {done.exit_code}): {detail}")
     return result["text"]

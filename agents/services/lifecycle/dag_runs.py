@@ -103,8 +103,8 @@ def _follow_executions(dag_run: DagRun, run_nodes: list[DagRunNode], now: dateti
     if not watched:
         return False
     latest: dict[int, Execution] = {}
-    for execution in Execution.objects.filter(dag_run_node__in=[rn.pk for rn in watched]).order_by("id"):
-        latest[execution.dag_run_node_id] = execution  # type: ignore[index]
+    for attempt in Execution.objects.filter(dag_run_node__in=[rn.pk for rn in watched]).order_by("id"):
+        latest[attempt.dag_run_node_id] = attempt  # type: ignore[index]
     interrupted = set(
         StepRun.objects.filter(execution__in=[e.pk for e in latest.values()], crashed=True).values_list(
             "execution_id", flat=True

@@ -19,11 +19,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
+from agents.models import ExecutionStatus, StepRun, StepRunStatus
 from projects.models import Node
 from projects.selectors import node_metadata
 
+PARENT_OUTPUT_CHARS = 4000
 PLACEHOLDER = re.compile(r"\{\{([^}]+)\}\}")
 _MISSING = object()
 
@@ -112,3 +114,50 @@ def execution_context(node: Node | None, context: Mapping[str, Any]) -> dict[str
             "metadata": dict(node_metadata(node.metadata)),
         }
     return merged
+
+
+# --- A DAG-run node's prompt: its own task, then its parents' results -----------------------------
+
+
+class ParentResult(TypedDict):
+    node_id: int
+    title: str
+    output: str
+
+
+def node_prompt(node: Node) -> str:
+    """A node's own task: its prompt, or its title and description when it has none."""
+    if node.prompt and node.prompt.strip():
+        return node.prompt
+    return "\n\n".join(part for part in (node.title, node.description) if part)
+
+
+def parent_results(node: Node) -> list[ParentResult]:
+    """Each parent's final output: the last step to finish in its latest completed execution."""
+    results: list[ParentResult] = []
+    for parent in Node.objects.filter(child_edges__child=node).order_by("id"):
+        output = (
+            StepRun.objects.filter(
+                execution__node=parent, execution__status=ExecutionStatus.COMPLETED, status=StepRunStatus.COMPLETED
+            )
+            .order_by("-execution_id", "-finished_at", "-id")
+            .values_list("output", flat=True)
+            .first()
+        )
+        if output is not None:
+            results.append({"node_id": parent.pk, "title": parent.title, "output": trim_output(output)})
+    return results
+
+
+def trim_output(output: str, limit: int = PARENT_OUTPUT_CHARS) -> str:
+    if len(output) <= limit:
+        return output
+    return output[:limit] + f"\n[… {len(output) - limit} more characters not shown]"
+
+
+def parents_block(parents: list[ParentResult]) -> str:
+    """What is appended to a node's prompt: one section per parent with a result."""
+    if not parents:
+        return ""
+    sections = [f"## {p['title']} (node {p['node_id']})\n{p['output']}" for p in parents]
+    return "\n\n---\nResults of the tasks this one builds on:\n\n" + "\n\n".join(sections) + "\n"

@@ -11,20 +11,12 @@ from django.db import close_old_connections
 
 from agents.runner import queue, recovery, roots
 from agents.runner.worker import StepWorker
-from agents.services.dag_progress import dag_runs_advance
-from agents.services.executions import runs_adopt
+from agents.services.lifecycle import dag_runs_advance, executions_fail_stuck, runs_adopt, step_run_claim
+from agents.wakeup import wait_for_work, wake_runners
 
 logger = logging.getLogger(__name__)
 IDLE_SLEEP = 0.25
 REAP_EVERY = 5.0
-
-# Set after a launch commits, so a runner in the same process starts the work at once instead of
-# at its next poll; runners in other processes find it by polling.
-work_arrived = threading.Event()
-
-
-def wake_runners() -> None:
-    work_arrived.set()
 
 
 class Runner:
@@ -48,8 +40,7 @@ class Runner:
             finally:
                 close_old_connections()
             if not found and not self.stop.is_set():
-                work_arrived.wait(IDLE_SLEEP)
-                work_arrived.clear()
+                wait_for_work(IDLE_SLEEP)  # a launch or cancel in this process wakes it early
         self.shutdown()
 
     def run_once(self) -> bool:
@@ -60,7 +51,7 @@ class Runner:
         if time.monotonic() - self.last_reap > REAP_EVERY:
             self.last_reap = time.monotonic()
             recovery.reap_dead_runners(me=self.hub_process_id)
-            queue.executions_fail_stuck()
+            executions_fail_stuck()
             roots.step_runs_note_unserved(me=self.hub_process_id, my_roots=roots.served_roots())
         runs_adopt()
         started = dag_runs_advance()
@@ -76,7 +67,7 @@ class Runner:
             workspace = step_run.execution.workspace_path
             if workspace in refused:
                 continue
-            if not queue.step_run_claim(step_run=step_run, runner_id=self.hub_process_id):
+            if not step_run_claim(step_run=step_run, runner_id=self.hub_process_id):
                 refused.add(workspace)
                 continue
             # A DAG run's next nodes wait for this one: move on as soon as it ends. Other steps

@@ -1,4 +1,8 @@
-"""One agent CLI as a child process in its own process group, with both pipes drained."""
+"""One agent CLI as a child process in its own process group, with both pipes drained.
+
+``AgentProcess`` is the one way the hub starts a CLI: the runner's workers stream its lines, and
+``run_to_completion`` (the planner) collects them until it ends or its time is up.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -85,6 +90,40 @@ class AgentProcess:
         finally:
             # Descendants that outlived the leader are ended too.
             kill_group(self.pid, signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class Completed:
+    exit_code: int
+    stdout: list[str]  # lines, each with its newline
+    stderr: str
+    timed_out: bool
+
+
+def run_to_completion(argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float) -> Completed:
+    """Run ``argv`` as an ``AgentProcess`` until it exits and its pipes close, or ``timeout`` seconds
+    pass (then its whole group is killed). Nothing it started outlives it either way."""
+    process = AgentProcess(argv, cwd=cwd, env=env)
+    deadline = time.monotonic() + timeout
+    stdout: list[str] = []
+    stderr: list[str] = []
+    timed_out = False
+    try:
+        while not process.output_closed and not timed_out:
+            remaining = deadline - time.monotonic()
+            timed_out = remaining <= 0
+            for stream, line in process.read(timeout=max(remaining, 0.0)):
+                (stdout if stream == "stdout" else stderr).append(line)
+        if not timed_out:
+            try:
+                exit_code = process.wait(max(deadline - time.monotonic(), 0.0))
+            except subprocess.TimeoutExpired:
+                timed_out = True
+        if timed_out:
+            exit_code = process.stop(grace=0)
+    finally:
+        kill_group(process.pid, signal.SIGKILL)
+    return Completed(exit_code=exit_code, stdout=stdout, stderr="".join(stderr), timed_out=timed_out)
 
 
 def kill_group(pgid: int, sig: int) -> bool:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from agents.environment import STEP_RUN_ENV
 from agents.models import StepRun, StepRunStatus
 from agents.runner.process import kill_group
-from agents.runner.queue import StepOutcome, release_slot, step_run_finish
+from agents.services.lifecycle import StepOutcome, release_slot, step_run_finish
 from orchestra_site.models import HubProcess
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,9 @@ def dead_runner_ids(*, me: int | None) -> list[int]:
     """Runners that stopped, missed their heartbeat, or (on this host) whose process is gone."""
     cutoff = timezone.now() - timedelta(seconds=settings.RUNNER_DEAD_AFTER)
     holding = Q(step_runs__status=StepRunStatus.RUNNING) | Q(step_runs__slot_path__isnull=False)
-    busy = HubProcess.objects.filter(holding).exclude(pk=me).distinct()
+    busy = HubProcess.objects.filter(holding).distinct()
+    if me is not None:
+        busy = busy.exclude(pk=me)
     dead = []
     for runner in busy:
         gone_here = runner.hostname == socket.gethostname() and not pid_alive(runner.pid)

@@ -19,9 +19,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
-from agents import events
+from agents import events, logs
 from agents.models import ProcessRoots, StepRun, StepRunStatus
-from agents.runner import logs
 from agents.runner.queue import ready_step_runs
 from orchestra_site.models import HubProcess
 

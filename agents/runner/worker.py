@@ -14,15 +14,15 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+from agents import logs
 from agents.adapters import AgentEvent
 from agents.adapters.base import Adapter
 from agents.environment import positive_seconds
 from agents.models import Execution, StepRun
 from agents.prompts import substitute_step_outputs
-from agents.runner import logs
 from agents.runner.launching import build_launch
 from agents.runner.process import AgentProcess, kill_group
-from agents.runner.queue import StepOutcome, step_run_finish, step_run_record_pid
+from agents.services.lifecycle import StepOutcome, step_run_finish, step_run_record_pid
 from orchestra_site.api.exceptions import HubError, InvalidInput
 from projects.workspaces import make_workspace_dir, validate_workspace_path, validate_worktree_path
 
@@ -135,10 +135,14 @@ class StepWorker(threading.Thread):
             self.last_output = time.monotonic()
             if stream == "stderr":
                 stderr_tail.append(line.rstrip())
-                event = {"kind": "stderr", "text": line.rstrip("\n"), "raw": line.rstrip("\n")}
+                stderr_event = {"kind": "stderr", "text": line.rstrip("\n"), "raw": line.rstrip("\n")}
                 writer.add(
                     logs.output_frame(
-                        execution_id=execution_id, step_id=step_id, step_run_id=step_run.pk, data=line, event=event
+                        execution_id=execution_id,
+                        step_id=step_id,
+                        step_run_id=step_run.pk,
+                        data=line,
+                        event=stderr_event,
                     )
                 )
                 continue

@@ -2,7 +2,8 @@
 
 ``dag_run_create`` checks everything before it writes anything: the nodes exist in the project,
 each can run (an ``agent_type`` of its own, or the template), and the nodes form no cycle. The
-runners then move the run (``agents.services.dag_progress``).
+runners then move the run, and ``dag_run_cancel`` ends it (``agents.services.lifecycle.dag_runs``;
+importable from here too, as the views call it).
 """
 
 from __future__ import annotations
@@ -10,28 +11,21 @@ from __future__ import annotations
 from collections import deque
 
 from django.db import transaction
-from django.utils import timezone
 
 from agents import events, selectors
 from agents.models import (
-    DAG_NODE_ACTIVE,
-    DAG_RUN_ACTIVE,
-    EXECUTION_ACTIVE,
     AgentTemplate,
-    DagNodeStatus,
     DagRun,
     DagRunNode,
-    DagRunStatus,
-    Execution,
 )
-from agents.runner.loop import wake_runners
-from agents.selectors_dag_runs import dag_run_get
-from agents.services.executions import execution_cancel
-from orchestra_site.api.exceptions import Conflict, InvalidInput
+from agents.services.lifecycle import dag_run_cancel
+from agents.wakeup import wake_runners_on_commit
+from orchestra_site.api.exceptions import InvalidInput
 from projects.models import Node, NodeEdge, NodeStatus
-from projects.services import node_update
 
 MAX_RETRIES = 5
+
+__all__ = ["MAX_RETRIES", "dag_run_cancel", "dag_run_create"]
 
 
 @transaction.atomic
@@ -75,7 +69,7 @@ def dag_run_create(
         DagRunNode(dag_run=dag_run, node=node, parent_ids=parents[node.pk]) for node in nodes
     )
     events.send_dag_run_created(dag_run)
-    transaction.on_commit(wake_runners)
+    wake_runners_on_commit()
     return dag_run
 
 
@@ -124,29 +118,3 @@ def _refuse_cycle(parents: dict[int, list[int]]) -> None:
     stuck = sorted(node for node, count in waiting.items() if count > 0)
     if stuck:
         raise InvalidInput(f"node_ids: node {stuck[0]} is part of a cycle ({', '.join(map(str, stuck))})")
-
-
-@transaction.atomic
-def dag_run_cancel(*, project_id: int, dag_run_id: int) -> DagRun:
-    """Cancel the run: nodes not finished become ``cancelled`` and their agents are stopped."""
-    dag_run_get(project_id=project_id, dag_run_id=dag_run_id)
-    dag_run = DagRun.objects.select_for_update().get(pk=dag_run_id)
-    now = timezone.now()
-    cancelled = DagRun.objects.filter(pk=dag_run_id, status__in=DAG_RUN_ACTIVE).update(
-        status=DagRunStatus.CANCELLED, finished_at=now, updated_at=now
-    )
-    if not cancelled:
-        raise Conflict("DAG run already finished")
-    for run_node in DagRunNode.objects.filter(dag_run_id=dag_run_id, status__in=DAG_NODE_ACTIVE).select_related("node"):
-        if not DagRunNode.objects.filter(pk=run_node.pk, status=run_node.status).update(
-            status=DagNodeStatus.CANCELLED, updated_at=now
-        ):
-            continue
-        active = Execution.objects.filter(dag_run_node=run_node, status__in=EXECUTION_ACTIVE)
-        for execution_id in active.values_list("pk", flat=True):
-            execution_cancel(project_id=project_id, execution_id=execution_id)
-        if run_node.node.status == NodeStatus.IN_PROGRESS:
-            node_update(project_id=project_id, node_id=run_node.node_id, changes={"status": NodeStatus.PENDING})
-    dag_run.refresh_from_db()
-    events.send_dag_run_updated(dag_run)
-    return dag_run

@@ -13,8 +13,8 @@ from django.db import transaction
 from agents import events, selectors
 from agents.models import AgentStep, AgentTemplate, Execution
 from agents.prompts import launch_context, resolve_prompt
-from agents.runner.loop import wake_runners
-from agents.services.executions import execution_build
+from agents.services.lifecycle import execution_build
+from agents.wakeup import wake_runners_on_commit
 from projects.models import Node, Project
 
 
@@ -95,5 +95,5 @@ def launch(
         queued=True,
     )
     events.send_execution_status(execution)
-    transaction.on_commit(wake_runners)
+    wake_runners_on_commit()
     return execution

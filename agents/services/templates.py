@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from typing import Any, TypedDict
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from agents import selectors
 from agents.environment import validate_template_metadata
 from agents.models import AgentStep, AgentTemplate, StepEdge
 from orchestra_site.api.exceptions import InvalidInput, NotFound
+from orchestra_site.models_update import model_update
 
 UNKNOWN_STEP_INDEX = "Edge references unknown step index"
 STEPS_NOT_IN_TEMPLATE = "Steps not found in this template"
@@ -108,14 +108,11 @@ def template_create(
 def template_update(*, template_id: int, changes: TemplateChanges) -> AgentTemplate:
     """Change the keys present; ``metadata`` replaces the stored object and ``None`` makes it ``{}``."""
     template = _locked_template(template_id)
-    if "name" in changes:
-        template.name = changes["name"]
-    if "description" in changes:
-        template.description = changes["description"]
-    if "metadata" in changes:
-        validate_template_metadata(changes["metadata"])
-        template.metadata = changes["metadata"] or {}
-    template.save()
+    data: dict[str, Any] = dict(changes)
+    if "metadata" in data:
+        validate_template_metadata(data["metadata"])
+        data["metadata"] = data["metadata"] or {}
+    template, _ = model_update(template, data=data, fields=("name", "description", "metadata"))
     return template
 
 
@@ -136,11 +133,7 @@ def step_update(*, template_id: int, step_id: int, changes: StepFields) -> Agent
     """Change the editable keys present. Read-only keys (ids, links, timestamps) never reach here."""
     _locked_template(template_id)
     step = selectors.step_get(template_id=template_id, step_id=step_id)
-    values = _step_values(changes)
-    for key, value in values.items():
-        setattr(step, key, value)
-    step.updated_at = timezone.now()
-    step.save(update_fields=[*values, "updated_at"])
+    step, _ = model_update(step, data=_step_values(changes), fields=STEP_FIELDS)
     return step
 
 

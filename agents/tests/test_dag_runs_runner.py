@@ -9,8 +9,7 @@ from rest_framework.test import APIClient
 
 from agents.models import Execution, StepRun
 from agents.runner import recovery
-from agents.runner.queue import step_run_claim
-from agents.services.dag_progress import dag_run_advance
+from agents.services.lifecycle import dag_run_advance, step_run_claim
 from orchestra_site.models import HubProcess
 from orchestra_site.services import hub_process_register
 from orchestration.models import Workspace

@@ -9,7 +9,7 @@ import pytest
 from channels.db import database_sync_to_async
 from rest_framework.test import APIClient
 
-from agents.runner.logs import append_entries, output_frame
+from agents.logs import append_entries, output_frame
 from tests.support.agent_runs import launch, make_template
 from tests.support.communicators import HubCommunicator
 

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from orchestra_site.api.exceptions import InvalidInput, NotFound, ServiceUnavailable
+from orchestra_site.models_update import model_update
 from orchestration.services import workspace_ensure, workspace_unpin
 from projects import events, planning, selectors
 from projects.dag import find_cycle
@@ -46,6 +47,7 @@ class NodeChanges(TypedDict, total=False):
     parent_ids: list[int] | None
 
 
+PROJECT_FIELDS = ("name", "description", "workspace_path")
 NODE_FIELDS = (
     "title",
     "description",
@@ -80,16 +82,19 @@ def project_create(*, name: str, description: str | None = None, workspace_path:
 
 @transaction.atomic
 def project_update(*, project_id: int, changes: ProjectChanges) -> Project:
-    fields: dict[str, Any] = {key: changes[key] for key in ("name", "description") if key in changes}
-    previous = Project.objects.filter(pk=project_id).values_list("workspace_path", flat=True).first()
-    if previous is None:
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
         raise NotFound("Project not found")
-    if changes.get("workspace_path") is not None:
-        path = validate_workspace_path(changes["workspace_path"], project_id=project_id)
-        fields["workspace_path"] = str(path)
+    previous = project.workspace_path
+    data: dict[str, Any] = dict(changes)
+    if data.get("workspace_path") is not None:
+        path = validate_workspace_path(data["workspace_path"], project_id=project_id)
+        data["workspace_path"] = str(path)
         _ensure_workspace(path=path)
-    Project.objects.filter(pk=project_id).update(**fields, updated_at=timezone.now())
-    if fields.get("workspace_path", previous) != previous:
+    else:
+        data.pop("workspace_path", None)
+    model_update(project, data=data, fields=PROJECT_FIELDS)
+    if data.get("workspace_path", previous) != previous:
         _release_workspace(path=previous)
     return selectors.project_get(project_id)
 
@@ -169,11 +174,12 @@ def node_update(*, project_id: int, node_id: int, changes: NodeChanges) -> Node:
         NodeEdge.objects.bulk_create(
             [NodeEdge(parent_id=parent, child_id=node_id) for parent in parents if parent not in existing]
         )
-    fields: dict[str, Any] = {key: changes[key] for key in NODE_FIELDS if key in changes}  # type: ignore[literal-required]
-    if fields.get("metadata", ...) is None:
-        del fields["metadata"]
-    Node.objects.filter(pk=node_id).update(**fields, updated_at=timezone.now())
-    node.refresh_from_db()
+    data: dict[str, Any] = dict(changes)
+    if data.get("metadata", ...) is None:
+        del data["metadata"]
+    if new_parents is not None:
+        data["updated_at"] = timezone.now()  # the links are part of the node: a new set is a change
+    node, _ = model_update(node, data=data, fields=(*NODE_FIELDS, "updated_at"))
     events.send_node_updated(selectors.node_data(node))
     return node
 

@@ -8,9 +8,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from orchestra_site.api.exceptions import InvalidInput
+from orchestra_site.models_update import model_update
 from orchestra_site.timestamps import status_timestamps
 from projects import events, selectors
 from projects.models import Node, Run, RunStatus
+
+RUN_FIELDS = ("status", "output", "error", "metadata", "started_at", "finished_at")
 
 
 class RunChanges(TypedDict, total=False):
@@ -50,13 +53,11 @@ def run_create(*, project_id: int, node_id: int, agent_type: str, prompt: str, s
 def run_update(*, project_id: int, run_id: int, changes: RunChanges) -> Run:
     """``running`` fills ``started_at`` once; every finished status stamps ``finished_at`` anew."""
     run = selectors.run_get(project_id=project_id, run_id=run_id)
-    now = timezone.now()
-    fields: dict[str, Any] = {key: changes[key] for key in ("status", "output", "error") if key in changes}
-    if changes.get("metadata") is not None:
-        fields["metadata"] = changes["metadata"]
-    if "status" in fields:
-        fields.update(status_timestamps(fields["status"], finished=RunStatus.finished()))
-    Run.objects.filter(pk=run.pk).update(**fields, updated_at=now)
-    run.refresh_from_db()
+    data: dict[str, Any] = dict(changes)
+    if data.get("metadata") is None:
+        data.pop("metadata", None)
+    if "status" in data:
+        data.update(status_timestamps(data["status"], finished=RunStatus.finished()))
+    run, _ = model_update(run, data=data, fields=RUN_FIELDS)
     events.send_run_updated(run)
     return run

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from django.db import transaction
 from django.utils import timezone
 
 from orchestra_site.api.exceptions import InvalidInput, NotFound
+from orchestra_site.models_update import model_update
 from projects.models import Node, Project, Task
 
 
@@ -66,9 +67,7 @@ def task_update(*, task_id: int, changes: TaskChanges) -> Task:
         check_project="project_id" in changes,
         check_node="node_id" in changes or "project_id" in changes,
     )
-    fields: dict[str, Any] = {key: changes[key] for key in TASK_FIELDS if key in changes}  # type: ignore[literal-required]
-    Task.objects.filter(pk=task_id).update(**fields, updated_at=timezone.now())
-    task.refresh_from_db()
+    task, _ = model_update(task, data=changes, fields=TASK_FIELDS)
     return task
 
 

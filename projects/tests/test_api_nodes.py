@@ -352,3 +352,23 @@ def test_metadata_defaults_when_the_client_sends_null(api_client, project):
 
     assert response.status_code == 201
     assert (response.json()["metadata"], response.json()["parent_ids"]) == (EMPTY_METADATA, [])
+
+
+def test_a_patch_stamps_updated_at_when_it_changes_fields_or_parents_only(api_client, make_node):
+    a = make_node("a")
+    child = make_node("child")
+    long_ago = "2000-01-01T00:00:00Z"
+    Node.objects.filter(pk=child.pk).update(updated_at=long_ago)
+
+    same = api_client.patch(node_url(child), {"title": "child"}, format="json")
+    assert same.status_code == 200
+    assert same.json()["updated_at"].startswith("2000-01-01")  # nothing changed: nothing written
+
+    relinked = api_client.patch(node_url(child), {"parent_ids": [a.pk]}, format="json")
+    assert relinked.json()["parent_ids"] == [a.pk]
+    assert relinked.json()["updated_at"] > same.json()["updated_at"]
+
+    Node.objects.filter(pk=child.pk).update(updated_at=long_ago)
+    renamed = api_client.patch(node_url(child), {"title": "renamed"}, format="json")
+    assert renamed.json()["title"] == "renamed"
+    assert renamed.json()["updated_at"] > same.json()["updated_at"]

@@ -40,7 +40,9 @@ def append_entries(*, execution_id: int, step_run_id: int | None, frames: list[d
             )
             for seq, frame in zip(seqs, frames, strict=True)
         )
-        batch = [({**frame, "seq": seq}, seq) for seq, frame in zip(seqs, frames, strict=True)]
+        batch: list[tuple[dict[str, Any], int | None]] = [
+            ({**frame, "seq": seq}, seq) for seq, frame in zip(seqs, frames, strict=True)
+        ]
         broadcast_many(execution_group(execution_id), batch)
     return seqs
 

@@ -1,4 +1,5 @@
-"""How a DAG run moves forward: the one module that changes its nodes' and its own status.
+"""How a DAG run moves: advanced by every runner's loop, cancelled by its client; the one module that
+changes its nodes' and its own status.
 
 ``dag_run_advance`` is called by every runner's loop (and so resumes running DAG runs after a
 restart). It locks the run's row, so advancers on several machines take turns, and every status
@@ -14,14 +15,16 @@ change is still a compare-and-set on the old status. One pass:
    the runners take under the workspace's ``desired`` and ``ORCHESTRA_MAX_RUNNING`` slots;
 4. end the run: ``completed`` when every node completed, ``failed`` once nothing can run any more.
 
-A node's prompt ends with its parents' results: the final output of each parent's latest
-completed execution, each trimmed to ``PARENT_OUTPUT_CHARS`` characters.
+A node's prompt ends with its parents' results (``agents.prompts.parent_results``).
+
+``dag_run_cancel`` ends the run: its unfinished nodes become ``cancelled`` and their executions are
+cancelled (which stops their agents).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, TypedDict
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F
@@ -32,6 +35,7 @@ from agents.models import (
     DAG_NODE_ACTIVE,
     DAG_NODE_DEAD_END,
     DAG_RUN_ACTIVE,
+    EXECUTION_ACTIVE,
     DagNodeStatus,
     DagRun,
     DagRunNode,
@@ -39,21 +43,16 @@ from agents.models import (
     Execution,
     ExecutionStatus,
     StepRun,
-    StepRunStatus,
 )
-from agents.prompts import launch_context
-from agents.services.executions import execution_build
+from agents.selectors_dag_runs import dag_run_get
+from agents.services.lifecycle.create import dag_node_execution_build
+from agents.services.lifecycle.executions import execution_cancel
+from orchestra_site.api.exceptions import Conflict
+from orchestra_site.models_update import update_rows
 from projects.models import Node, NodeStatus
 from projects.services import node_update
 
-PARENT_OUTPUT_CHARS = 4000
 INTERRUPTED = "the runner stopped while the agent ran; retried without using an attempt"
-
-
-class ParentResult(TypedDict):
-    node_id: int
-    title: str
-    output: str
 
 
 def dag_runs_advance() -> int:
@@ -84,7 +83,7 @@ def dag_run_advance(*, dag_run_id: int) -> int:
 
 def _move(run_node: DagRunNode, old: str, new: str, now: datetime, **values: Any) -> bool:
     """Compare-and-set ``old → new``; the in-memory row follows when it moved."""
-    moved = DagRunNode.objects.filter(pk=run_node.pk, status=old).update(status=new, updated_at=now, **values)
+    moved = update_rows(DagRunNode.objects.filter(pk=run_node.pk, status=old), now=now, status=new, **values)
     if moved:
         run_node.status = new
         for key, value in values.items():
@@ -104,8 +103,8 @@ def _follow_executions(dag_run: DagRun, run_nodes: list[DagRunNode], now: dateti
     if not watched:
         return False
     latest: dict[int, Execution] = {}
-    for execution in Execution.objects.filter(dag_run_node__in=[rn.pk for rn in watched]).order_by("id"):
-        latest[execution.dag_run_node_id] = execution  # type: ignore[index]
+    for attempt in Execution.objects.filter(dag_run_node__in=[rn.pk for rn in watched]).order_by("id"):
+        latest[attempt.dag_run_node_id] = attempt  # type: ignore[index]
     interrupted = set(
         StepRun.objects.filter(execution__in=[e.pk for e in latest.values()], crashed=True).values_list(
             "execution_id", flat=True
@@ -187,7 +186,7 @@ def _start_ready(dag_run: DagRun, run_nodes: list[DagRunNode], now: datetime) ->
         ):
             continue
         run_node.attempts += 1
-        _create_execution(dag_run, run_node)
+        dag_node_execution_build(dag_run, run_node)
         _set_node_status(node, NodeStatus.IN_PROGRESS)
         started += 1
     return started
@@ -198,86 +197,42 @@ def _settle(dag_run: DagRun, run_nodes: list[DagRunNode], now: datetime) -> bool
     if not statuses & set(DAG_NODE_ACTIVE):
         final = DagRunStatus.COMPLETED if statuses <= {DagNodeStatus.COMPLETED} else DagRunStatus.FAILED
         return bool(
-            DagRun.objects.filter(pk=dag_run.pk, status__in=DAG_RUN_ACTIVE).update(
-                status=final, finished_at=now, updated_at=now
+            update_rows(
+                DagRun.objects.filter(pk=dag_run.pk, status__in=DAG_RUN_ACTIVE), now=now, status=final, finished_at=now
             )
         )
     return bool(
-        DagRun.objects.filter(pk=dag_run.pk, status=DagRunStatus.PENDING).update(
-            status=DagRunStatus.RUNNING, started_at=now, updated_at=now
+        update_rows(
+            DagRun.objects.filter(pk=dag_run.pk, status=DagRunStatus.PENDING),
+            now=now,
+            status=DagRunStatus.RUNNING,
+            started_at=now,
         )
     )
 
 
-# --- One node, one execution ---------------------------------------------------------------------
-
-
-def _create_execution(dag_run: DagRun, run_node: DagRunNode) -> Execution:
-    """The node's next attempt: ``template`` launched on it, or its own agent and prompt."""
-    node = run_node.node
-    parents = parent_results(node)
-    context = launch_context(node, {"parents": parents})
-    template = dag_run.template
-    execution = execution_build(
-        project=dag_run.project,
-        node=node,
-        template=template,
-        context=context,
-        metadata={"context": context, "dag_run_id": dag_run.pk, "_create_worktree": dag_run.create_worktree},
-        create_worktree=dag_run.create_worktree,
-        queued=True,
+@transaction.atomic
+def dag_run_cancel(*, project_id: int, dag_run_id: int) -> DagRun:
+    """Cancel the run: nodes not finished become ``cancelled`` and their agents are stopped."""
+    dag_run_get(project_id=project_id, dag_run_id=dag_run_id)
+    dag_run = DagRun.objects.select_for_update().get(pk=dag_run_id)
+    now = timezone.now()
+    cancelled = update_rows(
+        DagRun.objects.filter(pk=dag_run_id, status__in=DAG_RUN_ACTIVE),
+        now=now,
+        status=DagRunStatus.CANCELLED,
+        finished_at=now,
     )
-    block = parents_block(parents)
-    if template is None:
-        StepRun.objects.create(
-            execution=execution,
-            name=node.title[:255],
-            agent_type=node.agent_type,
-            prompt=node_prompt(node) + block,
-        )
-    elif block:
-        for step_run in StepRun.objects.filter(execution=execution, parents__isnull=True):
-            step_run.prompt += block
-            step_run.save(update_fields=["prompt"])
-    Execution.objects.filter(pk=execution.pk).update(dag_run_node=run_node)
-    execution.dag_run_node = run_node
-    events.send_execution_status(execution)
-    return execution
-
-
-def node_prompt(node: Node) -> str:
-    """A node's own task: its prompt, or its title and description when it has none."""
-    if node.prompt and node.prompt.strip():
-        return node.prompt
-    return "\n\n".join(part for part in (node.title, node.description) if part)
-
-
-def parent_results(node: Node) -> list[ParentResult]:
-    """Each parent's final output: the last step to finish in its latest completed execution."""
-    results: list[ParentResult] = []
-    for parent in Node.objects.filter(child_edges__child=node).order_by("id"):
-        output = (
-            StepRun.objects.filter(
-                execution__node=parent, execution__status=ExecutionStatus.COMPLETED, status=StepRunStatus.COMPLETED
-            )
-            .order_by("-execution_id", "-finished_at", "-id")
-            .values_list("output", flat=True)
-            .first()
-        )
-        if output is not None:
-            results.append({"node_id": parent.pk, "title": parent.title, "output": trim_output(output)})
-    return results
-
-
-def trim_output(output: str, limit: int = PARENT_OUTPUT_CHARS) -> str:
-    if len(output) <= limit:
-        return output
-    return output[:limit] + f"\n[… {len(output) - limit} more characters not shown]"
-
-
-def parents_block(parents: list[ParentResult]) -> str:
-    """What is appended to a node's prompt: one section per parent with a result."""
-    if not parents:
-        return ""
-    sections = [f"## {p['title']} (node {p['node_id']})\n{p['output']}" for p in parents]
-    return "\n\n---\nResults of the tasks this one builds on:\n\n" + "\n\n".join(sections) + "\n"
+    if not cancelled:
+        raise Conflict("DAG run already finished")
+    for run_node in DagRunNode.objects.filter(dag_run_id=dag_run_id, status__in=DAG_NODE_ACTIVE).select_related("node"):
+        if not _move(run_node, run_node.status, DagNodeStatus.CANCELLED, now):
+            continue
+        active = Execution.objects.filter(dag_run_node=run_node, status__in=EXECUTION_ACTIVE)
+        for execution_id in active.values_list("pk", flat=True):
+            execution_cancel(project_id=project_id, execution_id=execution_id)
+        if run_node.node.status == NodeStatus.IN_PROGRESS:
+            node_update(project_id=project_id, node_id=run_node.node_id, changes={"status": NodeStatus.PENDING})
+    dag_run.refresh_from_db()
+    events.send_dag_run_updated(dag_run)
+    return dag_run

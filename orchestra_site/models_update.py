@@ -1,11 +1,12 @@
 """Partial updates of one row, the same way in every app.
 
 ``model_update`` writes the allowed keys of ``data`` that differ from the instance (SQL expressions
-such as ``F()`` or ``Coalesce`` always count as changes) and stamps ``updated_at`` when the model has
-one, in one ``UPDATE``. The stamp is written even when no value differs: an update the client asked
-for is a write it can see in ``updated_at``, as it always was for the desktop app's PATCHes. ``expect`` makes it a compare-and-set: the row must still hold
-those values (say, the status read a moment ago), or nothing is written and ``RowChanged`` is
-raised. ``update_rows`` is the same stamp for a queryset's conditional ``UPDATE``.
+such as ``F()`` or ``Coalesce`` always count as changes) and stamps ``updated_at`` when the model
+has one, in one ``UPDATE``. The stamp is written even when no value differs: an update the client
+asked for is a write it can see in ``updated_at``, as it always was for the desktop app's PATCHes.
+``expect`` makes it a compare-and-set: the row must still hold those values (say, the status read a
+moment ago), or nothing is written and ``RowChanged`` is raised. ``update_rows`` is the same stamp
+for a queryset's conditional ``UPDATE``.
 """
 
 from __future__ import annotations

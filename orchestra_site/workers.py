@@ -1,8 +1,11 @@
 """``serve --workers N``: N worker processes answer HTTP and WebSockets on one port.
 
-The parent binds the listening socket once and starts each worker with ``serve --worker-fd FD``,
-which serves that inherited socket (the kernel hands each new connection to one of them). The
-parent itself answers no request: it runs what a hub does once (the heartbeat, the prune, the
+The parent binds one listening socket per worker, all on the port (``SO_REUSEPORT``: the kernel
+spreads new connections over them), and starts each worker with ``serve --worker-fd FD``, which
+serves its inherited socket. The parent keeps the sockets open, so a worker's replacement serves
+the same socket, connections waiting in its queue included. (One shared socket spread connections
+badly: daphne's accept loop takes every waiting connection at once, so a burst of clients landed
+on one worker.) The parent itself answers no request: it runs what a hub does once (the heartbeat, the prune, the
 runner, the outbox relay), restarts a worker that dies and, on SIGTERM or SIGINT, stops them all.
 
 Events: a worker delivers its own events to its own sockets as a one-process hub does. With Redis
@@ -38,11 +41,12 @@ CRASH_LIMIT = 5
 CRASH_WINDOW = 60.0
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """The hub's listening socket, inheritable by the workers.
+def listen(host: str, port: int, count: int) -> list[socket.socket]:
+    """``count`` listening sockets on ``host:port``, inheritable by the workers.
 
     IPv4 only: daphne adopts an inherited socket through Twisted's ``fd:`` endpoint, which takes
-    no address family but IPv4's.
+    no address family but IPv4's. The port is first checked free with a plain socket: another
+    hub (or anything else) already there is an error, not a process sharing its connections.
     """
     try:
         infos = socket.getaddrinfo(host or None, port, socket.AF_INET, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
@@ -50,16 +54,24 @@ def listen(host: str, port: int) -> socket.socket:
         message = f"{error.strerror} (with more than one worker, the host must be an IPv4 address or name)"
         raise OSError(message) from None
     address = infos[0][4]
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(address)
+    sockets: list[socket.socket] = []
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(socket.SOMAXCONN)
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind(address)
+            sock.listen(socket.SOMAXCONN)
+            sock.set_inheritable(True)
     except OSError:
-        sock.close()
+        for sock in sockets:
+            sock.close()
         raise
-    sock.set_inheritable(True)
-    return sock
+    return sockets
 
 
 def fd_endpoint(fd: int) -> str:
@@ -68,8 +80,9 @@ def fd_endpoint(fd: int) -> str:
 
 
 class Worker:
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, sock: socket.socket) -> None:
         self.process = process
+        self.sock = sock
         self.broken = False
 
     @property
@@ -80,28 +93,26 @@ class Worker:
 class WorkerPool:
     """The parent's side: start, forward outbox rows to, watch and stop the workers."""
 
-    def __init__(self, sock: socket.socket, count: int) -> None:
-        self.sock = sock
-        self.count = count
+    def __init__(self, sockets: list[socket.socket]) -> None:
+        self.sockets = sockets
         self.workers: list[Worker] = []
         self.exits: collections.deque[float] = collections.deque()
         self.stopping = False
 
-    def command(self) -> list[str]:
-        return [sys.executable, str(settings.BASE_DIR / "manage.py"), "serve", "--worker-fd", str(self.sock.fileno())]
-
-    async def start_one(self) -> Worker:
+    async def start_one(self, sock: socket.socket) -> Worker:
+        fd = sock.fileno()
+        command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "serve", "--worker-fd", str(fd)]
         # Its own process group: Ctrl-C reaches the parent only, which then stops the workers in order.
         process = await asyncio.create_subprocess_exec(
-            *self.command(), stdin=asyncio.subprocess.PIPE, pass_fds=(self.sock.fileno(),), process_group=0
+            *command, stdin=asyncio.subprocess.PIPE, pass_fds=(fd,), process_group=0
         )
-        worker = Worker(process)
+        worker = Worker(process, sock)
         self.workers.append(worker)
         return worker
 
     async def start(self) -> None:
-        for _ in range(self.count):
-            await self.start_one()
+        for sock in self.sockets:
+            await self.start_one(sock)
 
     async def forward(self, rows: list[OutboxRow]) -> None:
         """Send outbox rows to every worker, in order; a worker that cannot take them is dropped
@@ -151,7 +162,7 @@ class WorkerPool:
                             f"hub workers keep exiting ({len(self.exits)} in {CRASH_WINDOW:.0f}s, the last with "
                             f"code {code}); stopping the hub"
                         )
-                    replacement = await self.start_one()
+                    replacement = await self.start_one(worker.sock)
                     logger.warning(
                         "hub worker %d exited with code %s; started worker %d", worker.pid, code, replacement.pid
                     )

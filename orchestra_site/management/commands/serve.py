@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import logging
 import signal
+import socket
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -75,10 +76,10 @@ class Command(BaseCommand):
         if not 1 <= count <= 64:
             raise CommandError(f"--workers {count} is not valid: an integer from 1 to 64.")
         preflight(write=self.stdout.write)
-        sock = None
+        sockets: list[socket.socket] = []
         if count > 1:
             try:
-                sock = listen(self.host, self.port)
+                sockets = listen(self.host, self.port, count)
             except OSError as error:
                 raise CommandError(f"cannot listen on {self.host}:{self.port}: {error.strerror or error}") from None
         self.process = site_services.hub_process_register(kind=HubProcess.KIND_SERVE)
@@ -86,12 +87,12 @@ class Command(BaseCommand):
         try:
             self.publish_workspace_roots()
             self.reconcile_after_restart()
-            if sock is None:
-                self.serve_here()
+            if sockets:
+                failure = asyncio.run(self.supervise(sockets))
             else:
-                failure = asyncio.run(self.supervise(sock, count))
+                self.serve_here()
         finally:
-            if sock is not None:
+            for sock in sockets:
                 sock.close()
             site_services.hub_process_stop(process_id=self.process.pk)
         if failure:
@@ -119,19 +120,20 @@ class Command(BaseCommand):
         reactor.addSystemEventTrigger("before", "shutdown", self.stop_background)
         server.run()
 
-    async def supervise(self, sock: Any, count: int) -> str | None:
+    async def supervise(self, sockets: list[socket.socket]) -> str | None:
         """The parent of ``--workers N``: the workers answer, this process runs the rest once."""
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stop.set)
-        pool = WorkerPool(sock, count)
+        pool = WorkerPool(sockets)
         relay = None
         if not layer_is_shared():
             relay = OutboxRelay(forward=pool.forward)
             await relay.start()  # before any worker can write a row
         await pool.start()
         self.tasks = [loop.create_task(job()) for job in self.background_jobs(relay)]
-        self.stdout.write(f"Orchestra hub listening on http://{self.host}:{self.port} ({count} workers)")
+        where = f"http://{self.host}:{self.port}"
+        self.stdout.write(f"Orchestra hub listening on {where} ({len(sockets)} workers)", ending="\n")
         self.stdout.flush()
         failure = await pool.watch(self.stop)
         self.stop.set()
@@ -166,6 +168,10 @@ class Command(BaseCommand):
                 reactor.stop()
             except ReactorNotRunning:
                 pass
+
+    def ready(self) -> None:
+        self.stdout.write(f"Orchestra hub listening on http://{self.host}:{self.port}", ending="\n")
+        self.stdout.flush()
 
     def publish_workspace_roots(self) -> None:
         """Runners elsewhere then tell a step that waits for them from one nobody may run."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import logging
 import signal
@@ -36,6 +37,8 @@ logger = logging.getLogger("orchestra.serve")
 
 # A relayed row is one line; log batches can be long, the default limit of 64 KiB is not enough.
 LINE_LIMIT = 64 * 1024 * 1024
+# Bytes of relayed rows a worker may have unread before it counts as stuck.
+BACKLOG_LIMIT = 64 * 1024 * 1024
 # This many worker exits within CRASH_WINDOW seconds stop the hub instead of starting another.
 CRASH_LIMIT = 5
 CRASH_WINDOW = 60.0
@@ -97,7 +100,6 @@ class WorkerPool:
         self.sockets = sockets
         self.workers: list[Worker] = []
         self.exits: collections.deque[float] = collections.deque()
-        self.stopping = False
 
     async def start_one(self, sock: socket.socket) -> Worker:
         fd = sock.fileno()
@@ -115,27 +117,23 @@ class WorkerPool:
             await self.start_one(sock)
 
     async def forward(self, rows: list[OutboxRow]) -> None:
-        """Send outbox rows to every worker, in order; a worker that cannot take them is dropped
-        from the relay until it is replaced (its exit is noticed by ``watch``)."""
+        """Send outbox rows to every worker, in order, without waiting for any of them: a worker
+        still starting reads them when it is up. One that falls ``BACKLOG_LIMIT`` behind is stuck:
+        it is killed, and replaced like any worker that exits."""
         payload = b"".join(
             json.dumps([origin, group, text, version], separators=(",", ":")).encode() + b"\n"
             for _row_id, origin, group, text, version in rows
         )
-        targets: list[tuple[Worker, asyncio.StreamWriter]] = []
         for worker in self.workers:
             stdin = worker.process.stdin
-            if worker.broken or stdin is None:
+            if worker.broken or stdin is None or stdin.is_closing():
                 continue
-            try:
-                stdin.write(payload)
-            except (BrokenPipeError, ConnectionResetError):
+            stdin.write(payload)
+            if stdin.transport.get_write_buffer_size() > BACKLOG_LIMIT:
+                logger.warning("hub worker %d is not reading its events; killing it", worker.pid)
                 worker.broken = True
-                continue
-            targets.append((worker, stdin))
-        results = await asyncio.gather(*(stdin.drain() for _, stdin in targets), return_exceptions=True)
-        for (worker, _), result in zip(targets, results, strict=True):
-            if isinstance(result, BaseException):
-                worker.broken = True
+                with contextlib.suppress(ProcessLookupError):
+                    worker.process.kill()
 
     async def watch(self, stop: asyncio.Event) -> str | None:
         """Restart workers that exit until ``stop`` is set; a message when they keep exiting."""
@@ -174,19 +172,21 @@ class WorkerPool:
         """SIGTERM every worker (each closes its connections), SIGKILL those still there after ``timeout``."""
         for worker in self.workers:
             if worker.process.returncode is None:
-                worker.process.send_signal(signal.SIGTERM)
+                with contextlib.suppress(ProcessLookupError):
+                    worker.process.send_signal(signal.SIGTERM)
+        waits = [asyncio.ensure_future(worker.process.wait()) for worker in self.workers]
+        if waits:
+            _, pending = await asyncio.wait(waits, timeout=timeout)
+            for worker in self.workers:
+                if worker.process.returncode is None:
+                    logger.warning("hub worker %d did not stop within %.0fs; killing it", worker.pid, timeout)
+                    with contextlib.suppress(ProcessLookupError):
+                        worker.process.kill()
+            if pending:
+                await asyncio.wait(pending)
+        for worker in self.workers:  # only now: a worker whose stdin ends first thinks the parent died
             if worker.process.stdin is not None:
                 worker.process.stdin.close()
-        waits = [asyncio.ensure_future(worker.process.wait()) for worker in self.workers]
-        if not waits:
-            return
-        _, pending = await asyncio.wait(waits, timeout=timeout)
-        for worker in self.workers:
-            if worker.process.returncode is None:
-                logger.warning("hub worker %d did not stop within %.0fs; killing it", worker.pid, timeout)
-                worker.process.kill()
-        if pending:
-            await asyncio.wait(pending)
 
 
 async def relay_from_parent(on_eof: Callable[[], None]) -> None:

@@ -37,7 +37,7 @@ async def build(hub: BenchHub) -> int:
     http = HttpConnection("127.0.0.1", hub.port)
     project = await http.json("POST", "/projects", {"name": "bench workers"}, expect=201)
     assert isinstance(project, dict)
-    pid, ids = int(project["id"]), []
+    pid, ids = int(project["id"]), list[int]()
     for i in range(NODES):
         node = await http.json("POST", f"/projects/{pid}/nodes", node_body(i, ids), expect=201)
         assert isinstance(node, dict)

@@ -101,12 +101,14 @@ class WorkerPool:
         self.workers: list[Worker] = []
         self.exits: collections.deque[float] = collections.deque()
 
+    def worker_command(self, fd: int) -> list[str]:
+        return [sys.executable, str(settings.BASE_DIR / "manage.py"), "serve", "--worker-fd", str(fd)]
+
     async def start_one(self, sock: socket.socket) -> Worker:
         fd = sock.fileno()
-        command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "serve", "--worker-fd", str(fd)]
         # Its own process group: Ctrl-C reaches the parent only, which then stops the workers in order.
         process = await asyncio.create_subprocess_exec(
-            *command, stdin=asyncio.subprocess.PIPE, pass_fds=(fd,), process_group=0
+            *self.worker_command(fd), stdin=asyncio.subprocess.PIPE, pass_fds=(fd,), process_group=0
         )
         worker = Worker(process, sock)
         self.workers.append(worker)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -26,7 +27,6 @@ from daphne.endpoints import build_endpoint_description_strings
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from twisted.internet import defer, reactor
-from twisted.internet.error import ReactorNotRunning
 
 from orchestra_site import services as site_services
 from orchestra_site.models import HubProcess
@@ -164,10 +164,7 @@ class Command(BaseCommand):
     def parent_gone(self) -> None:
         if not self.stop.is_set():
             logger.warning("the hub's parent process is gone; this worker stops")
-            try:
-                reactor.stop()
-            except ReactorNotRunning:
-                pass
+            os.kill(os.getpid(), signal.SIGTERM)  # the way its parent stops it
 
     def ready(self) -> None:
         self.stdout.write(f"Orchestra hub listening on http://{self.host}:{self.port}", ending="\n")
@@ -197,9 +194,9 @@ class Command(BaseCommand):
         relay = None if layer_is_shared() else OutboxRelay()
         self.tasks = [loop.create_task(job()) for job in self.background_jobs(relay)]
 
-    def background_jobs(self, relay: OutboxRelay | None) -> list[Callable[[], Awaitable[None]]]:
+    def background_jobs(self, relay: OutboxRelay | None) -> list[Callable[[], Coroutine[Any, Any, None]]]:
         """What a hub runs once, beside its one process or in the parent of its workers."""
-        jobs: list[Callable[[], Awaitable[None]]] = [self.heartbeat, self.prune_periodically]
+        jobs: list[Callable[[], Coroutine[Any, Any, None]]] = [self.heartbeat, self.prune_periodically]
         if relay is not None:
             jobs.append(lambda: relay.run(self.stop))
         if self.with_runner:

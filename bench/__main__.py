@@ -31,6 +31,7 @@ BENCHMARKS = {
     "agent_swarm": "bench.agent_swarm",
     "dag_run": "bench.dag_run",
     "console": "bench.console_pages",
+    "workers": "bench.workers",
 }
 
 

@@ -99,6 +99,8 @@ SECRET_KEY = _secret_key()
 DEBUG = _bool("ORCHESTRA_DEBUG", False)
 HUB_HOST = env.str("ORCHESTRA_HOST", default="127.0.0.1")
 HUB_PORT = _int("ORCHESTRA_PORT", 8000, minimum=1, maximum=65535)
+# Hub worker processes answering HTTP and WebSockets on that one port (``serve --workers N``).
+WORKERS = _int("ORCHESTRA_WORKERS", 1, minimum=1, maximum=64)
 # The names a loopback client uses. Loopback trust needs one of them in ``Host`` as well as a
 # loopback address, so a page that rebinds its own name to 127.0.0.1 is never trusted.
 LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"]

@@ -47,6 +47,7 @@ def serve_fails(env: dict[str, str], timeout: float = 20) -> tuple[int, str, flo
         ),
         ("ORCHESTRA_STEP_IDLE_TIMEOUT", "soon", "a duration such as 30s, 15m, 24h or 7d"),
         ("ORCHESTRA_PORT", "99999", "an integer from 1 to 65535"),
+        ("ORCHESTRA_WORKERS", "0", "an integer from 1 to 64"),
         ("ORCHESTRA_PLANNER_AGENT", "vim", "one of claude, codex, gemini, custom"),
     ],
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from channels.db import database_sync_to_async
@@ -17,21 +18,40 @@ logger = logging.getLogger(__name__)
 KEEP_ROWS_FOR = timedelta(minutes=5)
 BATCH = 500
 
+OutboxRow = tuple[int, str, str, str, "int | None"]  # id, origin, group, text, version
+
+
+async def fan_out_here(rows: list[OutboxRow]) -> None:
+    """Deliver rows to this process's sockets, skipping the ones it wrote (it delivered them itself)."""
+    hub = bind_event_loop(asyncio.get_running_loop())
+    for _row_id, origin, group, text, version in rows:
+        if origin != PROCESS_ID:
+            await hub.fan_out(group, [(text, version)])
+
 
 class OutboxRelay:
-    """Poll the outbox and deliver the frames of other processes, oldest first.
+    """Poll the outbox and hand the rows on, oldest first: by default to this process's sockets;
+    ``serve --workers N`` passes ``forward`` to send them to its workers instead.
 
     Writes are serialised on SQLite, so ids appear in commit order and a cursor on the id is
     enough. (Several processes on PostgreSQL should use Redis, which needs no relay.)
     """
 
-    def __init__(self, interval: float = 0.1) -> None:
+    def __init__(
+        self, interval: float = 0.1, forward: Callable[[list[OutboxRow]], Awaitable[None]] = fan_out_here
+    ) -> None:
         self.interval = interval
-        self.cursor = 0
+        self.forward = forward
+        self.cursor: int | None = None
         self._last_cleanup = timezone.now()
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def start(self) -> None:
+        """Relay only what is written from now on (a socket opened later gets a snapshot first)."""
         self.cursor = await database_sync_to_async(self._latest_id)()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        if self.cursor is None:
+            await self.start()
         while not stop.is_set():
             try:
                 delivered = await self.relay_once()
@@ -46,11 +66,9 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         rows = await database_sync_to_async(self._fetch)()
-        hub = bind_event_loop(asyncio.get_running_loop())
-        for row_id, origin, group, text, version in rows:
-            self.cursor = row_id
-            if origin != PROCESS_ID:
-                await hub.fan_out(group, [(text, version)])
+        if rows:
+            self.cursor = rows[-1][0]
+            await self.forward(rows)
         if timezone.now() - self._last_cleanup > timedelta(minutes=1):
             await database_sync_to_async(self._cleanup)()
         return len(rows)
@@ -58,8 +76,8 @@ class OutboxRelay:
     def _latest_id(self) -> int:
         return OutboxEvent.objects.aggregate(latest=Max("id"))["latest"] or 0
 
-    def _fetch(self) -> list[tuple[int, str, str, str, int | None]]:
-        rows = OutboxEvent.objects.filter(id__gt=self.cursor).order_by("id")
+    def _fetch(self) -> list[OutboxRow]:
+        rows = OutboxEvent.objects.filter(id__gt=self.cursor or 0).order_by("id")
         return list(rows.values_list("id", "origin", "group", "text", "version")[:BATCH])
 
     def _cleanup(self) -> None:

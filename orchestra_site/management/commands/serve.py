@@ -1,15 +1,21 @@
-"""``manage.py serve``: the whole hub in one process.
+"""``manage.py serve``: the whole hub.
 
 HTTP API, WebSockets (daphne), the outbox relay (in-memory layer only), the periodic workspace
-cleanup, the heartbeat and the agent runner, on ``ORCHESTRA_HOST:ORCHESTRA_PORT``. SIGTERM and
-SIGINT stop it cleanly: background work stops, then daphne closes its connections.
+cleanup, the heartbeat and the agent runner, on ``ORCHESTRA_HOST:ORCHESTRA_PORT``, in one process;
+with ``--workers N`` (or ``ORCHESTRA_WORKERS``) N worker processes answer on that port and this
+process runs the rest once (``orchestra_site.workers``). SIGTERM and SIGINT stop it cleanly:
+background work stops, then daphne closes its connections.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import os
+import signal
+import socket
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +25,7 @@ from channels.db import database_sync_to_async
 from channels.routing import get_default_application
 from daphne.endpoints import build_endpoint_description_strings
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from twisted.internet import defer, reactor
 
 from orchestra_site import services as site_services
@@ -27,45 +33,138 @@ from orchestra_site.models import HubProcess
 from orchestra_site.preflight import preflight
 from orchestra_site.realtime.events import bind_event_loop, layer_is_shared
 from orchestra_site.realtime.relay import OutboxRelay
+from orchestra_site.workers import WorkerPool, fd_endpoint, listen, relay_from_parent
 from orchestration.services import workspaces_prune, workspaces_reset_running
 
 logger = logging.getLogger("orchestra.serve")
+# How long the parent of ``--workers N`` waits for its workers to close their connections.
+WORKER_STOP_TIMEOUT = 15.0
 
 
 class Command(BaseCommand):
-    help = "Run the complete hub (API, WebSockets, runner, cleanup) in this one process."
+    help = "Run the complete hub (API, WebSockets, runner, cleanup): in this one process, or with --workers N."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default=None, help="default: ORCHESTRA_HOST")
         parser.add_argument("--port", type=int, default=None, help="default: ORCHESTRA_PORT")
         parser.add_argument("--no-runner", action="store_true", help="do not run agents in this process")
+        parser.add_argument(
+            "--workers", type=int, default=None, help="processes answering on the port; default: ORCHESTRA_WORKERS"
+        )
+        # Internal: how the parent of --workers N starts each worker on its listening socket.
+        parser.add_argument("--worker-fd", type=int, default=None, help=argparse.SUPPRESS)
 
-    def handle(self, *args: Any, host: str | None, port: int | None, no_runner: bool, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        host: str | None,
+        port: int | None,
+        no_runner: bool,
+        workers: int | None,
+        worker_fd: int | None,
+        **options: Any,
+    ) -> None:
+        self.stop = asyncio.Event()
+        self.tasks: list[asyncio.Task[Any]] = []
+        if worker_fd is not None:
+            self.serve_worker(worker_fd)
+            return
         self.host = host or settings.HUB_HOST
         self.port = port or settings.HUB_PORT
         self.with_runner = not no_runner
-        self.stop = asyncio.Event()
-        self.tasks: list[asyncio.Task[Any]] = []
+        count = settings.WORKERS if workers is None else workers
+        if not 1 <= count <= 64:
+            raise CommandError(f"--workers {count} is not valid: an integer from 1 to 64.")
         preflight(write=self.stdout.write)
+        sockets: list[socket.socket] = []
+        if count > 1:
+            try:
+                sockets = listen(self.host, self.port, count)
+            except OSError as error:
+                raise CommandError(f"cannot listen on {self.host}:{self.port}: {error.strerror or error}") from None
         self.process = site_services.hub_process_register(kind=HubProcess.KIND_SERVE)
-        self.publish_workspace_roots()
-        self.reconcile_after_restart()
+        failure = None
+        try:
+            self.publish_workspace_roots()
+            self.reconcile_after_restart()
+            if sockets:
+                failure = asyncio.run(self.supervise(sockets))
+            else:
+                self.serve_here()
+        finally:
+            for sock in sockets:
+                sock.close()
+            site_services.hub_process_stop(process_id=self.process.pk)
+        if failure:
+            raise CommandError(failure)
+        self.stdout.write("Orchestra hub stopped.")
+
+    def daphne_server(self, endpoints: list[str], ready: Callable[[], None] | None) -> daphne.server.Server:
         server = daphne.server.Server(
             application=get_default_application(),
-            endpoints=build_endpoint_description_strings(host=self.host, port=self.port),
+            endpoints=endpoints,
             signal_handlers=True,
             action_logger=None,
-            ready_callable=self.ready,
+            ready_callable=ready,
             websocket_timeout=-1,  # keep sockets open for as long as clients stay
         )
-        reactor.callWhenRunning(self.start_background)
         # A message over the size limit is answered with a close frame 1009 and a reason, not a
         # dropped TCP connection (autobahn's default), so the client can tell what happened.
         reactor.callWhenRunning(lambda: server.ws_factory.setProtocolOptions(failByDrop=False))
+        return server
+
+    def serve_here(self) -> None:
+        """One process: daphne, and beside it on its event loop everything else."""
+        server = self.daphne_server(build_endpoint_description_strings(host=self.host, port=self.port), self.ready)
+        reactor.callWhenRunning(self.start_background)
         reactor.addSystemEventTrigger("before", "shutdown", self.stop_background)
         server.run()
-        site_services.hub_process_stop(process_id=self.process.pk)
-        self.stdout.write("Orchestra hub stopped.")
+
+    async def supervise(self, sockets: list[socket.socket]) -> str | None:
+        """The parent of ``--workers N``: the workers answer, this process runs the rest once."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.stop.set)
+        pool = WorkerPool(sockets)
+        relay = None
+        if not layer_is_shared():
+            relay = OutboxRelay(forward=pool.forward)
+            await relay.start()  # before any worker can write a row
+        await pool.start()
+        self.tasks = [loop.create_task(job()) for job in self.background_jobs(relay)]
+        where = f"http://{self.host}:{self.port}"
+        self.stdout.write(f"Orchestra hub listening on {where} ({len(sockets)} workers)", ending="\n")
+        self.stdout.flush()
+        failure = await pool.watch(self.stop)
+        self.stop.set()
+        await pool.stop(timeout=WORKER_STOP_TIMEOUT)
+        await asyncio.wait(self.tasks, timeout=settings.CANCEL_GRACE + 5)
+        return failure
+
+    def serve_worker(self, fd: int) -> None:
+        """One worker of ``--workers N``: daphne on the parent's socket, and the parent's relay."""
+        server = self.daphne_server([fd_endpoint(fd)], ready=None)
+        reactor.callWhenRunning(self.start_worker)
+        reactor.addSystemEventTrigger("before", "shutdown", self.stop_background)
+        server.run()
+
+    def start_worker(self) -> None:
+        loop = asyncio.get_event_loop()
+        bind_event_loop(loop)
+
+        async def relay_until_stopped() -> None:
+            relay = asyncio.ensure_future(relay_from_parent(on_eof=self.parent_gone))
+            stopped = asyncio.ensure_future(self.stop.wait())
+            await asyncio.wait({relay, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            relay.cancel()
+            stopped.cancel()
+
+        self.tasks = [loop.create_task(relay_until_stopped())]
+
+    def parent_gone(self) -> None:
+        if not self.stop.is_set():
+            logger.warning("the hub's parent process is gone; this worker stops")
+            os.kill(os.getpid(), signal.SIGTERM)  # the way its parent stops it
 
     def ready(self) -> None:
         self.stdout.write(f"Orchestra hub listening on http://{self.host}:{self.port}", ending="\n")
@@ -92,14 +191,19 @@ class Command(BaseCommand):
     def start_background(self) -> None:
         loop = asyncio.get_event_loop()
         bind_event_loop(loop)
-        jobs: list[Callable[[], Awaitable[None]]] = [self.heartbeat, self.prune_periodically]
-        if not layer_is_shared():
-            jobs.append(lambda: OutboxRelay().run(self.stop))
+        relay = None if layer_is_shared() else OutboxRelay()
+        self.tasks = [loop.create_task(job()) for job in self.background_jobs(relay)]
+
+    def background_jobs(self, relay: OutboxRelay | None) -> list[Callable[[], Coroutine[Any, Any, None]]]:
+        """What a hub runs once, beside its one process or in the parent of its workers."""
+        jobs: list[Callable[[], Coroutine[Any, Any, None]]] = [self.heartbeat, self.prune_periodically]
+        if relay is not None:
+            jobs.append(lambda: relay.run(self.stop))
         if self.with_runner:
             from agents.runner.host import run_in_process
 
             jobs.append(lambda: run_in_process(self.stop, hub_process_id=self.process.pk))
-        self.tasks = [loop.create_task(job()) for job in jobs]
+        return jobs
 
     def stop_background(self) -> defer.Deferred[None]:
         self.stop.set()

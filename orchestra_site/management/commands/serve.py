@@ -26,7 +26,8 @@ from channels.routing import get_default_application
 from daphne.endpoints import build_endpoint_description_strings
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from twisted.internet import defer, reactor
+from twisted.internet import defer
+from twisted.internet import reactor as twisted_reactor
 
 from orchestra_site import services as site_services
 from orchestra_site.models import HubProcess
@@ -39,6 +40,10 @@ from orchestration.services import workspaces_prune, workspaces_reset_running
 logger = logging.getLogger("orchestra.serve")
 # How long the parent of ``--workers N`` waits for its workers to close their connections.
 WORKER_STOP_TIMEOUT = 15.0
+
+# Twisted declares the reactor by its zope interfaces, whose methods mypy reads with one argument
+# too few (``self``); the reactor is used as the object it is.
+reactor: Any = twisted_reactor
 
 
 class Command(BaseCommand):

@@ -31,6 +31,8 @@ BENCHMARKS = {
     "agent_swarm": "bench.agent_swarm",
     "dag_run": "bench.dag_run",
     "console": "bench.console_pages",
+    "overhead": "bench.overhead",
+    "latency": "bench.latency",
 }
 
 

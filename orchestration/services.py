@@ -83,15 +83,18 @@ def workspace_reserve_slot(*, path: str, global_cap: int) -> bool:
     """
     with transaction.atomic():
         if _writes_serialised():
-            return _serialised_change(
-                path,
-                totals_set="running = running + 1",
-                totals_where=f"running < %s AND EXISTS (SELECT 1 FROM {_WORKSPACES} w WHERE w.path = %s "
-                "AND w.running < w.desired)",
-                totals_params=[global_cap, path],
-                workspace_set="running = running + 1, hub_running = hub_running + 1",
-                workspace_params=[],
-            ) is not None
+            return (
+                _serialised_change(
+                    path,
+                    totals_set="running = running + 1",
+                    totals_where=f"running < %s AND EXISTS (SELECT 1 FROM {_WORKSPACES} w WHERE w.path = %s "
+                    "AND w.running < w.desired)",
+                    totals_params=[global_cap, path],
+                    workspace_set="running = running + 1, hub_running = hub_running + 1",
+                    workspace_params=[],
+                )
+                is not None
+            )
         now = timezone.now()
         taken = Workspace.objects.filter(path=path, running__lt=F("desired")).update(
             running=F("running") + 1, hub_running=F("hub_running") + 1, touched_at=now

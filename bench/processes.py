@@ -2,7 +2,8 @@
 
 The bench keeps its own copy of this small machinery (the tests have theirs), so ``bench/`` runs
 from a checkout without the tests. ``BENCH_POSTGRES_ADMIN_DSN`` and ``BENCH_REDIS_URL`` name the
-servers of the PostgreSQL + Redis runs.
+servers of the PostgreSQL + Redis runs; ``BENCH_POSTGRES_PREFIX`` starts the names of the
+databases the bench creates (and drops).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_DSN = os.environ.get("BENCH_POSTGRES_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 REDIS_PREFIX = "orchestra-bench"
+DATABASE_PREFIX = os.environ.get("BENCH_POSTGRES_PREFIX", "orchestra_bench")
 
 
 def free_port() -> int:
@@ -58,7 +60,7 @@ def postgres_database() -> Iterator[str]:
     """A fresh PostgreSQL database (the caller migrates it); dropped afterwards."""
     import psycopg
 
-    name = f"orchestra_bench_{uuid.uuid4().hex[:10]}"
+    name = f"{DATABASE_PREFIX}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:

@@ -10,10 +10,10 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orchestra_site.settings")
 django.setup(set_prefix=False)
 
-# HTTP: Django's request handling with its synchronous part in one thread hop (see the module).
-from orchestra_site.asgi_handler import OneHopASGIHandler  # noqa: E402
+# HTTP: on SQLite, Django's request handling with its synchronous part in one thread hop.
+from orchestra_site.asgi_handler import http_application  # noqa: E402
 
-django_asgi_app = OneHopASGIHandler()
+django_asgi_app = http_application()
 
 # Consumers import models, so they are imported only once Django is set up.
 from channels.auth import AuthMiddlewareStack  # noqa: E402

@@ -174,6 +174,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # HTTP requests run on a fixed pool of threads (orchestra_site.asgi_handler): each keeps its
     # connection instead of opening the file and running the PRAGMAs again for every request.
+    # Threads that come and go (sockets, agents' workers) close theirs when they end.
     DATABASES["default"]["CONN_MAX_AGE"] = None
     # Tests use a file too (not shared-cache memory), so threads and processes lock like in production.
     # One file per test process, so concurrent test runs never share it.

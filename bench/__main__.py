@@ -32,6 +32,8 @@ BENCHMARKS = {
     "dag_run": "bench.dag_run",
     "console": "bench.console_pages",
     "workers": "bench.workers",
+    "overhead": "bench.overhead",
+    "latency": "bench.latency",
 }
 
 

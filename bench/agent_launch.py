@@ -1,4 +1,4 @@
-"""5a. Hub overhead from a launch to the agent process started (``tests/fake_agent.py``, prompt "0")."""
+"""5a. Hub overhead from a launch to the agent process started (``bench/fake_agent.py``, prompt "0")."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def run() -> Section:
     section.tables.append(table)
     section.notes += [
         f"{LAUNCHES} launches one after another (in-memory layer, SQLite) of a one-step template with "
-        "`agent_type: custom` running `tests/fake_agent.py 0` (prints one line and exits).",
+        "`agent_type: custom` running `bench/fake_agent.py 0` (prints one line and exits).",
         "A launch wakes the runner of its process (`agents.wakeup.wake_runners`; otherwise it polls every "
         "0.25 s). The first output also includes starting the agent's Python interpreter and the log "
         "writer's batching (it flushes every 0.1 s or 200 frames).",

@@ -12,7 +12,7 @@ from typing import Any
 from bench.client import HttpConnection
 
 ROOT = Path(__file__).resolve().parent.parent
-FAKE_AGENT = ROOT / "tests" / "fake_agent.py"
+FAKE_AGENT = ROOT / "bench" / "fake_agent.py"
 CHATTY_AGENT = ROOT / "bench" / "chatty_agent.py"
 FINISHED = ("completed", "failed", "cancelled")
 

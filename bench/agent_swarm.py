@@ -97,7 +97,7 @@ def run() -> Section:
     section.met = r["peak"] >= AGENTS and r["completed"] == AGENTS and r["steady_cpu"] < 0.5
     section.notes += [
         f"In-memory layer, SQLite; `ORCHESTRA_MAX_RUNNING={AGENTS}`, `ORCHESTRA_MAX_DESIRED={AGENTS}`, the project's "
-        f"workspace set to desired {AGENTS} with a PUT. Each agent is `tests/fake_agent.py {SECONDS}`: it runs "
+        f"workspace set to desired {AGENTS} with a PUT. Each agent is `bench/fake_agent.py {SECONDS}`: it runs "
         f"{SECONDS} s and prints a line every 0.5 s (so {AGENTS * 2} lines/s reach the hub in total).",
         "serve CPU counts the serve process only (its threads: web, runner, one worker thread per agent), "
         "not the agents; met when it stays under half a core while all agents run.",

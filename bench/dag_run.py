@@ -123,7 +123,7 @@ def run() -> Section:
     section.notes += [
         f"In-memory layer, SQLite, one `serve` with its runner; `ORCHESTRA_MAX_RUNNING={DESIRED}` and the workspace's "
         f"desired {DESIRED}. {LAYERS} layers of {WIDTH} nodes; node i of a layer depends on nodes i and i+1 of the "
-        "layer above. Each node is `tests/fake_agent.py` answering at once (a Python start-up, ~50 ms).",
+        "layer above. Each node is `bench/fake_agent.py` answering at once (a Python start-up, ~50 ms).",
         "Overhead per child = its execution's `started_at` (the runner claimed its step) minus the latest "
         "`finished_at` of its parents' executions: advancing the DAG run, creating the execution with the "
         "parents' results in its prompt, and claiming a slot. A child that waits for a free slot (more than "

@@ -14,7 +14,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
-from tests.hub_processes import REDIS_URL, HubProcess, hub_env, manage, postgres_database
+from bench.processes import PG_ADMIN_DSN, REDIS_URL, HubProcess, hub_env, manage, postgres_database
 
 LAYERS = ("memory", "redis")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -112,8 +112,6 @@ def layer_available(layer: str) -> str | None:
     try:
         import psycopg
         import redis
-
-        from tests.hub_processes import PG_ADMIN_DSN
 
         psycopg.connect(PG_ADMIN_DSN, connect_timeout=3).close()
         redis.Redis.from_url(REDIS_URL, socket_timeout=3).ping()

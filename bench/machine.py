@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.processes import REDIS_URL
 from bench.report import Table
 
 
@@ -44,7 +45,7 @@ def _postgres() -> str:
     try:
         import psycopg
 
-        from tests.hub_processes import PG_ADMIN_DSN
+        from bench.processes import PG_ADMIN_DSN
 
         with psycopg.connect(PG_ADMIN_DSN, connect_timeout=3) as conn:
             row = conn.execute("SHOW server_version").fetchone()
@@ -57,7 +58,7 @@ def _redis() -> str:
     try:
         import redis
 
-        info = redis.Redis.from_url("redis://127.0.0.1:6379/0", socket_timeout=3).info("server")
+        info = redis.Redis.from_url(REDIS_URL, socket_timeout=3).info("server")
         return f"Redis {info['redis_version']}"
     except Exception as exc:
         return f"unavailable ({exc.__class__.__name__})"

@@ -71,6 +71,44 @@ benchmark clients run in the bench process, on the same machine as the hub: they
 """
 
 
+WHERE_THE_TIME_GOES = """## Where the time goes
+
+Profiled on this machine while others worked on it (load average 10 to 18 on two cores), so
+only ratios from interleaved runs are given; `make bench` on a quiet machine gives the figures.
+
+- **Hops between the event loop and threads.** Django's ASGI handler runs an async middleware
+  chain. Each of Django's `MiddlewareMixin` middlewares (security, sessions, common, CSRF, auth,
+  messages, clickjacking) enters its request half and its response half through `sync_to_async`;
+  the hub's own synchronous middlewares (Host and Origin checks, JSON errors) and WhiteNoise turn
+  the chain back to synchronous with `async_to_sync`; the view, `request_started` and the
+  response's `close()` (`request_finished`) are one hop each: about a dozen per request. Each
+  request also gets a new thread (`ThreadSensitiveContext`), so on SQLite a new connection (the
+  file opened, the PRAGMAs run again). One `sync_to_async` round trip costs about 60 µs on an idle
+  loop and 200 to 900 µs on this busy machine: each hop waits for the other thread to be scheduled.
+- **The fix, on SQLite:** `orchestra_site/asgi_handler.py` reads the body on the loop, then does
+  the whole synchronous request (`request_started`, the same middleware in the same order, the
+  view, `close()`) in one call on a pool of four threads that keep their connections, and sends
+  the bytes from the loop. Driving the ASGI application in process with no server, it answers
+  `GET /health` 2 to 10 times and `PUT …/desired` 3.5 to 5 times as fast as Django's handler.
+  Through `serve`, one keep-alive client, against the previous version in the same run: `/health`
+  3.4x, `PUT desired` 3.6x, `POST node` 2.1x, the 200-node graph read about 1x (it is spent
+  building 69 KiB of JSON); 16 clients putting desired: 2 to 3 times the requests a second, p99
+  0.3 to 0.7 times.
+- **PostgreSQL + Redis keeps Django's handler:** there the one-hop handler measured slower
+  (`PUT desired` in process 0.5 to 0.85 times Django's, six interleaved rounds), for a reason not
+  found yet.
+- **The server.** With a trivial ASGI application and one keep-alive client, daphne answers about
+  1,400 requests a second and uvicorn (httptools, uvloop) about 5,400: some 0.7 ms against 0.2 ms
+  a request. Once the hops are gone, daphne is the largest part of what is left for small
+  requests. `serve` still runs daphne: moving it to another server means porting what `serve`
+  does through Twisted (background tasks on its reactor, the clean stop, the 1009 close with a
+  reason for an oversized WebSocket message) and running every socket suite under it.
+- **Queries.** A desired change, a running report, a reserved or released slot and a node
+  creation are each at most five queries on both databases (`BEGIN` and `COMMIT` included), with
+  one outbox INSERT per change on the in-memory layer; asserted in the query-budget tests.
+"""
+
+
 def write(sections: list[Section], machine_md: str, order: list[str], path: Path = DOC) -> None:
     """Write the document; sections not rerun this time are kept from the previous file."""
     kept: dict[str, str] = {}
@@ -85,6 +123,7 @@ def write(sections: list[Section], machine_md: str, order: list[str], path: Path
         target = re.search(r"^Target: (.+) — (.+)$", block, re.M)
         if title and target:
             summary.add(title.group(1), target.group(1), target.group(2))
-    text = "\n\n".join([HEADER, "## Summary\n\n" + summary.markdown(), machine_md, *body]) + "\n"
+    text = "\n\n".join([HEADER, "## Summary\n\n" + summary.markdown(), machine_md, WHERE_THE_TIME_GOES, *body])
+    text = text.rstrip("\n") + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)

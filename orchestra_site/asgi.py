@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orchestra_site.settings")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+# HTTP: on SQLite, Django's request handling with its synchronous part in one thread hop.
+from orchestra_site.asgi_handler import http_application  # noqa: E402
+
+django_asgi_app = http_application()
 
 # Consumers import models, so they are imported only once Django is set up.
 from channels.auth import AuthMiddlewareStack  # noqa: E402

@@ -174,12 +174,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # HTTP requests run on a fixed pool of threads (orchestra_site.asgi_handler): each keeps its
+    # connection instead of opening the file and running the PRAGMAs again for every request.
+    # Threads that come and go (sockets, agents' workers) close theirs when they end.
+    DATABASES["default"]["CONN_MAX_AGE"] = None
     # Tests use a file too (not shared-cache memory), so threads and processes lock like in production.
     # One file per test process, so concurrent test runs never share it.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-orchestra-{os.getpid()}.sqlite3")}
 else:
-    # Under ASGI every request runs in a fresh thread, so persistent per-thread connections
-    # (CONN_MAX_AGE) would pile up; a pool per process reuses a few connections instead.
+    # Socket consumers, the runner and its agents' workers run in threads that come and go, so
+    # persistent per-thread connections (CONN_MAX_AGE) would pile up; a pool per process reuses a
+    # few connections instead.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,

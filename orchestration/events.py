@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-from orchestra_site.realtime.events import GLOBAL_GROUP, broadcast_event, encode_frame, workspace_group
+from orchestra_site.realtime.events import (
+    GLOBAL_GROUP,
+    broadcast_event,
+    broadcast_events,
+    encode_frame,
+    workspace_group,
+)
 from orchestration.selectors import GlobalState, WorkspaceState
 
 GLOBAL_EVENT = "orchestration.global"
@@ -45,6 +51,16 @@ def send_global(state: GlobalState) -> None:
 
 def send_workspace(state: WorkspaceState) -> None:
     broadcast_event(workspace_group(state.path), WORKSPACE_EVENT, dict(workspace_data(state)))
+
+
+def send_change(totals: GlobalState, state: WorkspaceState) -> None:
+    """Both events of one change (the totals first), with one outbox write on the in-memory layer."""
+    broadcast_events(
+        [
+            (GLOBAL_GROUP, GLOBAL_EVENT, dict(global_data(totals))),
+            (workspace_group(state.path), WORKSPACE_EVENT, dict(workspace_data(state))),
+        ]
+    )
 
 
 def frame(event: str, data: object) -> str:

@@ -4,11 +4,18 @@ Each change runs in one transaction: the workspace row is locked, the totals row
 difference with ``F()`` (O(1), no SUM over workspaces), the hub-wide sequence grows by one and
 becomes the version of both events, which go out after commit. Lock order is always workspace
 then totals, so concurrent changes never deadlock.
+
+On SQLite a write transaction holds the database's single write lock from its ``BEGIN IMMEDIATE``
+(``transaction_mode`` in settings), so nothing can change between a read and a write inside it:
+there a change of an existing workspace is two statements (the totals moved by a difference read
+in the same statement, then the row stamped), which with the outbox write keeps it at five
+queries as on PostgreSQL.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -76,6 +83,19 @@ def workspace_reserve_slot(*, path: str, global_cap: int) -> bool:
     number of machines never exceed either bound.
     """
     with transaction.atomic():
+        if _writes_serialised():
+            return (
+                _serialised_change(
+                    path,
+                    totals_set="running = running + 1",
+                    totals_where=f"running < %s AND EXISTS (SELECT 1 FROM {_WORKSPACES} w WHERE w.path = %s "
+                    "AND w.running < w.desired)",
+                    totals_params=[global_cap, path],
+                    workspace_set="running = running + 1, hub_running = hub_running + 1",
+                    workspace_params=[],
+                )
+                is not None
+            )
         now = timezone.now()
         taken = Workspace.objects.filter(path=path, running__lt=F("desired")).update(
             running=F("running") + 1, hub_running=F("hub_running") + 1, touched_at=now
@@ -93,6 +113,18 @@ def workspace_reserve_slot(*, path: str, global_cap: int) -> bool:
 def workspace_release_slot(*, path: str) -> None:
     """Give back a slot taken by ``workspace_reserve_slot`` (an agent finished)."""
     with transaction.atomic():
+        if _writes_serialised():
+            released_here = _serialised_change(
+                path,
+                totals_set="running = running - 1",
+                totals_where=f"EXISTS (SELECT 1 FROM {_WORKSPACES} w WHERE w.path = %s AND w.hub_running > 0)",
+                totals_params=[path],
+                workspace_set="running = running - 1, hub_running = hub_running - 1",
+                workspace_params=[],
+            )
+            if released_here is not None:
+                return
+            # Nothing to release (or no totals row yet): the general path below finds out which.
         released = Workspace.objects.filter(path=path, hub_running__gt=0).update(
             running=F("running") - 1, hub_running=F("hub_running") - 1, touched_at=timezone.now()
         )
@@ -155,8 +187,28 @@ def _change(
     *, path: str, desired: int | None = None, reported: int | None = None
 ) -> tuple[WorkspaceState, GlobalState]:
     """Lock the row, move the totals by the difference, stamp the row: three statements (plus the
-    outbox rows of the events on the embedded database)."""
+    outbox write of the events on the in-memory layer). Two on SQLite for an existing workspace."""
     with transaction.atomic():
+        if _writes_serialised():
+            # NULL keeps the column: a desired change leaves running alone, a report leaves desired.
+            desired_sql, running_sql = "COALESCE(%s, w.desired)", "COALESCE(w.hub_running + %s, w.running)"
+            changed = _serialised_change(
+                path,
+                totals_set=(
+                    f"desired = desired + (SELECT {desired_sql} - w.desired FROM {_WORKSPACES} w WHERE w.path = %s), "
+                    f"running = running + (SELECT {running_sql} - w.running FROM {_WORKSPACES} w WHERE w.path = %s)"
+                ),
+                totals_where=(
+                    f"EXISTS (SELECT 1 FROM {_WORKSPACES} w WHERE w.path = %s "
+                    f"AND ({desired_sql} <> w.desired OR {running_sql} <> w.running))"
+                ),
+                totals_params=[desired, path, reported, path, path, desired, reported],
+                workspace_set="desired = COALESCE(%s, desired), running = COALESCE(hub_running + %s, running)",
+                workspace_params=[desired, reported],
+            )
+            if changed is not None:
+                return changed
+            # A new workspace, or nothing changes: the general path below.
         workspace = _locked_workspace(path)
         new_desired = workspace.desired if desired is None else desired
         new_running = workspace.running if reported is None else workspace.hub_running + reported
@@ -169,8 +221,7 @@ def _change(
             desired=new_desired, running=new_running, version=totals.version, touched_at=timezone.now()
         )
         state = WorkspaceState(path=path, running=new_running, desired=new_desired, version=totals.version)
-        events.send_global(totals)
-        events.send_workspace(state)
+        events.send_change(totals, state)
         return state, totals
 
 
@@ -183,9 +234,52 @@ def _stamp_and_announce(path: str, totals: GlobalState) -> WorkspaceState:
         )
         running, desired = cursor.fetchone()
     state = WorkspaceState(path=path, running=running, desired=desired, version=totals.version)
-    events.send_global(totals)
-    events.send_workspace(state)
+    events.send_change(totals, state)
     return state
+
+
+_WORKSPACES = connection.ops.quote_name(Workspace._meta.db_table)
+_TOTALS = connection.ops.quote_name(Totals._meta.db_table)
+
+
+def _writes_serialised() -> bool:
+    """True on SQLite with ``BEGIN IMMEDIATE``: a transaction that writes holds the write lock from
+    its first statement, so a value read by one statement cannot change before the next."""
+    return connection.vendor == "sqlite" and getattr(connection, "transaction_mode", None) == "IMMEDIATE"
+
+
+def _serialised_change(
+    path: str,
+    *,
+    totals_set: str,
+    totals_where: str,
+    totals_params: list[Any],
+    workspace_set: str,
+    workspace_params: list[Any],
+) -> tuple[WorkspaceState, GlobalState] | None:
+    """Two statements (only where ``_writes_serialised()``): move the totals and take the next
+    version if ``totals_where`` holds, then apply ``workspace_set`` to the workspace and stamp it.
+    None, with nothing written, when the condition does not hold. ``totals_params`` fill the
+    placeholders of ``totals_set`` then ``totals_where``."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_TOTALS} SET {totals_set}, version = version + 1 WHERE {totals_where} AND id = %s "
+            "RETURNING running, desired, version",
+            [*totals_params, Totals.SINGLETON_ID],
+        )
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        totals = GlobalState(running=row[0], desired=row[1], version=row[2])
+        cursor.execute(
+            f"UPDATE {_WORKSPACES} SET {workspace_set}, version = %s, touched_at = %s WHERE path = %s "
+            "RETURNING running, desired",
+            [*workspace_params, totals.version, connection.ops.adapt_datetimefield_value(timezone.now()), path],
+        )
+        running, desired = cursor.fetchone()
+    state = WorkspaceState(path=path, running=running, desired=desired, version=totals.version)
+    events.send_change(totals, state)
+    return state, totals
 
 
 def _move_totals(*, desired_delta: int = 0, running_delta: int = 0) -> GlobalState:

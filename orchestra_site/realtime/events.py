@@ -81,19 +81,43 @@ def broadcast(group: str, frame: dict[str, Any], *, version: int | None = None) 
 
 def broadcast_many(group: str, frames: list[tuple[dict[str, Any], int | None]]) -> None:
     """Several frames for one group, in order, as one message (a batch of log lines)."""
-    encoded: list[Frame] = [(encode_frame(frame), version) for frame, version in frames]
+    broadcast_groups([(group, frames)])
+
+
+def broadcast_groups(batches: list[tuple[str, list[tuple[dict[str, Any], int | None]]]]) -> None:
+    """Frames for several groups from one change, delivered group after group in this order.
+
+    On the in-memory layer all their outbox rows are one INSERT (ids in this order).
+    """
+    encoded: list[tuple[str, list[Frame]]] = [
+        (group, [(encode_frame(frame), version) for frame, version in frames]) for group, frames in batches if frames
+    ]
     if not encoded:
         return
     if not layer_is_shared():
         OutboxEvent.objects.bulk_create(
-            OutboxEvent(origin=PROCESS_ID, group=group, text=text, version=version) for text, version in encoded
+            OutboxEvent(origin=PROCESS_ID, group=group, text=text, version=version)
+            for group, texts in encoded
+            for text, version in texts
         )
-    transaction.on_commit(lambda: deliver(group, encoded))
+
+    def deliver_all() -> None:
+        for group, texts in encoded:
+            deliver(group, texts)
+
+    transaction.on_commit(deliver_all)
 
 
 def broadcast_event(group: str, event: str, data: dict[str, Any]) -> None:
     """The ``{"event": NAME, "data": {...}}`` frames of the orchestration and project sockets."""
-    broadcast(group, {"event": event, "data": data}, version=data.get("version"))
+    broadcast_events([(group, event, data)])
+
+
+def broadcast_events(events: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """Several ``{"event", "data"}`` frames of one change (group, event name, data), in this order."""
+    broadcast_groups(
+        [(group, [({"event": event, "data": data}, data.get("version"))]) for group, event, data in events]
+    )
 
 
 def deliver(group: str, frames: list[Frame]) -> None:

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from orchestra_site.realtime import events as realtime_events
 from orchestration import services
 from orchestration.models import Totals, Workspace
 from orchestration.selectors import global_state
@@ -25,7 +29,15 @@ def test_the_list_shows_running_desired_and_activity_and_searches_by_path(operat
     assert "/srv/alpha" in page and "/srv/beta" not in page
 
 
-def test_editing_desired_goes_through_the_service(operator: Client, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+def test_editing_desired_goes_through_the_service(
+    operator: Client, django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    delivered: list[str] = []
+    monkeypatch.setattr(
+        realtime_events,
+        "deliver",
+        lambda group, frames: delivered.extend(json.loads(text)["event"] for text, _ in frames),
+    )
     services.workspace_set_desired(path="/srv/alpha", desired=2)
     workspace = Workspace.objects.get()
     before = global_state().version
@@ -34,7 +46,10 @@ def test_editing_desired_goes_through_the_service(operator: Client, django_captu
     assert response.status_code == 302
     assert Workspace.objects.get().desired == 5
     assert (Totals.objects.get().desired, global_state().version) == (5, before + 1)
-    assert len(callbacks) == 2  # the orchestration.global and orchestration.workspace events
+    assert len(callbacks) == 1  # one delivery of both events, in order
+    delivered.clear()
+    callbacks[0]()
+    assert delivered == ["orchestration.global", "orchestration.workspace"]
 
 
 def test_an_out_of_range_desired_is_refused_in_the_form(operator: Client, settings) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,96 @@
+"""Django's ASGI handler with each request's synchronous part in one thread hop.
+
+Django's own ``ASGIHandler`` runs an async middleware chain: every synchronous middleware (all of
+ours and Django's ``MiddlewareMixin`` ones) is entered through ``sync_to_async`` for its request
+half and again for its response half, the view once more, the ``request_started`` and
+``request_finished`` signals once each, and every request gets a new thread for them
+(``ThreadSensitiveContext``), hence a new database connection. That is a dozen hops between the
+event loop and a thread, and most of the served request's time (docs/benchmarks.md, "Where the
+time goes").
+
+Here the body is read on the event loop, then one call in a worker thread does what a WSGI
+server would: ``request_started``, the whole synchronous middleware chain and the view, and, for
+an ordinary response, ``close()`` (``request_finished``: the database connection is given back)
+before the bytes are sent from the loop. The workers are a fixed pool, so their database
+connections are reused. Same middleware, same order, same checks on every path; streaming
+responses (static files) are sent and closed as Django does. ``http_application()`` says where
+it is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import IO, Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers import base
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.http import FileResponse, HttpResponseBase
+from django.urls import set_script_prefix
+
+# SQLite takes one writer at a time: more threads would only queue in its busy handler, whose
+# sleeps grow to 100 ms, while one would leave every request behind a slow one (a planner call).
+SQLITE_WORKERS = 4
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[Mapping[str, Any]]]
+Send = Callable[[Mapping[str, Any]], Awaitable[None]]
+
+
+def http_application() -> ASGIHandler:
+    """The one-hop handler on SQLite (the default deployment), Django's own on PostgreSQL.
+
+    On SQLite the one hop serves about three times as many requests a second (docs/benchmarks.md).
+    On PostgreSQL + Redis it measured slower than Django's handler (0.5 to 0.85 times on PUT desired
+    in process, interleaved runs) for a reason not yet found, so that deployment keeps Django's.
+    """
+    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        return OneHopASGIHandler(workers=SQLITE_WORKERS)
+    return ASGIHandler()
+
+
+class OneHopASGIHandler(ASGIHandler):
+    def __init__(self, workers: int = SQLITE_WORKERS) -> None:
+        base.BaseHandler.__init__(self)
+        self.load_middleware(is_async=False)
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="http")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        await self.handle(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        try:
+            response = await sync_to_async(self.respond, thread_sensitive=False, executor=self.executor)(
+                scope, body_file
+            )
+            try:
+                await self.send_response(response, send)
+            finally:
+                if response.streaming:
+                    await sync_to_async(response.close, thread_sensitive=False, executor=self.executor)()
+        finally:
+            body_file.close()
+
+    def respond(self, scope: Scope, body_file: IO[bytes]) -> HttpResponseBase:
+        """In a worker thread: what a WSGI handler does for one request, short of sending it."""
+        set_script_prefix(get_script_prefix(scope))
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, error_response = self.create_request(scope, body_file)
+        response = self.get_response(request) if request is not None else error_response
+        assert response is not None  # create_request answers an error response when it makes no request
+        # The sender of request_finished when the response is closed, as in Django's handlers.
+        vars(response)["_handler_class"] = self.__class__
+        if isinstance(response, FileResponse):
+            response.block_size = self.chunk_size  # the server chunks the body itself
+        if not response.streaming:
+            response.close()  # request_finished; the content is already bytes
+        return response

@@ -1,8 +1,9 @@
 """1. Orchestration fan-out: a PUT of desired until every ``/orchestration`` socket has the event.
 
-All clients live in this (bench) process, on one asyncio loop with the ``websockets`` library; the
-PUT goes out on the same loop. The time of a round runs from just before the PUT is written until
-the last client has read an ``orchestration.global`` frame carrying the new ``desired``.
+All clients live in this (bench) process, on one asyncio loop, each a lean hand-written WebSocket
+client (``bench.ws_client``: a buffered protocol that parses the frames itself); the PUT goes out
+on the same loop. The time of a round runs from just before the PUT is written until the last
+client has read an ``orchestration.global`` frame carrying the new ``desired``.
 
 After the raw WebSocket rows, the same hub gets 1000 Socket.IO clients (Engine.IO 4 over WebSocket,
 what the VSCode extension's socket.io-client uses), spoken by hand here like the raw ones so both
@@ -16,11 +17,10 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from websockets.asyncio.client import ClientConnection, connect
-
 from bench.client import HttpConnection
 from bench.hubs import LAYER_LABEL, BenchHub, bench_hub, measurable_layers, workspace_url
 from bench.report import Section, Table, ms, percentile, summary_ms
+from bench.ws_client import LeanWebSocket, connect
 
 COUNTS = (100, 1000)
 SOCKETIO_COUNT = 1000
@@ -30,9 +30,9 @@ ROUNDS = 30
 ROUND_TIMEOUT = 3.0
 GIVE_UP_AFTER = 3  # missed rounds in a row
 WORKSPACE = "/bench/fanout"
-GLOBAL_MARK = '"orchestration.global"'
+GLOBAL_MARK = b'"orchestration.global"'
 # Engine.IO's heartbeat is in-band: the server sends "2" every 25 s and closes a client that never answers "3".
-ENGINEIO_PING, ENGINEIO_PONG = "2", "3"
+ENGINEIO_PING, ENGINEIO_PONG = b"2", "3"
 
 
 @dataclass
@@ -45,33 +45,36 @@ class Round:
 
 
 class Client:
-    def __init__(self, ws: ClientConnection, state: Round) -> None:
+    def __init__(self, ws: LeanWebSocket, state: Round) -> None:
         self.ws, self.state, self.last_round, self.live = ws, state, -1, True
-        self.task = asyncio.create_task(self.read())
+        ws.on_message = self.read
 
-    async def read(self) -> None:
+    def read(self, message: bytes) -> None:
         state = self.state
-        async for message in self.ws:
-            if message == ENGINEIO_PING:
-                await self.ws.send(ENGINEIO_PONG)
-                continue
-            if state.target is None or GLOBAL_MARK not in message or self.last_round == state.number:
-                continue
-            if self.desired(message) == state.target:
-                self.last_round = state.number
-                state.remaining -= self.live
-                if state.remaining == 0:
-                    state.finished = time.perf_counter()
-                    state.done.set()
+        if message == ENGINEIO_PING:
+            self.ws.send_text(ENGINEIO_PONG)
+            return
+        if state.target is None or GLOBAL_MARK not in message or self.last_round == state.number:
+            return
+        if self.desired(message) == state.target:
+            self.last_round = state.number
+            state.remaining -= self.live
+            if state.remaining == 0:
+                state.finished = time.perf_counter()
+                state.done.set()
 
-    def desired(self, message: str | bytes) -> int:
+    @property
+    def gone(self) -> bool:
+        return self.ws.closed.done()
+
+    def desired(self, message: bytes) -> int:
         return int(json.loads(message)["data"]["desired"])
 
 
 class SocketIOClient(Client):
     """Engine.IO 4 text messages: ``42["orchestration.global",{...}]`` is a Socket.IO event."""
 
-    def desired(self, message: str | bytes) -> int:
+    def desired(self, message: bytes) -> int:
         return int(json.loads(message[2:])[1]["desired"])
 
 
@@ -80,7 +83,7 @@ async def open_clients(hub: BenchHub, count: int, state: Round) -> list[Client]:
 
     async def one() -> Client:
         async with gate:
-            ws = await connect(f"{hub.ws_url}/orchestration", max_size=None, ping_interval=None, open_timeout=60)
+            ws = await connect("127.0.0.1", hub.port, "/orchestration")
             snapshot = json.loads(await ws.recv())
             assert snapshot["event"] == "orchestration.global", snapshot
             return Client(ws, state)
@@ -91,16 +94,15 @@ async def open_clients(hub: BenchHub, count: int, state: Round) -> list[Client]:
 async def open_socketio_clients(hub: BenchHub, count: int, state: Round) -> list[Client]:
     """The handshake of socket.io-client over WebSocket: Engine.IO open, Socket.IO connect, totals."""
     gate = asyncio.Semaphore(64)
-    url = f"{hub.ws_url}/orchestration/?EIO=4&transport=websocket"
 
     async def one() -> Client:
         async with gate:
-            ws = await connect(url, max_size=None, ping_interval=None, open_timeout=60)
+            ws = await connect("127.0.0.1", hub.port, "/orchestration/?EIO=4&transport=websocket")
             opened = await ws.recv()
-            assert isinstance(opened, str) and opened.startswith("0{"), opened
-            await ws.send("40")
+            assert opened.startswith(b"0{"), opened
+            ws.send_text("40")
             connected = await ws.recv()
-            assert isinstance(connected, str) and connected.startswith("40{"), connected
+            assert connected.startswith(b"40{"), connected
             snapshot = await ws.recv()
             assert GLOBAL_MARK in snapshot, snapshot
             return SocketIOClient(ws, state)
@@ -122,7 +124,7 @@ async def find_deaf(hub: BenchHub, clients: list[Client], state: Round) -> int:
         pass
     await http.close()
     for client in live:
-        client.live = client.last_round == state.number and not client.task.done()
+        client.live = client.last_round == state.number and not client.gone
     return sum(not client.live for client in clients)
 
 
@@ -184,8 +186,6 @@ async def measure_clients(
 
 
 async def close_clients(clients: list[Client]) -> None:
-    for client in clients:
-        client.task.cancel()
     await asyncio.wait([asyncio.create_task(c.ws.close()) for c in clients], timeout=20)
 
 

@@ -27,6 +27,7 @@ from orchestra_site.models import HubProcess
 from orchestra_site.preflight import preflight
 from orchestra_site.realtime.events import bind_event_loop, layer_is_shared
 from orchestra_site.realtime.relay import OutboxRelay
+from orchestra_site.realtime.write_through import install as install_write_through
 from orchestration.services import workspaces_prune, workspaces_reset_running
 
 logger = logging.getLogger("orchestra.serve")
@@ -50,6 +51,8 @@ class Command(BaseCommand):
         self.process = site_services.hub_process_register(kind=HubProcess.KIND_SERVE)
         self.publish_workspace_roots()
         self.reconcile_after_restart()
+        # Sockets send at once when nothing is queued, instead of on the reactor's next turn.
+        install_write_through()
         server = daphne.server.Server(
             application=get_default_application(),
             endpoints=build_endpoint_description_strings(host=self.host, port=self.port),

@@ -26,7 +26,7 @@ READ_SIZE = 16 * 1024
 OnMessage = Callable[[bytes], None]
 
 
-class HandshakeError(Exception):
+class HandshakeError(ConnectionError):
     pass
 
 
@@ -183,5 +183,12 @@ async def connect(host: str, port: int, path: str, *, read_size: int = READ_SIZE
     _, protocol = await asyncio.wait_for(
         loop.create_connection(lambda: LeanWebSocket(f"{host}:{port}", path, read_size), host, port), timeout
     )
-    await asyncio.wait_for(asyncio.shield(protocol.opened), timeout)
+    # A handshake that fails after the wait gave up is not worth an "exception never retrieved".
+    protocol.opened.add_done_callback(lambda opened: opened.cancelled() or opened.exception())
+    try:
+        await asyncio.wait_for(asyncio.shield(protocol.opened), timeout)
+    except BaseException:
+        if protocol.transport is not None:
+            protocol.transport.abort()
+        raise
     return protocol

@@ -23,6 +23,7 @@ from bench.report import Section, write  # noqa: E402
 # name → module with ``run() -> Section``, in the order of the document.
 BENCHMARKS = {
     "fanout": "bench.fanout",
+    "idle_sockets": "bench.idle_sockets",
     "put_rps": "bench.put_rps",
     "update_cost": "bench.update_cost",
     "projects": "bench.projects_api",

@@ -1,8 +1,9 @@
 """1. Orchestration fan-out: a PUT of desired until every ``/orchestration`` socket has the event.
 
-All clients live in this (bench) process, on one asyncio loop with the ``websockets`` library; the
-PUT goes out on the same loop. The time of a round runs from just before the PUT is written until
-the last client has read an ``orchestration.global`` frame carrying the new ``desired``.
+All clients live in this (bench) process, on one asyncio loop, each a lean hand-written WebSocket
+client (``bench.ws_client``: a buffered protocol that parses the frames itself); the PUT goes out
+on the same loop. The time of a round runs from just before the PUT is written until the last
+client has read an ``orchestration.global`` frame carrying the new ``desired``.
 
 After the raw WebSocket rows, the same hub gets 1000 Socket.IO clients (Engine.IO 4 over WebSocket,
 what the VSCode extension's socket.io-client uses), spoken by hand here like the raw ones so both
@@ -13,26 +14,30 @@ from __future__ import annotations
 
 import asyncio
 import json
+import statistics
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-
-from websockets.asyncio.client import ClientConnection, connect
+from typing import Any
 
 from bench.client import HttpConnection
 from bench.hubs import LAYER_LABEL, BenchHub, bench_hub, measurable_layers, workspace_url
 from bench.report import Section, Table, ms, percentile, summary_ms
+from bench.ws_client import LeanWebSocket, connect
 
 COUNTS = (100, 1000)
 SOCKETIO_COUNT = 1000
 RAW, SOCKETIO = "raw WebSocket", "Socket.IO"
 SOCKETIO_SLOWDOWN_ALLOWED = 1.5  # Socket.IO p99 against raw WebSocket p99, same clients, same hub
 ROUNDS = 30
+RUNS = 5  # consecutive runs at 1000 clients; the target holds only if it holds in every one
 ROUND_TIMEOUT = 3.0
 GIVE_UP_AFTER = 3  # missed rounds in a row
+CONNECT_ATTEMPTS = 3
 WORKSPACE = "/bench/fanout"
-GLOBAL_MARK = '"orchestration.global"'
+GLOBAL_MARK = b'"orchestration.global"'
 # Engine.IO's heartbeat is in-band: the server sends "2" every 25 s and closes a client that never answers "3".
-ENGINEIO_PING, ENGINEIO_PONG = "2", "3"
+ENGINEIO_PING, ENGINEIO_PONG = b"2", "3"
 
 
 @dataclass
@@ -45,33 +50,36 @@ class Round:
 
 
 class Client:
-    def __init__(self, ws: ClientConnection, state: Round) -> None:
+    def __init__(self, ws: LeanWebSocket, state: Round) -> None:
         self.ws, self.state, self.last_round, self.live = ws, state, -1, True
-        self.task = asyncio.create_task(self.read())
+        ws.on_message = self.read
 
-    async def read(self) -> None:
+    def read(self, message: bytes) -> None:
         state = self.state
-        async for message in self.ws:
-            if message == ENGINEIO_PING:
-                await self.ws.send(ENGINEIO_PONG)
-                continue
-            if state.target is None or GLOBAL_MARK not in message or self.last_round == state.number:
-                continue
-            if self.desired(message) == state.target:
-                self.last_round = state.number
-                state.remaining -= self.live
-                if state.remaining == 0:
-                    state.finished = time.perf_counter()
-                    state.done.set()
+        if message == ENGINEIO_PING:
+            self.ws.send_text(ENGINEIO_PONG)
+            return
+        if state.target is None or GLOBAL_MARK not in message or self.last_round == state.number:
+            return
+        if self.desired(message) == state.target:
+            self.last_round = state.number
+            state.remaining -= self.live
+            if state.remaining == 0:
+                state.finished = time.perf_counter()
+                state.done.set()
 
-    def desired(self, message: str | bytes) -> int:
+    @property
+    def gone(self) -> bool:
+        return self.ws.closed.done()
+
+    def desired(self, message: bytes) -> int:
         return int(json.loads(message)["data"]["desired"])
 
 
 class SocketIOClient(Client):
     """Engine.IO 4 text messages: ``42["orchestration.global",{...}]`` is a Socket.IO event."""
 
-    def desired(self, message: str | bytes) -> int:
+    def desired(self, message: bytes) -> int:
         return int(json.loads(message[2:])[1]["desired"])
 
 
@@ -80,32 +88,43 @@ async def open_clients(hub: BenchHub, count: int, state: Round) -> list[Client]:
 
     async def one() -> Client:
         async with gate:
-            ws = await connect(f"{hub.ws_url}/orchestration", max_size=None, ping_interval=None, open_timeout=60)
+            ws = await connect("127.0.0.1", hub.port, "/orchestration")
             snapshot = json.loads(await ws.recv())
             assert snapshot["event"] == "orchestration.global", snapshot
             return Client(ws, state)
 
-    return list(await asyncio.gather(*(one() for _ in range(count))))
+    return list(await asyncio.gather(*(retried(one) for _ in range(count))))
 
 
 async def open_socketio_clients(hub: BenchHub, count: int, state: Round) -> list[Client]:
     """The handshake of socket.io-client over WebSocket: Engine.IO open, Socket.IO connect, totals."""
     gate = asyncio.Semaphore(64)
-    url = f"{hub.ws_url}/orchestration/?EIO=4&transport=websocket"
 
     async def one() -> Client:
         async with gate:
-            ws = await connect(url, max_size=None, ping_interval=None, open_timeout=60)
+            ws = await connect("127.0.0.1", hub.port, "/orchestration/?EIO=4&transport=websocket")
             opened = await ws.recv()
-            assert isinstance(opened, str) and opened.startswith("0{"), opened
-            await ws.send("40")
+            assert opened.startswith(b"0{"), opened
+            ws.send_text("40")
             connected = await ws.recv()
-            assert isinstance(connected, str) and connected.startswith("40{"), connected
+            assert connected.startswith(b"40{"), connected
             snapshot = await ws.recv()
             assert GLOBAL_MARK in snapshot, snapshot
             return SocketIOClient(ws, state)
 
-    return list(await asyncio.gather(*(one() for _ in range(count))))
+    return list(await asyncio.gather(*(retried(one) for _ in range(count))))
+
+
+async def retried(open_one: Callable[[], Awaitable[Client]]) -> Client:
+    """daphne drops a handshake not done in 5 s, which a busy machine sometimes is: try again. The
+    connect time is not what is measured; the probe round then finds any socket that is not live."""
+    for attempt in range(CONNECT_ATTEMPTS):
+        try:
+            return await open_one()
+        except (OSError, TimeoutError):  # a dropped handshake, a socket closed before its snapshot
+            if attempt == CONNECT_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 async def find_deaf(hub: BenchHub, clients: list[Client], state: Round) -> int:
@@ -122,11 +141,11 @@ async def find_deaf(hub: BenchHub, clients: list[Client], state: Round) -> int:
         pass
     await http.close()
     for client in live:
-        client.live = client.last_round == state.number and not client.task.done()
+        client.live = client.last_round == state.number and not client.gone
     return sum(not client.live for client in clients)
 
 
-async def run_rounds(hub: BenchHub, clients: list[Client], state: Round, first_value: int) -> dict[str, object]:
+async def run_rounds(hub: BenchHub, clients: list[Client], state: Round, first_value: int) -> dict[str, Any]:
     http = HttpConnection("127.0.0.1", hub.port)
     times: list[float] = []
     puts: list[float] = []
@@ -153,39 +172,49 @@ async def run_rounds(hub: BenchHub, clients: list[Client], state: Round, first_v
     wall = time.perf_counter() - wall_before
     cpu, own = (hub.cpu_seconds() - cpu_before) / wall, (time.process_time() - own_before) / wall
     await http.close()
-    return {"times": times, "puts": puts, "timeouts": timeouts, "cpu": cpu, "own": own}
+    cpu_per_round = (hub.cpu_seconds() - cpu_before) / ROUNDS
+    return {"times": times, "puts": puts, "timeouts": timeouts, "cpu": cpu, "own": own, "cpu_per_round": cpu_per_round}
 
 
-async def measure_layer(layer: str) -> list[tuple[str, int, dict[str, object], float]]:
-    results = []
+Row = tuple[str, int, int, dict[str, Any], float]  # socket, clients, run, result, connect seconds
+
+
+async def measure_layer(layer: str) -> list[Row]:
+    """100 raw clients (one run), then 1000 raw and 1000 Socket.IO clients, ``RUNS`` runs each."""
+    results: list[Row] = []
     with bench_hub(layer) as hub:
         state = Round()
         clients: list[Client] = []
         for count in COUNTS:
             started = time.perf_counter()
             clients += await open_clients(hub, count - len(clients), state)
-            results.append((RAW, count, *await measure_clients(hub, clients, state, started)))
+            runs = RUNS if count == max(COUNTS) else 1
+            results += [(RAW, count, *row) for row in await measure_clients(hub, clients, state, started, runs)]
         await close_clients(clients)
         started = time.perf_counter()
         clients = await open_socketio_clients(hub, SOCKETIO_COUNT, state)
-        results.append((SOCKETIO, SOCKETIO_COUNT, *await measure_clients(hub, clients, state, started)))
+        results += [
+            (SOCKETIO, SOCKETIO_COUNT, *row) for row in await measure_clients(hub, clients, state, started, RUNS)
+        ]
         await close_clients(clients)
     return results
 
 
 async def measure_clients(
-    hub: BenchHub, clients: list[Client], state: Round, connect_started: float
-) -> tuple[dict[str, object], float]:
+    hub: BenchHub, clients: list[Client], state: Round, connect_started: float, runs: int
+) -> list[tuple[int, dict[str, Any], float]]:
+    """A probe round, then ``runs`` consecutive runs of ``ROUNDS`` rounds on the same sockets."""
     connect_seconds = time.perf_counter() - connect_started
     await asyncio.sleep(0.5)
     deaf = await find_deaf(hub, clients, state)
-    result = await run_rounds(hub, clients, state, first_value=len(clients))
-    return {**result, "deaf": deaf}, connect_seconds
+    rows = []
+    for run in range(1, runs + 1):
+        result = await run_rounds(hub, clients, state, first_value=len(clients) + run)
+        rows.append((run, {**result, "deaf": deaf}, connect_seconds))
+    return rows
 
 
 async def close_clients(clients: list[Client]) -> None:
-    for client in clients:
-        client.task.cancel()
     await asyncio.wait([asyncio.create_task(c.ws.close()) for c in clients], timeout=20)
 
 
@@ -193,19 +222,22 @@ def run() -> Section:
     section = Section(
         key="fanout",
         title="1. Orchestration fan-out (PUT desired → every /orchestration socket)",
-        target=f"p99 < 100 ms with 1000 clients; Socket.IO p99 within {SOCKETIO_SLOWDOWN_ALLOWED}x of raw WebSocket",
+        target=f"p99 < 100 ms with 1000 clients in each of {RUNS} consecutive runs, raw WebSocket and Socket.IO; "
+        f"Socket.IO p99 within {SOCKETIO_SLOWDOWN_ALLOWED}x of raw WebSocket",
     )
     table = Table(
         [
             "Layer",
             "Socket",
             "Clients",
+            "Run",
             "Rounds",
             "p50 ms",
             "p99 ms",
             "mean ms",
             "max ms",
             "PUT answer p50 ms",
+            "serve CPU ms per round",
             "Missed rounds",
             "Lost sockets",
             "serve CPU",
@@ -215,8 +247,8 @@ def run() -> Section:
     )
     verdicts: list[bool] = []
     for layer in measurable_layers(section.notes):
-        p99_at_1000: dict[str, float] = {}
-        for socket, count, result, connect_seconds in asyncio.run(measure_layer(layer)):
+        p99s: dict[str, list[float]] = {RAW: [], SOCKETIO: []}
+        for socket, count, run, result, connect_seconds in asyncio.run(measure_layer(layer)):
             times, puts = result["times"], result["puts"]
             assert isinstance(times, list) and isinstance(puts, list)
             p50, p99, mean, worst = summary_ms(times) if times else ("-",) * 4
@@ -224,12 +256,14 @@ def run() -> Section:
                 LAYER_LABEL[layer],
                 socket,
                 count,
+                run,
                 ROUNDS,
                 p50,
                 p99,
                 mean,
                 worst,
                 ms(percentile(puts, 50)),
+                f"{result['cpu_per_round'] * 1000:.1f}",
                 result["timeouts"],
                 result["deaf"],
                 f"{result['cpu']:.2f}",
@@ -239,26 +273,47 @@ def run() -> Section:
             if count == max(COUNTS):
                 ok = bool(times) and not result["timeouts"] and not result["deaf"]
                 verdicts.append(ok and percentile(times, 99) < 0.1)
-                p99_at_1000[socket] = percentile(times, 99) if ok else float("inf")
-        if len(p99_at_1000) == 2:
-            ratio = p99_at_1000[SOCKETIO] / p99_at_1000[RAW]
+                p99s[socket].append(percentile(times, 99) if ok else float("inf"))
+        if p99s[RAW] and p99s[SOCKETIO]:
+            ratio = statistics.median(p99s[SOCKETIO]) / statistics.median(p99s[RAW])
             verdicts.append(ratio <= SOCKETIO_SLOWDOWN_ALLOWED)
             section.notes.append(
-                f"{LAYER_LABEL[layer]}: Socket.IO p99 / raw WebSocket p99 at 1000 clients = {ratio:.2f}."
+                f"{LAYER_LABEL[layer]}: Socket.IO p99 / raw WebSocket p99 at 1000 clients (medians of the "
+                f"{RUNS} runs) = {ratio:.2f}."
             )
     section.tables.append(table)
     section.met = bool(verdicts) and all(verdicts)
     section.notes += [
         f"{ROUNDS} rounds per row, 0.1 s apart; each PUT changes desired of one workspace, so the global "
-        "event carries the new sum. A round ends when the last client has parsed its frame.",
-        "One serve process; the clients (one asyncio loop in the bench process) share the machine's cores "
+        "event carries the new sum. A round runs from just before the PUT is written until the last client "
+        "has parsed its frame: it holds the whole PUT (HTTP, the transaction, the commit) as well as the "
+        f"fan-out. At 1000 clients the same sockets get {RUNS} consecutive runs (Run 1 to {RUNS}).",
+        "One serve process; the clients (one asyncio loop in the bench process, each a lean hand-written "
+        "WebSocket client that parses every frame and JSON-decodes the global ones) share the machine's cores "
         "with it, so a round also includes the clients' own time to read 1000 frames.",
+        "PUT answer p50: the PUT's own latency; its answer leaves after the fan-out (the same event loop "
+        "writes both), so it is close to the round.",
+        "serve CPU ms per round: CPU time of the serve process over the run divided by its rounds (the PUT, "
+        "the fan-out and whatever the idle hub does in 0.1 s); less sensitive to a busy machine than the "
+        "latencies.",
         "serve CPU / bench CPU: CPU seconds of the serve process / of the bench clients per wall second "
         "during the rounds (1.0 = one core of the two).",
         "Lost sockets: clients closed by the hub or still connected but deaf to a probe round (3 s) before "
         "the timed rounds; they are left out of the timings and fail the target.",
         f"Missed rounds: rounds in which some live client had not got the frame after {ROUND_TIMEOUT:.0f} s "
         f"(a row stops after {GIVE_UP_AFTER} misses and no success).",
+        "Where the time goes (py-spy on serve and on the bench, 1000 raw sockets, in-memory layer): with "
+        "Twisted's stock TCP writes, each socket's frame was buffered, the socket registered for writability "
+        "(an epoll_ctl), written from a later callback and unregistered (another epoll_ctl): that path took "
+        "more of serve's samples than the Python of the fan-out itself, and Channels' session wrapper looked "
+        "at the session on every frame. serve now sends at once when nothing is queued "
+        "(orchestra_site/realtime/write_through.py) and WebSockets skip the session wrapper; serve's CPU per "
+        "round fell by a third or more (interleaved A/B on a busy machine: 77 to 92 ms before, 54 ms after, "
+        "at 1000 raw sockets; 254 ms before, 135 ms after, at 1000 Socket.IO ones). What is left per socket: "
+        "the send() system call (the largest part), "
+        "autobahn's framing, daphne's reply dispatch, and the consumer's version filter. In the bench, the "
+        "websockets library and asyncio's 256 KiB read buffer cost 0.2 of a core for 1000 clients; the lean "
+        "client costs about 0.05. On a busy machine most of a round is the PUT itself waiting for a core.",
         f"Socket.IO rows: the raw clients are closed, then {SOCKETIO_COUNT} Socket.IO clients connect to the same "
         "hub (Engine.IO 4 over WebSocket, default namespace, as socket.io-client does) and get the same rounds.",
     ]

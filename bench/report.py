@@ -67,7 +67,8 @@ Written by `make bench` (`python -m bench`; `python -m bench NAME` reruns one se
 figure is measured against real `manage.py serve` processes the bench starts (each with its own
 data dir, migrated first), except the query counts and the in-process update cost, which run
 Django in the bench process against a migrated SQLite database in a temporary directory. The
-benchmark clients run in the bench process, on the same machine as the hub: they share its CPUs.
+benchmark clients run in the bench process (the idle-socket clients in a few child processes), on
+the same machine as the hub: they share its CPUs.
 """
 
 

@@ -16,9 +16,9 @@ from orchestra_site.asgi_handler import http_application  # noqa: E402
 django_asgi_app = http_application()
 
 # Consumers import models, so they are imported only once Django is set up.
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from orchestra_site.realtime.sessions import socket_auth_stack  # noqa: E402
 from orchestra_site.routing import websocket_urlpatterns  # noqa: E402
 from orchestra_site.security.auth import WebSocketAuthMiddleware  # noqa: E402
 from orchestration.socketio_server import with_socketio  # noqa: E402
@@ -27,7 +27,7 @@ application = with_socketio(
     ProtocolTypeRouter(
         {
             "http": django_asgi_app,
-            "websocket": AuthMiddlewareStack(WebSocketAuthMiddleware(URLRouter(websocket_urlpatterns))),
+            "websocket": socket_auth_stack(WebSocketAuthMiddleware(URLRouter(websocket_urlpatterns))),
         }
     )
 )

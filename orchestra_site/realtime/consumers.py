@@ -110,7 +110,7 @@ class HubConsumer(FrameSubscriber, AsyncJsonWebsocketConsumer):
         await super().websocket_disconnect(message)
 
     async def send_text(self, text: str) -> None:
-        await self.send(text_data=text)
+        await self.base_send({"type": "websocket.send", "text": text})
 
 
 class UnknownRouteConsumer(AsyncWebsocketConsumer):

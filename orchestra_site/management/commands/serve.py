@@ -34,6 +34,7 @@ from orchestra_site.models import HubProcess
 from orchestra_site.preflight import preflight
 from orchestra_site.realtime.events import bind_event_loop, layer_is_shared
 from orchestra_site.realtime.relay import OutboxRelay
+from orchestra_site.realtime.write_through import install as install_write_through
 from orchestra_site.workers import WorkerPool, fd_endpoint, listen, relay_from_parent
 from orchestration.services import workspaces_prune, workspaces_reset_running
 
@@ -105,6 +106,8 @@ class Command(BaseCommand):
         self.stdout.write("Orchestra hub stopped.")
 
     def daphne_server(self, endpoints: list[str], ready: Callable[[], None] | None) -> daphne.server.Server:
+        # Sockets send at once when nothing is queued, instead of on the reactor's next turn.
+        install_write_through()
         server = daphne.server.Server(
             application=get_default_application(),
             endpoints=endpoints,
@@ -112,6 +115,8 @@ class Command(BaseCommand):
             action_logger=None,
             ready_callable=ready,
             websocket_timeout=-1,  # keep sockets open for as long as clients stay
+            # Thousands of clients connecting at once (a restart) need more than daphne's 5 s handshake.
+            websocket_handshake_timeout=20,
         )
         # A message over the size limit is answered with a close frame 1009 and a reason, not a
         # dropped TCP connection (autobahn's default), so the client can tell what happened.

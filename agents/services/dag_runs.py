@@ -25,7 +25,6 @@ from agents.models import (
     Execution,
 )
 from agents.runner.loop import wake_runners
-from agents.selectors_dag_runs import dag_run_get
 from agents.services.executions import execution_cancel
 from orchestra_site.api.exceptions import Conflict, InvalidInput
 from projects.models import Node, NodeEdge, NodeStatus
@@ -52,7 +51,7 @@ def dag_run_create(
         raise InvalidInput(f"retry_backoff_seconds: must be 0 or more, got {retry_backoff_seconds}.")
     template = None
     if template_id is not None:
-        template = AgentTemplate.objects.filter(pk=template_id).first() if selectors.valid_id(template_id) else None
+        template = AgentTemplate.objects.filter(pk=template_id).first()
         if template is None:
             raise InvalidInput(f"template_id: template {template_id} not found")
     nodes = _chosen_nodes(project_id=project_id, node_ids=node_ids)
@@ -91,7 +90,7 @@ def _chosen_nodes(*, project_id: int, node_ids: list[int] | None) -> list[Node]:
     if not node_ids:
         raise InvalidInput("node_ids: must name at least one node")
     wanted = list(dict.fromkeys(node_ids))
-    found = {node.pk: node for node in in_project.filter(pk__in=[n for n in wanted if selectors.valid_id(n)])}
+    found = {node.pk: node for node in in_project.filter(pk__in=wanted)}
     for node_id in wanted:
         if node_id not in found:
             raise InvalidInput(f"node_ids: node {node_id} not found in this project")
@@ -129,7 +128,7 @@ def _refuse_cycle(parents: dict[int, list[int]]) -> None:
 @transaction.atomic
 def dag_run_cancel(*, project_id: int, dag_run_id: int) -> DagRun:
     """Cancel the run: nodes not finished become ``cancelled`` and their agents are stopped."""
-    dag_run_get(project_id=project_id, dag_run_id=dag_run_id)
+    selectors.dag_run_get(project_id=project_id, dag_run_id=dag_run_id)
     dag_run = DagRun.objects.select_for_update().get(pk=dag_run_id)
     now = timezone.now()
     cancelled = DagRun.objects.filter(pk=dag_run_id, status__in=DAG_RUN_ACTIVE).update(

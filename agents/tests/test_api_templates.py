@@ -197,12 +197,21 @@ def test_get_answers_the_template_with_steps_in_id_order_and_edges(api_client: A
 
 @pytest.mark.parametrize("method", ["get", "patch", "delete"])
 def test_a_missing_template_is_404(api_client: APIClient, method: str) -> None:
-    for tid in (999999, 10**30):
+    for tid in (999999, 10**18 - 1):
         response = getattr(api_client, method)(reverse("agent-template", args=[tid]), {}, format="json")
         assert (response.status_code, response.json()) == (
             404,
             {"detail": "Template not found", "message": "Template not found"},
         )
+
+
+@pytest.mark.parametrize("method", ["get", "patch", "delete"])
+@pytest.mark.parametrize("tid", [str(10**18), str(2**63), str(10**30), "-1"])
+def test_an_id_no_database_column_holds_is_the_json_404_of_an_unknown_route(
+    api_client: APIClient, method: str, tid: str
+) -> None:
+    response = getattr(api_client, method)(f"/agent-templates/{tid}", {}, format="json")
+    assert (response.status_code, response.json()) == (404, {"detail": "Not Found", "message": "Not Found"})
 
 
 def test_a_non_integer_template_id_is_a_json_404(api_client: APIClient) -> None:

@@ -23,11 +23,11 @@ from projects.serializers import ErrorSerializer
 ERR = OpenApiResponse(ErrorSerializer, description="`{detail}` naming the field or node")
 
 
-class HubViewSet(viewsets.ViewSet):
-    """A viewset whose actions receive the path's ids as ints (the router's patterns capture text;
-    every capture here is a database id)."""
+class DatabaseIdViewSet(viewsets.ViewSet):
+    """A viewset whose actions receive the path's ids as ints: the router's patterns capture text,
+    and every capture in these routes is a database id (``DB_ID``)."""
 
-    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+    def dispatch(self, request: Any, *args: Any, **kwargs: str) -> Response:
         return super().dispatch(request, *args, **{name: int(value) for name, value in kwargs.items()})
 
 
@@ -48,7 +48,7 @@ def no_content() -> Response:
 # --- Templates, steps and edges -----------------------------------------------------------------
 
 
-class TemplateViewSet(HubViewSet):
+class TemplateViewSet(DatabaseIdViewSet):
     lookup_url_kwarg = "tid"
 
     @extend_schema(responses=s.TemplateSerializer(many=True), summary="Templates, newest first (no steps)")
@@ -105,7 +105,7 @@ class TemplateViewSet(HubViewSet):
         return no_content()
 
 
-class StepViewSet(HubViewSet):
+class StepViewSet(DatabaseIdViewSet):
     """``/agent-templates/{tid}/steps``."""
 
     lookup_url_kwarg = "sid"
@@ -135,7 +135,7 @@ class StepViewSet(HubViewSet):
 # --- Executions and step runs -------------------------------------------------------------------
 
 
-class ExecutionViewSet(HubViewSet):
+class ExecutionViewSet(DatabaseIdViewSet):
     """``/projects/{pid}/executions``."""
 
     lookup_url_kwarg = "eid"
@@ -188,7 +188,7 @@ class ExecutionViewSet(HubViewSet):
         return Response(s.LogPageSerializer(selectors.log_page(project_id=pid, execution_id=eid, **query)).data)
 
 
-class StepRunViewSet(HubViewSet):
+class StepRunViewSet(DatabaseIdViewSet):
     """``/projects/{pid}/executions/{eid}/steps/{srid}``: the id is a step run's."""
 
     lookup_url_kwarg = "srid"
@@ -208,7 +208,7 @@ class StepRunViewSet(HubViewSet):
 # --- Launch -------------------------------------------------------------------------------------
 
 
-class LaunchViewSet(HubViewSet):
+class LaunchViewSet(DatabaseIdViewSet):
     """``/projects/{pid}/nodes/{nid}/preview`` and ``.../launch``: a template run on a node."""
 
     lookup_url_kwarg = "nid"
@@ -238,7 +238,7 @@ class LaunchViewSet(HubViewSet):
         return created(s.ExecutionWithStepRunsSerializer(execution).data)
 
 
-class FlatViewSet(HubViewSet):
+class FlatViewSet(DatabaseIdViewSet):
     """The seed document's routes without the project in the path: ``GET /executions`` lists
     executions across projects, ``POST /launch`` names the project and node in its body. Both
     answer exactly what their per-project forms answer."""
@@ -267,7 +267,7 @@ class FlatViewSet(HubViewSet):
 # --- DAG runs -----------------------------------------------------------------------------------
 
 
-class DagRunViewSet(HubViewSet):
+class DagRunViewSet(DatabaseIdViewSet):
     """``/projects/{pid}/dag-runs``: runs of a project's whole DAG."""
 
     lookup_url_kwarg = "rid"

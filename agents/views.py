@@ -6,9 +6,11 @@ answer. Errors are the services' domain exceptions, turned into JSON by the one 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -23,9 +25,20 @@ from projects.serializers import ErrorSerializer
 ERR = OpenApiResponse(ErrorSerializer, description="`{detail}` naming the field or node")
 
 
+class DatabaseIdSchema(AutoSchema):
+    """Path ids are integers in the OpenAPI schema, as on the ``<dbid:>`` routes (the router's
+    regexes alone would read as strings)."""
+
+    def get_override_parameters(self) -> list[Any]:
+        ids = [OpenApiParameter(name, int, OpenApiParameter.PATH) for name in re.findall(r"{(\w+)}", self.path)]
+        return [*ids, *super().get_override_parameters()]
+
+
 class DatabaseIdViewSet(viewsets.ViewSet):
     """A viewset whose actions receive the path's ids as ints: the router's patterns capture text,
     and every capture in these routes is a database id (``DB_ID``)."""
+
+    schema = DatabaseIdSchema()
 
     def dispatch(self, request: Any, *args: Any, **kwargs: str) -> Response:
         return super().dispatch(request, *args, **{name: int(value) for name, value in kwargs.items()})

@@ -240,7 +240,7 @@ class LaunchSerializer(serializers.Serializer):
     """LaunchRequest: what to run, for preview and launch."""
 
     template_id = id_field()
-    context = ObjectField(required=False, default=dict)
+    context: Any = ObjectField(required=False, default=dict)  # Any: named like Serializer.context
     create_worktree = StrictBooleanField(required=False, default=False)
 
 
@@ -250,7 +250,7 @@ class ExecutionCreateSerializer(serializers.Serializer):
     node_id = id_field(required=False, allow_null=True)
     template_id = id_field(required=False, allow_null=True)
     create_worktree = StrictBooleanField(required=False, default=False)
-    context = ObjectField(required=False, default=dict)
+    context: Any = ObjectField(required=False, default=dict)  # Any: named like Serializer.context
 
 
 class LaunchByBodySerializer(LaunchSerializer):
@@ -287,7 +287,9 @@ class ResolvedPromptSerializer(serializers.Serializer):
 
 class LaunchPreviewSerializer(serializers.Serializer):
     template_id = serializers.IntegerField()
-    context = serializers.DictField(help_text="The merged context the prompts were resolved with.")
+    context: Any = serializers.DictField(  # Any: named like Serializer.context
+        help_text="The merged context the prompts were resolved with."
+    )
     resolved_prompts = ResolvedPromptSerializer(many=True)
 
 
@@ -308,7 +310,9 @@ class LogQuerySerializer(serializers.Serializer):
 
 class LogEntrySerializer(serializers.ModelSerializer):
     step_run_id = serializers.IntegerField(read_only=True, allow_null=True)
-    data = serializers.DictField(read_only=True, help_text="The terminal frame as it was sent live.")
+    data: Any = serializers.DictField(  # Any: named like Serializer.data
+        read_only=True, help_text="The terminal frame as it was sent live."
+    )
     created_at = OffsetDateTimeField(read_only=True)
 
     class Meta:
@@ -342,8 +346,11 @@ class DagRunNodeSerializer(serializers.ModelSerializer):
     attempts = serializers.IntegerField(
         read_only=True, help_text="Attempts that counted (an interrupted runner gives its back)."
     )
-    execution_ids = serializers.PrimaryKeyRelatedField(
-        source="executions", many=True, read_only=True, help_text="Oldest first."
+    execution_ids = serializers.ManyRelatedField(
+        child_relation=serializers.PrimaryKeyRelatedField(read_only=True),
+        source="executions",
+        read_only=True,
+        help_text="Oldest first.",
     )
 
     class Meta:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.http import HttpResponseBase
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
@@ -40,7 +41,7 @@ class DatabaseIdViewSet(viewsets.ViewSet):
 
     schema = DatabaseIdSchema()
 
-    def dispatch(self, request: Any, *args: Any, **kwargs: str) -> Response:
+    def dispatch(self, request: Any, *args: Any, **kwargs: str) -> HttpResponseBase:
         return super().dispatch(request, *args, **{name: int(value) for name, value in kwargs.items()})
 
 

@@ -14,6 +14,7 @@ from django.urls import path, reverse
 
 from agents import selectors
 from agents.models import Execution, StepRun
+from agents.serializers import TemplateWithStepsSerializer
 from orchestra_site.console.access import console_page
 from projects import selectors as project_selectors
 from projects.models import AgentType, NodeStatus
@@ -95,7 +96,7 @@ def template(request: HttpRequest, tid: int) -> HttpResponse:
     return render(
         request,
         "console/template.html",
-        {"template": selectors.template_with_steps_data(found), "section": "templates"},
+        {"template": TemplateWithStepsSerializer(found).data, "section": "templates"},
     )
 
 

@@ -7,7 +7,7 @@ import asyncio
 from channels.db import database_sync_to_async
 
 from agents.models import Execution
-from agents.selectors_logs import log_entries, terminal_frame
+from agents.selectors import log_entries, terminal_frame
 from orchestra_site.realtime.consumers import HubConsumer
 from orchestra_site.realtime.events import Frame, execution_group
 

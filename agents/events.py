@@ -2,15 +2,17 @@
 
 Sent through ``orchestra_site.realtime.events``, so they leave after the surrounding transaction commits.
 The REST services and the runner both call these, so every path that changes a row says so.
+Payloads come from the API's serializers (or a subset of their fields), so an event carries a
+resource exactly as the HTTP answer does.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any
 
 from agents.models import DagRun, Execution, ExecutionStatus, StepRun
 from agents.selectors import attach_command
-from agents.selectors_dag_runs import dag_run_data
+from agents.serializers import DagRunSerializer, ExecutionSerializer, StepRunSerializer
 from orchestra_site.realtime.events import broadcast_event, project_group
 
 EXECUTION_CREATED = "execution.created"
@@ -20,48 +22,36 @@ STEP_RUN_UPDATED = "step_run.updated"
 QUEUED_MESSAGE = "queued for the hub's runner"
 
 
-class ExecutionCreatedData(TypedDict):
-    id: int
-    node_id: int | None
-    template_id: int | None
-    status: str
+class ExecutionCreatedSerializer(ExecutionSerializer):
+    """``execution.created``: the execution's fields the contract names, as the API writes them."""
+
+    class Meta(ExecutionSerializer.Meta):
+        fields = ["id", "node_id", "template_id", "status"]
+        read_only_fields = fields
 
 
-class ExecutionUpdatedData(TypedDict):
-    id: int
-    node_id: int | None
-    status: str
+class ExecutionUpdatedSerializer(ExecutionSerializer):
+    class Meta(ExecutionSerializer.Meta):
+        fields = ["id", "node_id", "status"]
+        read_only_fields = fields
 
 
-class StepRunUpdatedData(TypedDict):
-    id: int
-    execution_id: int
-    status: str
-
-
-def execution_created_data(execution: Execution) -> ExecutionCreatedData:
-    return {
-        "id": execution.pk,
-        "node_id": execution.node_id,
-        "template_id": execution.template_id,
-        "status": execution.status,
-    }
-
-
-def execution_updated_data(execution: Execution) -> ExecutionUpdatedData:
-    return {"id": execution.pk, "node_id": execution.node_id, "status": execution.status}
-
-
-def step_run_updated_data(step_run: StepRun) -> StepRunUpdatedData:
-    return {"id": step_run.pk, "execution_id": step_run.execution_id, "status": step_run.status}
+class StepRunUpdatedSerializer(StepRunSerializer):
+    class Meta(StepRunSerializer.Meta):
+        fields = ["id", "execution_id", "status"]
+        read_only_fields = fields
 
 
 def send_execution_created(execution: Execution) -> None:
-    broadcast_event(project_group(execution.project_id), EXECUTION_CREATED, dict(execution_created_data(execution)))
+    broadcast_event(
+        project_group(execution.project_id), EXECUTION_CREATED, dict(ExecutionCreatedSerializer(execution).data)
+    )
 
 
 def send_execution_updated(execution: Execution) -> None:
-    broadcast_event(project_group(execution.project_id), EXECUTION_UPDATED, dict(execution_updated_data(execution)))
+    broadcast_event(
+        project_group(execution.project_id), EXECUTION_UPDATED, dict(ExecutionUpdatedSerializer(execution).data)
+    )
 
 
 def execution_status_data(execution: Execution) -> dict[str, Any]:
@@ -87,7 +77,7 @@ def send_step_run_updated(step_run: StepRun, *, project_id: int | None = None) -
     """``project_id`` saves a query when the caller knows it; otherwise it is read via the execution."""
     if project_id is None:
         project_id = Execution.objects.values_list("project_id", flat=True).get(pk=step_run.execution_id)
-    broadcast_event(project_group(project_id), STEP_RUN_UPDATED, dict(step_run_updated_data(step_run)))
+    broadcast_event(project_group(project_id), STEP_RUN_UPDATED, dict(StepRunUpdatedSerializer(step_run).data))
 
 
 DAG_RUN_CREATED = "dag_run.created"
@@ -96,9 +86,9 @@ DAG_RUN_UPDATED = "dag_run.updated"
 
 def send_dag_run_created(dag_run: DagRun) -> None:
     """``dag_run.created`` with the whole run (the body ``POST /projects/{pid}/dag-runs`` answers)."""
-    broadcast_event(project_group(dag_run.project_id), DAG_RUN_CREATED, dict(dag_run_data(dag_run)))
+    broadcast_event(project_group(dag_run.project_id), DAG_RUN_CREATED, dict(DagRunSerializer(dag_run).data))
 
 
 def send_dag_run_updated(dag_run: DagRun) -> None:
     """``dag_run.updated`` with the whole run, after any of its nodes or its status moved."""
-    broadcast_event(project_group(dag_run.project_id), DAG_RUN_UPDATED, dict(dag_run_data(dag_run)))
+    broadcast_event(project_group(dag_run.project_id), DAG_RUN_UPDATED, dict(DagRunSerializer(dag_run).data))

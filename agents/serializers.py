@@ -1,78 +1,109 @@
-"""Request validation and response shapes of the agents API.
+"""The agents API's shapes: one serializer per resource, for the answer, the OpenAPI schema and the
+socket events alike, and one input serializer per request body (``partial=True`` for a PATCH).
 
-Input serializers turn a JSON body into typed values for the services: unknown keys are ignored,
-a missing, null, wrong-typed or oversized value is a 400 whose string ``detail`` names the field
-(``orchestra_site.api.errors``). Strings are never coerced from numbers, booleans are only ``true`` or
-``false``. The response serializers only describe the selectors' dicts for the OpenAPI schema.
+Input serializers ignore unknown keys; a missing, null, wrong-typed or oversized value is a 400
+whose string ``detail`` names the field (``orchestra_site.api.errors``). Every output field is
+always present, ``null`` when it has no value.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
+from django.db.models import Manager, prefetch_related_objects
 from rest_framework import serializers
 
-from agents.models import AgentType, DagNodeStatus, DagRunStatus, ExecutionStatus, OutputFormat, StepRunStatus
+from agents.fields import (
+    FiniteFloatField,
+    ObjectField,
+    OffsetDateTimeField,
+    StrictBooleanField,
+    StrictCharField,
+    id_field,
+)
+from agents.models import (
+    AgentStep,
+    AgentTemplate,
+    AgentType,
+    DagRun,
+    DagRunNode,
+    Execution,
+    ExecutionLogEntry,
+    ExecutionStatus,
+    OutputFormat,
+    StepRun,
+    StepRunStatus,
+)
+from agents.selectors import EXECUTION_IDS, LOG_PAGE_SIZE
 
-MAX_ID = 2**63 - 1
 MAX_TEXT = 1_000_000
 INT32 = 2**31 - 1
 MAX_EXECUTIONS_LISTED = 1000
-
-
-class StrictCharField(serializers.CharField):
-    """A JSON string only (no numbers turned into text), kept exactly as sent: no trimming."""
-
-    default_error_messages = {"invalid": "Must be a string."}
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("trim_whitespace", False)
-        kwargs.setdefault("allow_blank", True)
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        try:
-            data.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate: no database can store it
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictBooleanField(serializers.BooleanField):
-    default_error_messages = {"invalid": "Must be true or false."}
-
-    def to_internal_value(self, data: Any) -> bool:
-        if not isinstance(data, bool):
-            self.fail("invalid")
-        return data
-
-
-class FiniteFloatField(serializers.FloatField):
-    default_error_messages = {"invalid": "A finite number is required."}
-
-    def to_internal_value(self, data: Any) -> float:
-        if isinstance(data, bool) or not isinstance(data, (int, float)) or not math.isfinite(data):
-            self.fail("invalid")
-        return float(data)
-
-
-def id_field(**kwargs: Any) -> serializers.IntegerField:
-    """Any 64-bit integer: an id that names no row is the service's semantic 400/404, not a type error."""
-    return serializers.IntegerField(min_value=-MAX_ID - 1, max_value=MAX_ID, **kwargs)
-
-
-def object_field(**kwargs: Any) -> serializers.DictField:
-    return serializers.DictField(child=serializers.JSONField(), **kwargs)
+MAX_LOG_PAGE_SIZE = 1000
+REPLACES = "Replaces the stored object; null means {}."
 
 
 # --- Templates, steps, edges ------------------------------------------------------------------
 
 
-class StepWriteSerializer(serializers.Serializer):
-    """AgentStepCreate. With ``partial=True`` it validates a PATCH: every key optional."""
+class StepEdgeSerializer(serializers.Serializer):
+    """StepEdge ``{parent_id, child_id}``: the body of POST and DELETE .../edges and POST's answer.
+    Inside ``POST /agent-templates`` the two numbers are zero-based indices into ``steps``."""
+
+    parent_id = id_field()
+    child_id = id_field()
+
+
+class StepListSerializer(serializers.ListSerializer):
+    """A template's steps with their links in three queries, whatever their number."""
+
+    def to_representation(self, data: Any) -> list[Any]:
+        steps = list(data.all() if isinstance(data, Manager) else data)
+        prefetch_related_objects(steps, "parent_edges", "child_edges")
+        return super().to_representation(steps)
+
+
+class StepSerializer(serializers.ModelSerializer):
+    template_id = serializers.IntegerField(read_only=True)
+    position_x = serializers.FloatField(read_only=True)
+    position_y = serializers.FloatField(read_only=True)
+    metadata = ObjectField(read_only=True)
+    parent_ids = serializers.SerializerMethodField()
+    child_ids = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AgentStep
+        fields = [
+            "id",
+            "template_id",
+            "name",
+            "agent_type",
+            "prompt_template",
+            "output_format",
+            "position_x",
+            "position_y",
+            "metadata",
+            "model_version",
+            "thinking_budget",
+            "reasoning_level",
+            "parent_ids",
+            "child_ids",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+        list_serializer_class = StepListSerializer
+
+    def get_parent_ids(self, step: AgentStep) -> list[int]:
+        return sorted(edge.parent_id for edge in step.parent_edges.all())
+
+    def get_child_ids(self, step: AgentStep) -> list[int]:
+        return sorted(edge.child_id for edge in step.child_edges.all())
+
+
+class StepInputSerializer(serializers.Serializer):
+    """AgentStepCreate; with ``partial=True`` a PATCH, every key optional. Read-only keys (ids,
+    ``parent_ids``, ``child_ids``, timestamps) are ignored like any unknown key."""
 
     name = StrictCharField(max_length=255)
     agent_type = serializers.ChoiceField(choices=AgentType.choices)
@@ -80,158 +111,164 @@ class StepWriteSerializer(serializers.Serializer):
     output_format = serializers.ChoiceField(choices=OutputFormat.choices, required=False)
     position_x = FiniteFloatField(required=False)
     position_y = FiniteFloatField(required=False)
-    metadata = object_field(required=False, allow_null=True)
+    metadata = ObjectField(required=False, allow_null=True)
     model_version = StrictCharField(max_length=255, required=False, allow_null=True)
     thinking_budget = serializers.IntegerField(min_value=0, max_value=INT32, required=False, allow_null=True)
     reasoning_level = StrictCharField(max_length=64, required=False, allow_null=True)
 
 
-class IndexEdgeSerializer(serializers.Serializer):
-    """An edge inside POST /agent-templates: zero-based indices into ``steps`` (range checked by the service)."""
+class TemplateSerializer(serializers.ModelSerializer):
+    metadata = ObjectField(read_only=True)
 
-    parent_id = id_field()
-    child_id = id_field()
-
-
-class TemplateCreateSerializer(serializers.Serializer):
-    name = StrictCharField(max_length=255)
-    description = StrictCharField(max_length=MAX_TEXT, required=False, allow_null=True)
-    metadata = object_field(required=False, allow_null=True)
-    steps = StepWriteSerializer(many=True, required=False)
-    edges = IndexEdgeSerializer(many=True, required=False)
-
-
-class TemplateUpdateSerializer(serializers.Serializer):
-    name = StrictCharField(max_length=255, required=False)
-    description = StrictCharField(max_length=MAX_TEXT, required=False, allow_null=True)
-    metadata = object_field(required=False, allow_null=True, help_text="Replaces the stored object; null means {}.")
-
-
-class StepEdgeSerializer(serializers.Serializer):
-    """StepEdge: real step ids. The body of POST and DELETE .../edges, and POST's answer."""
-
-    parent_id = id_field()
-    child_id = id_field()
-
-
-class TemplateSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    description = serializers.CharField(allow_null=True)
-    metadata = serializers.DictField()
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
-
-
-class StepSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    template_id = serializers.IntegerField()
-    name = serializers.CharField()
-    agent_type = serializers.ChoiceField(choices=AgentType.choices)
-    prompt_template = serializers.CharField()
-    output_format = serializers.ChoiceField(choices=OutputFormat.choices)
-    position_x = serializers.FloatField()
-    position_y = serializers.FloatField()
-    metadata = serializers.DictField()
-    model_version = serializers.CharField(allow_null=True)
-    thinking_budget = serializers.IntegerField(allow_null=True)
-    reasoning_level = serializers.CharField(allow_null=True)
-    parent_ids = serializers.ListField(child=serializers.IntegerField())
-    child_ids = serializers.ListField(child=serializers.IntegerField())
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+    class Meta:
+        model = AgentTemplate
+        fields = ["id", "name", "description", "metadata", "created_at", "updated_at"]
+        read_only_fields = fields
 
 
 class TemplateWithStepsSerializer(TemplateSerializer):
-    steps = StepSerializer(many=True)
-    edges = StepEdgeSerializer(many=True)
+    steps = StepSerializer(many=True, read_only=True, help_text="Ascending id.")
+    edges = StepEdgeSerializer(many=True, read_only=True)
+
+    class Meta(TemplateSerializer.Meta):
+        fields = [*TemplateSerializer.Meta.fields, "steps", "edges"]
+        read_only_fields = fields
+
+
+class TemplateInputSerializer(serializers.Serializer):
+    """``POST /agent-templates``; with ``partial=True`` the PATCH, which edits the template alone:
+    steps and edges have their own routes, so a PATCH ignores those keys as any unknown key."""
+
+    name = StrictCharField(max_length=255)
+    description = StrictCharField(max_length=MAX_TEXT, required=False, allow_null=True)
+    metadata = ObjectField(required=False, allow_null=True, help_text=REPLACES)
+    steps = StepInputSerializer(many=True, required=False)
+    edges = StepEdgeSerializer(many=True, required=False, help_text="Zero-based indices into steps.")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        if self.partial:
+            del fields["steps"], fields["edges"]
+        return fields
 
 
 # --- Executions and step runs -----------------------------------------------------------------
 
 
-class ExecutionListQuerySerializer(serializers.Serializer):
-    node_id = id_field(required=False)
-    template_id = id_field(required=False)
+class StepRunSerializer(serializers.ModelSerializer):
+    execution_id = serializers.IntegerField(read_only=True)
+    step_id = serializers.IntegerField(read_only=True, allow_null=True)
+    metadata = ObjectField(read_only=True)
+
+    class Meta:
+        model = StepRun
+        fields = [
+            "id",
+            "execution_id",
+            "step_id",
+            "name",
+            "agent_type",
+            "prompt",
+            "status",
+            "output",
+            "error",
+            "metadata",
+            "started_at",
+            "finished_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class StepRunInputSerializer(serializers.Serializer):
+    """The PATCH of a step run (always ``partial=True``)."""
+
+    status = serializers.ChoiceField(choices=StepRunStatus.choices)
+    output = StrictCharField(max_length=MAX_TEXT * 10, allow_null=True)
+    error = StrictCharField(max_length=MAX_TEXT, allow_null=True)
+    metadata = ObjectField(allow_null=True, help_text=REPLACES)
+
+
+class ExecutionSerializer(serializers.ModelSerializer):
+    project_id = serializers.IntegerField(read_only=True)
+    node_id = serializers.IntegerField(read_only=True, allow_null=True)
+    template_id = serializers.IntegerField(read_only=True, allow_null=True)
+    metadata = ObjectField(read_only=True)
+
+    class Meta:
+        model = Execution
+        fields = [
+            "id",
+            "project_id",
+            "node_id",
+            "template_id",
+            "status",
+            "tmux_session",
+            "worktree_path",
+            "worktree_branch",
+            "metadata",
+            "error",
+            "started_at",
+            "finished_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+        extra_kwargs = {"error": {"help_text": "Why the hub's runner failed the execution, if it did."}}
+
+
+class ExecutionWithStepRunsSerializer(ExecutionSerializer):
+    step_runs = StepRunSerializer(many=True, read_only=True, help_text="Ascending id.")
+
+    class Meta(ExecutionSerializer.Meta):
+        fields = [*ExecutionSerializer.Meta.fields, "step_runs"]
+        read_only_fields = fields
+
+
+class ExecutionInputSerializer(serializers.Serializer):
+    """The PATCH of an execution (always ``partial=True``): what a client knows about it."""
+
+    status = serializers.ChoiceField(choices=ExecutionStatus.choices)
+    tmux_session = StrictCharField(max_length=255, allow_null=True)
+    worktree_path = StrictCharField(max_length=1024, allow_null=True)
+    worktree_branch = StrictCharField(max_length=255, allow_null=True)
+    metadata = ObjectField(allow_null=True, help_text=REPLACES)
+
+
+class LaunchSerializer(serializers.Serializer):
+    """LaunchRequest: what to run, for preview and launch."""
+
+    template_id = id_field()
+    context: Any = ObjectField(required=False, default=dict)  # Any: named like Serializer.context
+    create_worktree = StrictBooleanField(required=False, default=False)
 
 
 class ExecutionCreateSerializer(serializers.Serializer):
+    """``POST /projects/{pid}/executions``: like a launch request, every key optional; stored, not run."""
+
     node_id = id_field(required=False, allow_null=True)
     template_id = id_field(required=False, allow_null=True)
     create_worktree = StrictBooleanField(required=False, default=False)
-    context = object_field(required=False, default=dict)
+    context: Any = ObjectField(required=False, default=dict)  # Any: named like Serializer.context
 
 
-class ExecutionUpdateSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=ExecutionStatus.choices, required=False)
-    tmux_session = StrictCharField(max_length=255, required=False, allow_null=True)
-    worktree_path = StrictCharField(max_length=1024, required=False, allow_null=True)
-    worktree_branch = StrictCharField(max_length=255, required=False, allow_null=True)
-    metadata = object_field(required=False, allow_null=True, help_text="Replaces the stored object; null means {}.")
-
-
-class StepRunUpdateSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=StepRunStatus.choices, required=False)
-    output = StrictCharField(max_length=MAX_TEXT * 10, required=False, allow_null=True)
-    error = StrictCharField(max_length=MAX_TEXT, required=False, allow_null=True)
-    metadata = object_field(required=False, allow_null=True, help_text="Replaces the stored object; null means {}.")
-
-
-class LaunchRequestSerializer(serializers.Serializer):
-    template_id = id_field()
-    context = object_field(required=False, default=dict)
-    create_worktree = StrictBooleanField(required=False, default=False)
-
-
-class LaunchByBodyRequestSerializer(LaunchRequestSerializer):
+class LaunchByBodySerializer(LaunchSerializer):
     """``POST /launch``: the launch request plus the project and node it runs on."""
 
     project_id = id_field()
     node_id = id_field()
 
 
-class ExecutionIndexQuerySerializer(serializers.Serializer):
+class ExecutionFilterSerializer(serializers.Serializer):
+    node_id = id_field(required=False)
+    template_id = id_field(required=False)
+
+
+class ExecutionIndexFilterSerializer(serializers.Serializer):
     project_id = id_field(required=False)
     status = serializers.ChoiceField(choices=ExecutionStatus.choices, required=False)
     limit = serializers.IntegerField(min_value=1, max_value=MAX_EXECUTIONS_LISTED, required=False)
-
-
-class StepRunSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    execution_id = serializers.IntegerField()
-    step_id = serializers.IntegerField(allow_null=True)
-    name = serializers.CharField(help_text="The step's name when the execution was created.")
-    agent_type = serializers.ChoiceField(choices=AgentType.choices)
-    prompt = serializers.CharField(help_text="The step's prompt template resolved at creation.")
-    status = serializers.ChoiceField(choices=StepRunStatus.choices)
-    output = serializers.CharField(allow_null=True)
-    error = serializers.CharField(allow_null=True)
-    metadata = serializers.DictField()
-    started_at = serializers.DateTimeField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
-
-
-class ExecutionSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    project_id = serializers.IntegerField()
-    node_id = serializers.IntegerField(allow_null=True)
-    template_id = serializers.IntegerField(allow_null=True)
-    status = serializers.ChoiceField(choices=ExecutionStatus.choices)
-    tmux_session = serializers.CharField(allow_null=True)
-    worktree_path = serializers.CharField(allow_null=True)
-    worktree_branch = serializers.CharField(allow_null=True)
-    metadata = serializers.DictField()
-    error = serializers.CharField(allow_null=True, help_text="Why the hub's runner failed the execution, if it did.")
-    started_at = serializers.DateTimeField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
-
-
-class ExecutionWithStepRunsSerializer(ExecutionSerializer):
-    step_runs = StepRunSerializer(many=True)
 
 
 class AttachCommandSerializer(serializers.Serializer):
@@ -250,14 +287,102 @@ class ResolvedPromptSerializer(serializers.Serializer):
 
 class LaunchPreviewSerializer(serializers.Serializer):
     template_id = serializers.IntegerField()
-    context = serializers.DictField(help_text="The merged context the prompts were resolved with.")
+    context: Any = serializers.DictField(  # Any: named like Serializer.context
+        help_text="The merged context the prompts were resolved with."
+    )
     resolved_prompts = ResolvedPromptSerializer(many=True)
+
+
+# --- Logs ---------------------------------------------------------------------------------------
+
+
+class LogQuerySerializer(serializers.Serializer):
+    after = serializers.IntegerField(
+        min_value=0, default=0, max_value=2**62, help_text="Return entries with a larger seq (default 0)."
+    )
+    limit = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_LOG_PAGE_SIZE,
+        default=LOG_PAGE_SIZE,
+        help_text="At most this many entries (1 to 1000, default 500).",
+    )
+
+
+class LogEntrySerializer(serializers.ModelSerializer):
+    step_run_id = serializers.IntegerField(read_only=True, allow_null=True)
+    data: Any = serializers.DictField(  # Any: named like Serializer.data
+        read_only=True, help_text="The terminal frame as it was sent live."
+    )
+    created_at = OffsetDateTimeField(read_only=True)
+
+    class Meta:
+        model = ExecutionLogEntry
+        fields = ["seq", "kind", "step_run_id", "data", "created_at"]
+        read_only_fields = fields
+
+
+class LogPageSerializer(serializers.Serializer):
+    execution_id = serializers.IntegerField()
+    status = serializers.CharField()
+    entries = LogEntrySerializer(many=True)
+    next_after = serializers.IntegerField(help_text="Pass as `after` to read the next page.")
+    has_more = serializers.BooleanField()
 
 
 # --- DAG runs -----------------------------------------------------------------------------------
 
 
-class DagRunCreateSerializer(serializers.Serializer):
+class DagRunNodeListSerializer(serializers.ListSerializer):
+    """A run's nodes with their executions in two queries (none when a list prefetched them)."""
+
+    def to_representation(self, data: Any) -> list[Any]:
+        run_nodes = list(data.all() if isinstance(data, Manager) else data)
+        prefetch_related_objects(run_nodes, EXECUTION_IDS)
+        return super().to_representation(run_nodes)
+
+
+class DagRunNodeSerializer(serializers.ModelSerializer):
+    node_id = serializers.IntegerField(read_only=True)
+    attempts = serializers.IntegerField(
+        read_only=True, help_text="Attempts that counted (an interrupted runner gives its back)."
+    )
+    execution_ids = serializers.ManyRelatedField(
+        child_relation=serializers.PrimaryKeyRelatedField(read_only=True),
+        source="executions",
+        read_only=True,
+        help_text="Oldest first.",
+    )
+
+    class Meta:
+        model = DagRunNode
+        fields = ["node_id", "status", "attempts", "execution_ids", "error"]
+        read_only_fields = fields
+        list_serializer_class = DagRunNodeListSerializer
+
+
+class DagRunSerializer(serializers.ModelSerializer):
+    project_id = serializers.IntegerField(read_only=True)
+    nodes = DagRunNodeSerializer(source="run_nodes", many=True, read_only=True)
+    max_retries = serializers.IntegerField(read_only=True)
+    retry_backoff_seconds = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = DagRun
+        fields = [
+            "id",
+            "project_id",
+            "status",
+            "nodes",
+            "max_retries",
+            "retry_backoff_seconds",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class DagRunInputSerializer(serializers.Serializer):
     node_ids = serializers.ListField(
         child=id_field(),
         required=False,
@@ -271,23 +396,3 @@ class DagRunCreateSerializer(serializers.Serializer):
         min_value=0, max_value=86_400, required=False, default=10, help_text="Doubles with each failed attempt."
     )
     create_worktree = StrictBooleanField(required=False, default=False)
-
-
-class DagRunNodeSerializer(serializers.Serializer):
-    node_id = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=DagNodeStatus.choices)
-    attempts = serializers.IntegerField(help_text="Attempts that counted (an interrupted runner gives its back).")
-    execution_ids = serializers.ListField(child=serializers.IntegerField(), help_text="Oldest first.")
-    error = serializers.CharField(allow_null=True)
-
-
-class DagRunSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    project_id = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=DagRunStatus.choices)
-    nodes = DagRunNodeSerializer(many=True)
-    max_retries = serializers.IntegerField()
-    retry_backoff_seconds = serializers.IntegerField()
-    created_at = serializers.DateTimeField()
-    started_at = serializers.DateTimeField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)

@@ -2,33 +2,48 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from rest_framework.routers import DynamicRoute, Route
 
-from agents import views, views_dag_runs
-from agents.views_flat import ExecutionIndexView, LaunchByBodyView
-from agents.views_logs import ExecutionLogView
+from agents import views
+from orchestra_site.api.routers import DB_ID, HubRouter
 
-EXECUTION = "projects/<int:pid>/executions/<int:eid>"
 
-urlpatterns = [
-    path("agent-templates", views.TemplateListView.as_view(), name="agent-templates"),
-    path("agent-templates/<int:tid>", views.TemplateDetailView.as_view(), name="agent-template"),
-    path("agent-templates/<int:tid>/steps", views.StepListView.as_view(), name="agent-steps"),
-    path("agent-templates/<int:tid>/steps/<int:sid>", views.StepDetailView.as_view(), name="agent-step"),
-    path("agent-templates/<int:tid>/edges", views.StepEdgeView.as_view(), name="agent-step-edges"),
-    path("projects/<int:pid>/executions", views.ExecutionListView.as_view(), name="executions"),
-    path(EXECUTION, views.ExecutionDetailView.as_view(), name="execution"),
-    path(f"{EXECUTION}/cancel", views.ExecutionCancelView.as_view(), name="execution-cancel"),
-    path(f"{EXECUTION}/attach-command", views.ExecutionAttachCommandView.as_view(), name="execution-attach-command"),
-    path(f"{EXECUTION}/log", ExecutionLogView.as_view(), name="execution-log"),
-    path(f"{EXECUTION}/steps/<int:srid>", views.StepRunDetailView.as_view(), name="step-run"),
-    path("projects/<int:pid>/nodes/<int:nid>/preview", views.LaunchPreviewView.as_view(), name="launch-preview"),
-    path("projects/<int:pid>/nodes/<int:nid>/launch", views.LaunchView.as_view(), name="launch"),
-    path("projects/<int:pid>/dag-runs", views_dag_runs.DagRunListView.as_view(), name="dag-runs"),
-    path("projects/<int:pid>/dag-runs/<int:rid>", views_dag_runs.DagRunDetailView.as_view(), name="dag-run"),
-    path(
-        "projects/<int:pid>/dag-runs/<int:rid>/cancel", views_dag_runs.DagRunCancelView.as_view(), name="dag-run-cancel"
-    ),
-    path("executions", ExecutionIndexView.as_view(), name="execution-index"),
-    path("launch", LaunchByBodyView.as_view(), name="launch-by-body"),
-]
+class AgentsRouter(HubRouter):
+    """``HubRouter`` with the route names the console and the tests reverse: a collection is the
+    plural of its basename (``executions``), one object the basename (``execution``), and an
+    action names itself in full (``@action(url_name="execution-cancel")``)."""
+
+    routes = [
+        Route(
+            url=r"^{prefix}{trailing_slash}$",
+            mapping={"get": "list", "post": "create"},
+            name="{basename}s",
+            detail=False,
+            initkwargs={"suffix": "List"},
+        ),
+        DynamicRoute(url=r"^{prefix}/{url_path}{trailing_slash}$", name="{url_name}", detail=False, initkwargs={}),
+        Route(
+            url=r"^{prefix}/{lookup}{trailing_slash}$",
+            mapping={"get": "retrieve", "patch": "partial_update", "delete": "destroy"},
+            name="{basename}",
+            detail=True,
+            initkwargs={"suffix": "Instance"},
+        ),
+        DynamicRoute(
+            url=r"^{prefix}/{lookup}/{url_path}{trailing_slash}$", name="{url_name}", detail=True, initkwargs={}
+        ),
+    ]
+
+
+PROJECT = rf"projects/(?P<pid>{DB_ID})"
+
+router = AgentsRouter()
+router.register("agent-templates", views.TemplateViewSet, basename="agent-template")
+router.register(rf"agent-templates/(?P<tid>{DB_ID})/steps", views.StepViewSet, basename="agent-step")
+router.register(rf"{PROJECT}/executions", views.ExecutionViewSet, basename="execution")
+router.register(rf"{PROJECT}/executions/(?P<eid>{DB_ID})/steps", views.StepRunViewSet, basename="step-run")
+router.register(rf"{PROJECT}/nodes", views.LaunchViewSet, basename="launch")
+router.register(rf"{PROJECT}/dag-runs", views.DagRunViewSet, basename="dag-run")
+router.register("", views.FlatViewSet, basename="flat")
+
+urlpatterns = router.urls

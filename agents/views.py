@@ -1,22 +1,48 @@
-"""The desktop app's agent endpoints: thin views over the services.
+"""The desktop app's agent endpoints, as viewsets on ``agents.urls``' router.
 
-Each view validates its body with a serializer, calls one service or selector and answers the
-selector's dict. Errors are the services' domain exceptions, turned into JSON by the handler.
+Each action parses its input with a serializer, calls one service or selector and serializes the
+answer. Errors are the services' domain exceptions, turned into JSON by the one handler.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from django.http import HttpResponseBase
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from agents import selectors
 from agents import serializers as s
-from agents.services import executions, launch, templates
+from agents.services import dag_runs, executions, templates
+from agents.services import launch as launches
+from projects.serializers import ErrorSerializer
+
+ERR = OpenApiResponse(ErrorSerializer, description="`{detail}` naming the field or node")
+
+
+class DatabaseIdSchema(AutoSchema):
+    """Path ids are integers in the OpenAPI schema, as on the ``<dbid:>`` routes (the router's
+    regexes alone would read as strings)."""
+
+    def get_override_parameters(self) -> list[Any]:
+        ids = [OpenApiParameter(name, int, OpenApiParameter.PATH) for name in re.findall(r"{(\w+)}", self.path)]
+        return [*ids, *super().get_override_parameters()]
+
+
+class DatabaseIdViewSet(viewsets.ViewSet):
+    """A viewset whose actions receive the path's ids as ints: the router's patterns capture text,
+    and every capture in these routes is a database id (``DB_ID``)."""
+
+    schema = DatabaseIdSchema()
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: str) -> HttpResponseBase:
+        return super().dispatch(request, *args, **{name: int(value) for name, value in kwargs.items()})
 
 
 def validated(serializer_class: type[serializers.Serializer], data: Any, *, partial: bool = False) -> dict[str, Any]:
@@ -25,25 +51,31 @@ def validated(serializer_class: type[serializers.Serializer], data: Any, *, part
     return dict(serializer.validated_data)
 
 
+def created(data: Any) -> Response:
+    return Response(data, status=status.HTTP_201_CREATED)
+
+
 def no_content() -> Response:
     return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-# --- Templates ----------------------------------------------------------------------------------
+# --- Templates, steps and edges -----------------------------------------------------------------
 
 
-class TemplateListView(APIView):
+class TemplateViewSet(DatabaseIdViewSet):
+    lookup_url_kwarg = "tid"
+
     @extend_schema(responses=s.TemplateSerializer(many=True), summary="Templates, newest first (no steps)")
-    def get(self, request: Request) -> Response:
-        return Response([selectors.template_data(template) for template in selectors.template_list()])
+    def list(self, request: Request) -> Response:
+        return Response(s.TemplateSerializer(selectors.template_list(), many=True).data)
 
     @extend_schema(
-        request=s.TemplateCreateSerializer,
+        request=s.TemplateInputSerializer,
         responses={201: s.TemplateWithStepsSerializer},
         summary="Create a template with its steps; edges are zero-based indices into steps",
     )
-    def post(self, request: Request) -> Response:
-        data = validated(s.TemplateCreateSerializer, request.data)
+    def create(self, request: Request) -> Response:
+        data = validated(s.TemplateInputSerializer, request.data)
         template = templates.template_create(
             name=data["name"],
             description=data.get("description"),
@@ -51,160 +83,233 @@ class TemplateListView(APIView):
             steps=data.get("steps", []),
             edges=[(edge["parent_id"], edge["child_id"]) for edge in data.get("edges", [])],
         )
-        return Response(selectors.template_with_steps_data(template), status=status.HTTP_201_CREATED)
+        return created(s.TemplateWithStepsSerializer(template).data)
 
-
-class TemplateDetailView(APIView):
     @extend_schema(responses=s.TemplateWithStepsSerializer)
-    def get(self, request: Request, tid: int) -> Response:
-        return Response(selectors.template_with_steps_data(selectors.template_get(tid)))
+    def retrieve(self, request: Request, tid: int) -> Response:
+        return Response(s.TemplateWithStepsSerializer(selectors.template_get(tid)).data)
 
     @extend_schema(
-        request=s.TemplateUpdateSerializer, responses=s.TemplateSerializer, summary="Partial update (no steps)"
+        request=s.TemplateInputSerializer, responses=s.TemplateSerializer, summary="Partial update (no steps)"
     )
-    def patch(self, request: Request, tid: int) -> Response:
-        changes = validated(s.TemplateUpdateSerializer, request.data, partial=True)
+    def partial_update(self, request: Request, tid: int) -> Response:
+        changes = validated(s.TemplateInputSerializer, request.data, partial=True)
         template = templates.template_update(template_id=tid, changes=changes)  # type: ignore[arg-type]
-        return Response(selectors.template_data(template))
+        return Response(s.TemplateSerializer(template).data)
 
     @extend_schema(responses={204: None}, summary="Delete with its steps and edges; executions are detached")
-    def delete(self, request: Request, tid: int) -> Response:
+    def destroy(self, request: Request, tid: int) -> Response:
         templates.template_delete(template_id=tid)
         return no_content()
 
-
-class StepListView(APIView):
-    @extend_schema(request=s.StepWriteSerializer, responses={201: s.StepSerializer})
-    def post(self, request: Request, tid: int) -> Response:
-        fields = validated(s.StepWriteSerializer, request.data)
-        step = templates.step_create(template_id=tid, fields=fields)  # type: ignore[arg-type]
-        return Response(selectors.step_data(step, [], []), status=status.HTTP_201_CREATED)
-
-
-class StepDetailView(APIView):
-    @extend_schema(
-        request=s.StepWriteSerializer,
-        responses=s.StepSerializer,
-        summary="Partial update; read-only keys (ids, parent_ids, child_ids, timestamps) are ignored",
-    )
-    def patch(self, request: Request, tid: int, sid: int) -> Response:
-        changes = validated(s.StepWriteSerializer, request.data, partial=True)
-        step = templates.step_update(template_id=tid, step_id=sid, changes=changes)  # type: ignore[arg-type]
-        return Response(selectors.step_data(step))
-
-    @extend_schema(responses={204: None}, summary="Delete the step and every edge touching it")
-    def delete(self, request: Request, tid: int, sid: int) -> Response:
-        templates.step_delete(template_id=tid, step_id=sid)
-        return no_content()
-
-
-class StepEdgeView(APIView):
     @extend_schema(request=s.StepEdgeSerializer, responses={201: s.StepEdgeSerializer})
-    def post(self, request: Request, tid: int) -> Response:
+    @action(detail=True, methods=["post"], url_path="edges", url_name="agent-step-edges")
+    def edges(self, request: Request, tid: int) -> Response:
         data = validated(s.StepEdgeSerializer, request.data)
         edge = templates.edge_create(template_id=tid, parent_id=data["parent_id"], child_id=data["child_id"])
-        return Response(selectors.edge_data(edge), status=status.HTTP_201_CREATED)
+        return created(s.StepEdgeSerializer(edge).data)
 
     @extend_schema(
-        request=s.StepEdgeSerializer,
-        responses={204: None},
-        summary="Delete an edge named in the JSON body; idempotent",
+        request=s.StepEdgeSerializer, responses={204: None}, summary="Delete an edge named in the JSON body; idempotent"
     )
-    def delete(self, request: Request, tid: int) -> Response:
+    @edges.mapping.delete
+    def edge_delete(self, request: Request, tid: int) -> Response:
         data = validated(s.StepEdgeSerializer, request.data)
         templates.edge_delete(template_id=tid, parent_id=data["parent_id"], child_id=data["child_id"])
         return no_content()
 
 
-# --- Executions ---------------------------------------------------------------------------------
+class StepViewSet(DatabaseIdViewSet):
+    """``/agent-templates/{tid}/steps``."""
 
-LIST_FILTERS = [
-    OpenApiParameter("node_id", int, OpenApiParameter.QUERY, required=False),
-    OpenApiParameter("template_id", int, OpenApiParameter.QUERY, required=False),
-]
+    lookup_url_kwarg = "sid"
+
+    @extend_schema(request=s.StepInputSerializer, responses={201: s.StepSerializer})
+    def create(self, request: Request, tid: int) -> Response:
+        fields = validated(s.StepInputSerializer, request.data)
+        step = templates.step_create(template_id=tid, fields=fields)  # type: ignore[arg-type]
+        return created(s.StepSerializer(step).data)
+
+    @extend_schema(
+        request=s.StepInputSerializer,
+        responses=s.StepSerializer,
+        summary="Partial update; read-only keys (ids, parent_ids, child_ids, timestamps) are ignored",
+    )
+    def partial_update(self, request: Request, tid: int, sid: int) -> Response:
+        changes = validated(s.StepInputSerializer, request.data, partial=True)
+        step = templates.step_update(template_id=tid, step_id=sid, changes=changes)  # type: ignore[arg-type]
+        return Response(s.StepSerializer(step).data)
+
+    @extend_schema(responses={204: None}, summary="Delete the step and every edge touching it")
+    def destroy(self, request: Request, tid: int, sid: int) -> Response:
+        templates.step_delete(template_id=tid, step_id=sid)
+        return no_content()
 
 
-class ExecutionListView(APIView):
-    @extend_schema(parameters=LIST_FILTERS, responses=s.ExecutionSerializer(many=True), summary="Newest first")
-    def get(self, request: Request, pid: int) -> Response:
-        filters = validated(s.ExecutionListQuerySerializer, request.query_params)
-        found = selectors.execution_list(project_id=pid, **filters)
-        return Response([selectors.execution_data(execution) for execution in found])
+# --- Executions and step runs -------------------------------------------------------------------
+
+
+class ExecutionViewSet(DatabaseIdViewSet):
+    """``/projects/{pid}/executions``."""
+
+    lookup_url_kwarg = "eid"
+
+    @extend_schema(
+        parameters=[s.ExecutionFilterSerializer], responses=s.ExecutionSerializer(many=True), summary="Newest first"
+    )
+    def list(self, request: Request, pid: int) -> Response:
+        filters = validated(s.ExecutionFilterSerializer, request.query_params)
+        return Response(s.ExecutionSerializer(selectors.execution_list(project_id=pid, **filters), many=True).data)
 
     @extend_schema(
         request=s.ExecutionCreateSerializer,
         responses={201: s.ExecutionWithStepRunsSerializer},
         summary="Store an execution and its step runs; nothing is started",
     )
-    def post(self, request: Request, pid: int) -> Response:
+    def create(self, request: Request, pid: int) -> Response:
         data = validated(s.ExecutionCreateSerializer, request.data)
         execution = executions.execution_create(project_id=pid, **data)
-        return Response(selectors.execution_with_step_runs_data(execution), status=status.HTTP_201_CREATED)
+        return created(s.ExecutionWithStepRunsSerializer(execution).data)
 
-
-class ExecutionDetailView(APIView):
     @extend_schema(responses=s.ExecutionWithStepRunsSerializer)
-    def get(self, request: Request, pid: int, eid: int) -> Response:
+    def retrieve(self, request: Request, pid: int, eid: int) -> Response:
         execution = selectors.execution_get(project_id=pid, execution_id=eid)
-        return Response(selectors.execution_with_step_runs_data(execution))
+        return Response(s.ExecutionWithStepRunsSerializer(execution).data)
 
-    @extend_schema(request=s.ExecutionUpdateSerializer, responses=s.ExecutionSerializer)
-    def patch(self, request: Request, pid: int, eid: int) -> Response:
-        changes = validated(s.ExecutionUpdateSerializer, request.data, partial=True)
+    @extend_schema(request=s.ExecutionInputSerializer, responses=s.ExecutionSerializer)
+    def partial_update(self, request: Request, pid: int, eid: int) -> Response:
+        changes = validated(s.ExecutionInputSerializer, request.data, partial=True)
         execution = executions.execution_update(project_id=pid, execution_id=eid, changes=changes)  # type: ignore[arg-type]
-        return Response(selectors.execution_data(execution))
+        return Response(s.ExecutionSerializer(execution).data)
 
-
-class ExecutionCancelView(APIView):
     @extend_schema(request=None, responses=s.ExecutionSerializer, summary="Cancel; active step runs become skipped")
-    def post(self, request: Request, pid: int, eid: int) -> Response:
+    @action(detail=True, methods=["post"], url_name="execution-cancel")
+    def cancel(self, request: Request, pid: int, eid: int) -> Response:
         execution = executions.execution_cancel(project_id=pid, execution_id=eid)
-        return Response(selectors.execution_data(execution))
+        return Response(s.ExecutionSerializer(execution).data)
 
-
-class ExecutionAttachCommandView(APIView):
     @extend_schema(responses=s.AttachCommandSerializer, summary="A shell command that follows the execution live")
-    def get(self, request: Request, pid: int, eid: int) -> Response:
-        return Response(selectors.execution_attach_command(project_id=pid, execution_id=eid))
+    @action(detail=True, methods=["get"], url_path="attach-command", url_name="execution-attach-command")
+    def attach_command(self, request: Request, pid: int, eid: int) -> Response:
+        command = selectors.execution_attach_command(project_id=pid, execution_id=eid)
+        return Response(s.AttachCommandSerializer(command).data)
+
+    @extend_schema(parameters=[s.LogQuerySerializer], responses=s.LogPageSerializer)
+    @action(detail=True, methods=["get"], url_name="execution-log")
+    def log(self, request: Request, pid: int, eid: int) -> Response:
+        """The stored output, page by page."""
+        query = validated(s.LogQuerySerializer, request.query_params)
+        return Response(s.LogPageSerializer(selectors.log_page(project_id=pid, execution_id=eid, **query)).data)
 
 
-class StepRunDetailView(APIView):
-    @extend_schema(request=s.StepRunUpdateSerializer, responses=s.StepRunSerializer)
-    def patch(self, request: Request, pid: int, eid: int, srid: int) -> Response:
-        changes = validated(s.StepRunUpdateSerializer, request.data, partial=True)
+class StepRunViewSet(DatabaseIdViewSet):
+    """``/projects/{pid}/executions/{eid}/steps/{srid}``: the id is a step run's."""
+
+    lookup_url_kwarg = "srid"
+
+    @extend_schema(request=s.StepRunInputSerializer, responses=s.StepRunSerializer)
+    def partial_update(self, request: Request, pid: int, eid: int, srid: int) -> Response:
+        changes = validated(s.StepRunInputSerializer, request.data, partial=True)
         step_run = executions.step_run_update(
             project_id=pid,
             execution_id=eid,
             step_run_id=srid,
             changes=changes,  # type: ignore[arg-type]
         )
-        return Response(selectors.step_run_data(step_run))
+        return Response(s.StepRunSerializer(step_run).data)
 
 
 # --- Launch -------------------------------------------------------------------------------------
 
 
-class LaunchPreviewView(APIView):
+class LaunchViewSet(DatabaseIdViewSet):
+    """``/projects/{pid}/nodes/{nid}/preview`` and ``.../launch``: a template run on a node."""
+
+    lookup_url_kwarg = "nid"
+
     @extend_schema(
-        request=s.LaunchRequestSerializer,
+        request=s.LaunchSerializer,
         responses=s.LaunchPreviewSerializer,
         summary="The prompts a launch would store; no side effects",
     )
-    def post(self, request: Request, pid: int, nid: int) -> Response:
-        data = validated(s.LaunchRequestSerializer, request.data)
-        preview = launch.launch_preview(
+    @action(detail=True, methods=["post"], url_name="launch-preview")
+    def preview(self, request: Request, pid: int, nid: int) -> Response:
+        data = validated(s.LaunchSerializer, request.data)
+        preview = launches.launch_preview(
             project_id=pid, node_id=nid, template_id=data["template_id"], context=data["context"]
         )
-        return Response(preview)
+        return Response(s.LaunchPreviewSerializer(preview).data)
 
-
-class LaunchView(APIView):
     @extend_schema(
-        request=s.LaunchRequestSerializer,
+        request=s.LaunchSerializer,
         responses={201: s.ExecutionWithStepRunsSerializer},
         summary="Create an execution of the template on the node and queue it for the hub's runner",
     )
-    def post(self, request: Request, pid: int, nid: int) -> Response:
-        data = validated(s.LaunchRequestSerializer, request.data)
-        execution = launch.launch(project_id=pid, node_id=nid, **data)
-        return Response(selectors.execution_with_step_runs_data(execution), status=status.HTTP_201_CREATED)
+    @action(detail=True, methods=["post"], url_name="launch")
+    def launch(self, request: Request, pid: int, nid: int) -> Response:
+        data = validated(s.LaunchSerializer, request.data)
+        execution = launches.launch(project_id=pid, node_id=nid, **data)
+        return created(s.ExecutionWithStepRunsSerializer(execution).data)
+
+
+class FlatViewSet(DatabaseIdViewSet):
+    """The seed document's routes without the project in the path: ``GET /executions`` lists
+    executions across projects, ``POST /launch`` names the project and node in its body. Both
+    answer exactly what their per-project forms answer."""
+
+    @extend_schema(
+        parameters=[s.ExecutionIndexFilterSerializer],
+        responses=s.ExecutionSerializer(many=True),
+        summary="Executions of every project, newest first",
+    )
+    @action(detail=False, methods=["get"], url_path="executions", url_name="execution-index")
+    def execution_index(self, request: Request) -> Response:
+        filters = validated(s.ExecutionIndexFilterSerializer, request.query_params.dict())
+        return Response(s.ExecutionSerializer(selectors.execution_index(**filters), many=True).data)
+
+    @extend_schema(
+        request=s.LaunchByBodySerializer,
+        responses={201: s.ExecutionWithStepRunsSerializer},
+        summary="Launch a template on a node named in the body (as POST /projects/{pid}/nodes/{nid}/launch)",
+    )
+    @action(detail=False, methods=["post"], url_path="launch", url_name="launch-by-body")
+    def launch_by_body(self, request: Request) -> Response:
+        data = validated(s.LaunchByBodySerializer, request.data)
+        return created(s.ExecutionWithStepRunsSerializer(launches.launch(**data)).data)
+
+
+# --- DAG runs -----------------------------------------------------------------------------------
+
+
+class DagRunViewSet(DatabaseIdViewSet):
+    """``/projects/{pid}/dag-runs``: runs of a project's whole DAG."""
+
+    lookup_url_kwarg = "rid"
+
+    @extend_schema(
+        responses={200: s.DagRunSerializer(many=True), 404: ERR}, summary="The project's DAG runs, newest first"
+    )
+    def list(self, request: Request, pid: int) -> Response:
+        return Response(s.DagRunSerializer(selectors.dag_run_list(project_id=pid), many=True).data)
+
+    @extend_schema(
+        request=s.DagRunInputSerializer,
+        responses={201: s.DagRunSerializer, 400: ERR, 404: ERR},
+        summary="Run the nodes in dependency order, retrying failures; the runners take it from here",
+    )
+    def create(self, request: Request, pid: int) -> Response:
+        data = validated(s.DagRunInputSerializer, request.data)
+        return created(s.DagRunSerializer(dag_runs.dag_run_create(project_id=pid, **data)).data)
+
+    @extend_schema(responses={200: s.DagRunSerializer, 404: ERR})
+    def retrieve(self, request: Request, pid: int, rid: int) -> Response:
+        return Response(s.DagRunSerializer(selectors.dag_run_get(project_id=pid, dag_run_id=rid)).data)
+
+    @extend_schema(
+        request=None,
+        responses={200: s.DagRunSerializer, 400: ERR, 404: ERR},
+        summary="Cancel; unfinished nodes are cancelled, agents stopped",
+    )
+    @action(detail=True, methods=["post"], url_name="dag-run-cancel")
+    def cancel(self, request: Request, pid: int, rid: int) -> Response:
+        return Response(s.DagRunSerializer(dag_runs.dag_run_cancel(project_id=pid, dag_run_id=rid)).data)

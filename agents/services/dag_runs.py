@@ -46,7 +46,7 @@ def dag_run_create(
         raise InvalidInput(f"retry_backoff_seconds: must be 0 or more, got {retry_backoff_seconds}.")
     template = None
     if template_id is not None:
-        template = AgentTemplate.objects.filter(pk=template_id).first() if selectors.valid_id(template_id) else None
+        template = AgentTemplate.objects.filter(pk=template_id).first()
         if template is None:
             raise InvalidInput(f"template_id: template {template_id} not found")
     nodes = _chosen_nodes(project_id=project_id, node_ids=node_ids)
@@ -85,7 +85,7 @@ def _chosen_nodes(*, project_id: int, node_ids: list[int] | None) -> list[Node]:
     if not node_ids:
         raise InvalidInput("node_ids: must name at least one node")
     wanted = list(dict.fromkeys(node_ids))
-    found = {node.pk: node for node in in_project.filter(pk__in=[n for n in wanted if selectors.valid_id(n)])}
+    found = {node.pk: node for node in in_project.filter(pk__in=wanted)}
     for node_id in wanted:
         if node_id not in found:
             raise InvalidInput(f"node_ids: node {node_id} not found in this project")

@@ -66,11 +66,7 @@ def _step_values(fields: StepFields, *, field: str = "metadata") -> dict[str, An
 
 
 def _locked_template(template_id: int) -> AgentTemplate:
-    template = (
-        AgentTemplate.objects.select_for_update().filter(pk=template_id).first()
-        if selectors.valid_id(template_id)
-        else None
-    )
+    template = AgentTemplate.objects.select_for_update().filter(pk=template_id).first()
     if template is None:
         raise NotFound("Template not found")
     return template

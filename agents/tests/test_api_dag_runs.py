@@ -77,7 +77,7 @@ def test_a_parent_left_out_of_the_run_counts_as_done(api_client: APIClient, proj
 
 def test_a_template_runs_nodes_without_an_agent_type(api_client: APIClient, project: Project) -> None:
     bare = node(project, "Bare", None)
-    step = {"name": "s", "agent_type": "claude", "prompt_template": "p"}
+    step: templates.StepFields = {"name": "s", "agent_type": "claude", "prompt_template": "p"}
     template = templates.template_create(name="T", steps=[step])
     body = {"node_ids": [bare], "template_id": template.pk, "max_retries": 0, "retry_backoff_seconds": 0}
     response = api_client.post(url(project), body, format="json")
@@ -149,6 +149,21 @@ def test_unknown_projects_and_runs_are_404(api_client: APIClient, project: Proje
         "detail": "DAG run not found",
         "message": "DAG run not found",
     }
+
+
+@pytest.mark.parametrize("runs", [1, 4])
+def test_the_run_list_reads_the_same_number_of_queries_whatever_its_length(
+    api_client: APIClient, project: Project, django_assert_num_queries: Any, runs: int
+) -> None:
+    first = node(project, "First")
+    node(project, "Second", "codex", first)
+    for _ in range(runs):
+        assert api_client.post(url(project), {}, format="json").status_code == 201
+    # The project, the runs, their nodes, and the nodes' executions.
+    with django_assert_num_queries(4):
+        listed = api_client.get(url(project)).json()
+    assert len(listed) == runs and all(len(run["nodes"]) == 2 for run in listed)
+    assert listed[0] == api_client.get(url(project, listed[0]["id"])).json()
 
 
 def test_every_dag_run_endpoint_answers_as_its_schema_says(api_client: APIClient, project: Project) -> None:

@@ -213,18 +213,24 @@ class TestRead:
     ) -> None:
         other = project_services.project_create(name="Other")
         foreign = executions.execution_create(project_id=other.pk)
-        for eid in (foreign.pk, 999999, 10**25):
-            for method, name in (
-                ("get", "execution"),
-                ("patch", "execution"),
-                ("post", "execution-cancel"),
-                ("get", "execution-attach-command"),
-            ):
+        routes = (
+            ("get", "execution", ""),
+            ("patch", "execution", ""),
+            ("post", "execution-cancel", "/cancel"),
+            ("get", "execution-attach-command", "/attach-command"),
+            ("get", "execution-log", "/log"),
+        )
+        for eid in (foreign.pk, 999999, 10**18 - 1):
+            for method, name, _ in routes:
                 response = getattr(api_client, method)(execution_url(project, eid, name), {}, format="json")
                 assert (response.status_code, response.json()) == (
                     404,
                     {"detail": "Execution not found", "message": "Execution not found"},
                 )
+        for eid in (10**18, 10**25):  # more digits than any id: no route, the JSON 404
+            for method, _, suffix in routes:
+                response = getattr(api_client, method)(f"{executions_url(project)}/{eid}{suffix}", {}, format="json")
+                assert (response.status_code, response.json()) == (404, {"detail": "Not Found", "message": "Not Found"})
         assert Execution.objects.get(pk=foreign.pk).status == "pending"
 
 

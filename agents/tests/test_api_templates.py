@@ -195,14 +195,35 @@ def test_get_answers_the_template_with_steps_in_id_order_and_edges(api_client: A
     assert response.json() == created
 
 
+@pytest.mark.parametrize("size", [2, 12])
+def test_a_template_is_read_in_the_same_number_of_queries_whatever_its_size(
+    api_client: APIClient, django_assert_num_queries: Any, size: int
+) -> None:
+    chain = [{"parent_id": i, "child_id": i + 1} for i in range(size - 1)]
+    created = create(api_client, {"name": "T", "steps": [step_body(f"s{i}") for i in range(size)], "edges": chain})
+    # The template, its steps, their parent and child links, and its edges.
+    with django_assert_num_queries(5):
+        body = api_client.get(reverse("agent-template", args=[created["id"]])).json()
+    assert body == created and len(body["steps"]) == size
+
+
 @pytest.mark.parametrize("method", ["get", "patch", "delete"])
 def test_a_missing_template_is_404(api_client: APIClient, method: str) -> None:
-    for tid in (999999, 10**30):
+    for tid in (999999, 10**18 - 1):
         response = getattr(api_client, method)(reverse("agent-template", args=[tid]), {}, format="json")
         assert (response.status_code, response.json()) == (
             404,
             {"detail": "Template not found", "message": "Template not found"},
         )
+
+
+@pytest.mark.parametrize("method", ["get", "patch", "delete"])
+@pytest.mark.parametrize("tid", [str(10**18), str(2**63), str(10**30), "-1"])
+def test_an_id_no_database_column_holds_is_the_json_404_of_an_unknown_route(
+    api_client: APIClient, method: str, tid: str
+) -> None:
+    response = getattr(api_client, method)(f"/agent-templates/{tid}", {}, format="json")
+    assert (response.status_code, response.json()) == (404, {"detail": "Not Found", "message": "Not Found"})
 
 
 def test_a_non_integer_template_id_is_a_json_404(api_client: APIClient) -> None:

@@ -21,6 +21,7 @@ def concrete_paths(patterns: list, prefix: str = "") -> list[str]:
         if isinstance(pattern, URLResolver):
             paths.extend(concrete_paths(pattern.url_patterns, route))
         elif isinstance(pattern, URLPattern):
+            route = re.sub(r"\(\?P<\w+>[^)]*\)", "1", route)  # a router's id groups, (?P<pid>[0-9]{1,18})
             route = re.sub(r"<path:\w+>", "%2Fsome%2Fworkspace", route)
             route = re.sub(r"<(str:)?\w+>", "x", route)
             route = re.sub(r"<\w+:\w+>", "1", route)  # int and the hub's id converters

@@ -12,7 +12,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from agents.models import Execution
-from agents.selectors_logs import log_entries
+from agents.selectors import log_entries
 
 BANNERS = {
     "step_start": "\n=== {step_name} started ===\n",

@@ -44,7 +44,7 @@ from agents.models import (
     ExecutionStatus,
     StepRun,
 )
-from agents.selectors_dag_runs import dag_run_get
+from agents.selectors import dag_run_get
 from agents.services.lifecycle.create import dag_node_execution_build
 from agents.services.lifecycle.executions import execution_cancel
 from orchestra_site.api.exceptions import Conflict

@@ -19,6 +19,7 @@ from projects.models import Node, NodeEdge, Project, Run, Task
 from projects.serializers import GraphSerializer, NodeMetadataSerializer
 
 __all__ = [
+    "Edge",
     "Graph",
     "graph",
     "iso",
@@ -61,11 +62,19 @@ def project_list() -> QuerySet[Project]:
 
 
 @dataclass(frozen=True)
+class Edge:
+    """One parent link: ``source_id`` must finish before ``target_id``."""
+
+    source_id: int
+    target_id: int
+
+
+@dataclass(frozen=True)
 class Graph:
     """A project's nodes (ascending id, each with its ``parent_ids``) and its edges, child by child."""
 
     nodes: list[Node]
-    edges: list[NodeEdge]
+    edges: list[Edge]
 
 
 def node_metadata(raw: Any) -> dict[str, Any]:
@@ -90,10 +99,11 @@ def project_graph(project_id: int) -> Graph:
     """Every node and one edge per parent link, in three queries whatever the size."""
     project_require(project_id)
     nodes = list(Node.objects.filter(project_id=project_id).order_by("id"))
-    edges = list(NodeEdge.objects.filter(child__project_id=project_id).order_by("child_id", "parent_id"))
+    links = NodeEdge.objects.filter(child__project_id=project_id).order_by("child_id", "parent_id")
+    edges = [Edge(source_id=parent, target_id=child) for parent, child in links.values_list("parent_id", "child_id")]
     parents: dict[int, list[int]] = defaultdict(list)
     for edge in edges:
-        parents[edge.child_id].append(edge.parent_id)
+        parents[edge.target_id].append(edge.source_id)
     for node in nodes:
         node.parent_ids = parents.get(node.pk, [])
     return Graph(nodes=nodes, edges=edges)

@@ -22,7 +22,7 @@ from projects.fields import (
     StrictIntegerField,
     UtcDateTimeField,
 )
-from projects.models import TITLE_MAX, AgentType, Node, NodeEdge, NodeStatus, Project, Run, RunStatus, Task
+from projects.models import TITLE_MAX, AgentType, Node, NodeStatus, Project, Run, RunStatus, Task
 
 
 def _text(**kwargs: Any) -> StrictCharField:
@@ -239,13 +239,10 @@ class NodeSerializer(HubModelSerializer):
         read_only_fields = fields
 
 
-class EdgeSerializer(HubModelSerializer):
-    source_id = serializers.IntegerField(source="parent_id", read_only=True, help_text="The parent node.")
-    target_id = serializers.IntegerField(source="child_id", read_only=True, help_text="The child node.")
-
-    class Meta:
-        model = NodeEdge
-        fields = ["source_id", "target_id"]
+class EdgeSerializer(serializers.Serializer):
+    # Serializes projects.selectors.Edge (a parent link read as two ids, not a NodeEdge row).
+    source_id = serializers.IntegerField(help_text="The parent node.")
+    target_id = serializers.IntegerField(help_text="The child node.")
 
 
 class GraphSerializer(serializers.Serializer):

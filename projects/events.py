@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from orchestra_site.realtime.events import broadcast_event, project_group
 from projects.models import Node, Run
-from projects.serializers import NodeSerializer, RunEventSerializer
+from projects.serializers import NodeSerializer, RunEventSerializer, to_json
 
 NODE_CREATED = "node.created"
 NODE_UPDATED = "node.updated"
@@ -18,11 +18,11 @@ RUN_UPDATED = "run.updated"
 
 
 def send_node_created(node: Node) -> None:
-    broadcast_event(project_group(node.project_id), NODE_CREATED, dict(NodeSerializer(node).data))
+    broadcast_event(project_group(node.project_id), NODE_CREATED, to_json(NodeSerializer, node))
 
 
 def send_node_updated(node: Node) -> None:
-    broadcast_event(project_group(node.project_id), NODE_UPDATED, dict(NodeSerializer(node).data))
+    broadcast_event(project_group(node.project_id), NODE_UPDATED, to_json(NodeSerializer, node))
 
 
 def send_node_deleted(*, project_id: int, node_id: int) -> None:
@@ -30,8 +30,8 @@ def send_node_deleted(*, project_id: int, node_id: int) -> None:
 
 
 def send_run_created(run: Run) -> None:
-    broadcast_event(project_group(run.project_id), RUN_CREATED, dict(RunEventSerializer(run).data))
+    broadcast_event(project_group(run.project_id), RUN_CREATED, to_json(RunEventSerializer, run))
 
 
 def send_run_updated(run: Run) -> None:
-    broadcast_event(project_group(run.project_id), RUN_UPDATED, dict(RunEventSerializer(run).data))
+    broadcast_event(project_group(run.project_id), RUN_UPDATED, to_json(RunEventSerializer, run))

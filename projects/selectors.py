@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from orchestra_site.api.exceptions import NotFound
 from projects.fields import iso
 from projects.models import Node, NodeEdge, Project, Run, Task
-from projects.serializers import GraphSerializer, NodeMetadataSerializer
+from projects.serializers import GraphSerializer, NodeMetadataSerializer, to_json
 
 __all__ = [
     "Edge",
@@ -79,7 +79,7 @@ class Graph:
 
 def node_metadata(raw: Any) -> dict[str, Any]:
     """The stored metadata in the contract's shape (the node serializer's ``metadata``)."""
-    return NodeMetadataSerializer().to_representation(raw)
+    return to_json(NodeMetadataSerializer, raw)
 
 
 def node_get(*, project_id: int, node_id: int) -> Node:
@@ -111,7 +111,7 @@ def project_graph(project_id: int) -> Graph:
 
 def graph(project_id: int) -> dict[str, Any]:
     """The graph as JSON (``GraphSerializer``), for the console page that embeds it in a script tag."""
-    return dict(GraphSerializer(project_graph(project_id)).data)
+    return to_json(GraphSerializer, project_graph(project_id))
 
 
 def node_list(project_id: int) -> list[Node]:

@@ -35,6 +35,8 @@ from projects.serializers import (
     TaskFilterSerializer,
     TaskInputSerializer,
     TaskSerializer,
+    to_json,
+    to_json_list,
 )
 
 
@@ -74,22 +76,22 @@ class ProjectViewSet(ViewSet):
 
     @extend_schema(responses={200: ProjectSerializer(many=True)}, summary="Projects, newest first")
     def list(self, request: Request) -> Response:
-        return Response(ProjectSerializer(selectors.project_list(), many=True).data)
+        return Response(to_json_list(ProjectSerializer, selectors.project_list()))
 
     @extend_schema(request=ProjectInputSerializer, responses={201: ProjectSerializer, 400: ERR})
     def create(self, request: Request) -> Response:
         project = services.project_create(**validated(ProjectInputSerializer(data=request.data)))
-        return Response(ProjectSerializer(project).data, status=201)
+        return Response(to_json(ProjectSerializer, project), status=201)
 
     @extend_schema(parameters=[PID], responses={200: ProjectSerializer, 404: ERR})
     def retrieve(self, request: Request, pid: str) -> Response:
-        return Response(ProjectSerializer(selectors.project_get(int(pid))).data)
+        return Response(to_json(ProjectSerializer, selectors.project_get(int(pid))))
 
     @extend_schema(parameters=[PID], request=ProjectInputSerializer, responses={200: ProjectSerializer, **ERRORS})
     def partial_update(self, request: Request, pid: str) -> Response:
         changes = validated(ProjectInputSerializer(data=request.data, partial=True))
         project = services.project_update(project_id=int(pid), changes=changes)  # type: ignore[arg-type]
-        return Response(ProjectSerializer(project).data)
+        return Response(to_json(ProjectSerializer, project))
 
     @extend_schema(parameters=[PID], responses=DELETED, description="Deletes its nodes, edges, tasks and runs.")
     def destroy(self, request: Request, pid: str) -> Response:
@@ -99,7 +101,7 @@ class ProjectViewSet(ViewSet):
     @extend_schema(parameters=[PID], responses={200: GraphSerializer, 404: ERR})
     @action(detail=True, methods=["get"])
     def graph(self, request: Request, pid: str) -> Response:
-        return Response(GraphSerializer(selectors.project_graph(int(pid))).data)
+        return Response(to_json(GraphSerializer, selectors.project_graph(int(pid))))
 
     @extend_schema(
         parameters=[PID],
@@ -128,7 +130,7 @@ class NodeViewSet(ViewSet):
         description="The desktop app reads nodes through `/graph`; this list is the seed's `GET /projects/{id}/nodes`.",
     )
     def list(self, request: Request, pid: str) -> Response:
-        return Response(NodeSerializer(selectors.node_list(int(pid)), many=True).data)
+        return Response(to_json_list(NodeSerializer, selectors.node_list(int(pid))))
 
     @extend_schema(parameters=[PID], request=NodeInputSerializer, responses={201: NodeSerializer, **ERRORS})
     def create(self, request: Request, pid: str) -> Response:
@@ -136,11 +138,11 @@ class NodeViewSet(ViewSet):
         fields = validated(NodeInputSerializer(data=request.data), exists=lambda: selectors.project_require(project_id))
         # The service locks the project (404 when it is missing) and checks the parents it links.
         node = services.node_create(project_id=project_id, **fields)
-        return Response(NodeSerializer(node).data, status=201)
+        return Response(to_json(NodeSerializer, node), status=201)
 
     @extend_schema(parameters=[PID, NID], responses={200: NodeSerializer, 404: ERR})
     def retrieve(self, request: Request, pid: str, nid: str) -> Response:
-        return Response(NodeSerializer(selectors.node_get(project_id=int(pid), node_id=int(nid))).data)
+        return Response(to_json(NodeSerializer, selectors.node_get(project_id=int(pid), node_id=int(nid))))
 
     @extend_schema(parameters=[PID, NID], request=NodeInputSerializer, responses={200: NodeSerializer, **ERRORS})
     def partial_update(self, request: Request, pid: str, nid: str) -> Response:
@@ -150,7 +152,7 @@ class NodeViewSet(ViewSet):
             exists=lambda: selectors.node_get(project_id=project_id, node_id=node_id),
         )
         node = services.node_update(project_id=project_id, node_id=node_id, changes=changes)  # type: ignore[arg-type]
-        return Response(NodeSerializer(node).data)
+        return Response(to_json(NodeSerializer, node))
 
     @extend_schema(parameters=[PID, NID], responses=DELETED, description="Deletes its edges, runs and tasks.")
     def destroy(self, request: Request, pid: str, nid: str) -> Response:
@@ -167,16 +169,16 @@ class TaskViewSet(ViewSet):
         summary="Tasks, highest priority first, then newest",
     )
     def list(self, request: Request) -> Response:
-        return Response(TaskSerializer(selectors.task_list(**query(TaskFilterSerializer, request)), many=True).data)
+        return Response(to_json_list(TaskSerializer, selectors.task_list(**query(TaskFilterSerializer, request))))
 
     @extend_schema(request=TaskInputSerializer, responses={201: TaskSerializer, 400: ERR})
     def create(self, request: Request) -> Response:
         task = services.task_create(**validated(TaskInputSerializer(data=request.data)))
-        return Response(TaskSerializer(task).data, status=201)
+        return Response(to_json(TaskSerializer, task), status=201)
 
     @extend_schema(parameters=[TID], responses={200: TaskSerializer, 404: ERR})
     def retrieve(self, request: Request, tid: str) -> Response:
-        return Response(TaskSerializer(selectors.task_get(int(tid))).data)
+        return Response(to_json(TaskSerializer, selectors.task_get(int(tid))))
 
     @extend_schema(parameters=[TID], request=TaskInputSerializer, responses={200: TaskSerializer, **ERRORS})
     def partial_update(self, request: Request, tid: str) -> Response:
@@ -185,7 +187,7 @@ class TaskViewSet(ViewSet):
             TaskInputSerializer(data=request.data, partial=True), exists=lambda: selectors.task_get(task_id)
         )
         task = services.task_update(task_id=task_id, changes=changes)  # type: ignore[arg-type]
-        return Response(TaskSerializer(task).data)
+        return Response(to_json(TaskSerializer, task))
 
     @extend_schema(parameters=[TID], responses=DELETED)
     def destroy(self, request: Request, tid: str) -> Response:
@@ -207,18 +209,18 @@ class RunViewSet(ViewSet):
     def list(self, request: Request, pid: str) -> Response:
         project_id = int(pid)
         filters = query(RunFilterSerializer, request, exists=lambda: selectors.project_require(project_id))
-        return Response(RunSerializer(selectors.run_list(project_id=project_id, **filters), many=True).data)
+        return Response(to_json_list(RunSerializer, selectors.run_list(project_id=project_id, **filters)))
 
     @extend_schema(parameters=[PID], request=RunCreateSerializer, responses={201: RunSerializer, **ERRORS})
     def create(self, request: Request, pid: str) -> Response:
         project_id = int(pid)
         fields = validated(RunCreateSerializer(data=request.data), exists=lambda: selectors.project_require(project_id))
         run = services.run_create(project_id=project_id, **fields)
-        return Response(RunSerializer(run).data, status=201)
+        return Response(to_json(RunSerializer, run), status=201)
 
     @extend_schema(parameters=[PID, RID], responses={200: RunSerializer, 404: ERR})
     def retrieve(self, request: Request, pid: str, rid: str) -> Response:
-        return Response(RunSerializer(selectors.run_get(project_id=int(pid), run_id=int(rid))).data)
+        return Response(to_json(RunSerializer, selectors.run_get(project_id=int(pid), run_id=int(rid))))
 
     @extend_schema(parameters=[PID, RID], request=RunUpdateSerializer, responses={200: RunSerializer, **ERRORS})
     def partial_update(self, request: Request, pid: str, rid: str) -> Response:
@@ -228,4 +230,4 @@ class RunViewSet(ViewSet):
             exists=lambda: selectors.run_get(project_id=project_id, run_id=run_id),
         )
         run = services.run_update(project_id=project_id, run_id=run_id, changes=changes)  # type: ignore[arg-type]
-        return Response(RunSerializer(run).data)
+        return Response(to_json(RunSerializer, run))

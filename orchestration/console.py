@@ -17,7 +17,7 @@ def workspaces(request: HttpRequest) -> HttpResponse:
         request,
         "console/workspaces.html",
         {
-            "workspaces": selectors.workspace_states(),
+            "workspaces": selectors.workspace_list(),
             "totals": selectors.global_state(),
             "max_desired": settings.MAX_DESIRED,
             "section": "workspaces",

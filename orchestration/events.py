@@ -1,8 +1,11 @@
-"""The orchestration events, as clients receive them. Sent through ``orchestra_site.realtime.events``."""
+"""The orchestration events, as clients receive them. Sent through ``orchestra_site.realtime.events``.
+
+The payloads are the event serializers of ``orchestration.serializers``, as the schema describes them.
+"""
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Any
 
 from orchestra_site.realtime.events import (
     GLOBAL_GROUP,
@@ -11,46 +14,27 @@ from orchestra_site.realtime.events import (
     encode_frame,
     workspace_group,
 )
+from orchestration import serializers
 from orchestration.selectors import GlobalState, WorkspaceState
 
 GLOBAL_EVENT = "orchestration.global"
 WORKSPACE_EVENT = "orchestration.workspace"
 
 
-class GlobalEventData(TypedDict):
-    running: int
-    desired: int
-    version: int
+def global_data(state: GlobalState) -> dict[str, Any]:
+    return serializers.GLOBAL_EVENT.to_representation(state)
 
 
-class WorkspaceEventData(TypedDict):
-    workspaceId: str
-    workspace_id: str  # the same id, under the key NestJS-era clients read
-    running: int
-    desired: int
-    version: int
-
-
-def global_data(state: GlobalState) -> GlobalEventData:
-    return {"running": state.running, "desired": state.desired, "version": state.version}
-
-
-def workspace_data(state: WorkspaceState) -> WorkspaceEventData:
-    return {
-        "workspaceId": state.path,
-        "workspace_id": state.path,
-        "running": state.running,
-        "desired": state.desired,
-        "version": state.version,
-    }
+def workspace_data(state: WorkspaceState) -> dict[str, Any]:
+    return serializers.WORKSPACE_EVENT.to_representation(state)
 
 
 def send_global(state: GlobalState) -> None:
-    broadcast_event(GLOBAL_GROUP, GLOBAL_EVENT, dict(global_data(state)))
+    broadcast_event(GLOBAL_GROUP, GLOBAL_EVENT, global_data(state))
 
 
 def send_workspace(state: WorkspaceState) -> None:
-    broadcast_event(workspace_group(state.path), WORKSPACE_EVENT, dict(workspace_data(state)))
+    broadcast_event(workspace_group(state.path), WORKSPACE_EVENT, workspace_data(state))
 
 
 def send_change(totals: GlobalState, state: WorkspaceState) -> None:

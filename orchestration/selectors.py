@@ -1,9 +1,15 @@
-"""Reads that shape workspace data for the API, the consumer and the events."""
+"""Reads of workspaces and the totals, for the API, the consumer, the console and the events.
+
+``WorkspaceState`` and ``GlobalState`` are what the services return (built from the columns an
+``UPDATE … RETURNING`` gives back, without reading the row again); the serializers in
+``orchestration.serializers`` turn them, or ``Workspace`` rows, into JSON.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypedDict
+
+from django.db.models import QuerySet
 
 from orchestration.models import Totals, Workspace
 
@@ -23,18 +29,6 @@ class GlobalState:
     version: int
 
 
-class WorkspaceObject(TypedDict):
-    id: str
-    workspace_id: str
-    running: int
-    desired: int
-
-
-class GlobalObject(TypedDict):
-    running: int
-    desired: int
-
-
 def global_state() -> GlobalState:
     row = Totals.objects.filter(pk=Totals.SINGLETON_ID).values("running", "desired", "version").first()
     return GlobalState(**row) if row else GlobalState(running=0, desired=0, version=0)
@@ -46,15 +40,6 @@ def workspace_state(path: str) -> WorkspaceState:
     return WorkspaceState(path=path, **row) if row else WorkspaceState(path=path, running=0, desired=0, version=0)
 
 
-def workspace_states() -> list[WorkspaceState]:
-    rows = Workspace.objects.order_by("path").values("path", "running", "desired", "version")
-    return [WorkspaceState(**row) for row in rows]
-
-
-def workspace_object(state: WorkspaceState) -> WorkspaceObject:
-    """The contract's workspace object: the id under both keys the clients read."""
-    return {"id": state.path, "workspace_id": state.path, "running": state.running, "desired": state.desired}
-
-
-def global_object(state: GlobalState) -> GlobalObject:
-    return {"running": state.running, "desired": state.desired}
+def workspace_list() -> QuerySet[Workspace]:
+    """Every workspace, by path."""
+    return Workspace.objects.order_by("path").only("path", "running", "desired", "version")

@@ -1,4 +1,4 @@
-"""``/api/orchestration/*``: thin views over ``orchestration.services``."""
+"""``/api/orchestration/*``: viewsets over ``orchestration.services`` and ``selectors``."""
 
 from __future__ import annotations
 
@@ -10,15 +10,18 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.viewsets import ViewSet
 
 from orchestration import selectors, services
 from orchestration.paths import normalize_workspace_id
 from orchestration.serializers import (
+    GLOBAL,
+    WORKSPACE,
     GlobalObjectSerializer,
     OrchestrationUpdateSerializer,
     WorkspaceObjectSerializer,
     WorkspaceResponseSerializer,
+    workspace_response,
 )
 
 ACTIONS = ("desired", "running")
@@ -60,22 +63,23 @@ def required_field(request: Request, field: str) -> Any:
     return request.data[field]
 
 
-def workspace_response(state: selectors.WorkspaceState, totals: selectors.GlobalState) -> Response:
-    return Response({"workspace": selectors.workspace_object(state), "global": selectors.global_object(totals)})
-
-
-class WorkspaceView(APIView):
+class WorkspaceViewSet(ViewSet):
     """GET the workspace; PUT ``{id}`` or ``{id}/desired`` sets desired; PUT ``{id}/running`` reports running."""
+
+    # The lookup is the rest of the path (an id may hold slashes), which split_workspace_route takes
+    # apart; the services validate the count and name the field.
+    lookup_field = "workspace_path"
+    lookup_value_regex = ".+"
 
     @extend_schema(
         parameters=[WORKSPACE_ID], responses=WorkspaceResponseSerializer, operation_id="orchestration_workspace_get"
     )
-    def get(self, request: Request, workspace_path: str) -> Response:
+    def retrieve(self, request: Request, workspace_path: str) -> Response:
         path, action = split_workspace_route(request, workspace_path)
         if action is not None:
             raise MethodNotAllowed("GET")
         path = normalize_workspace_id(path)
-        return workspace_response(selectors.workspace_state(path), selectors.global_state())
+        return Response(workspace_response(selectors.workspace_state(path), selectors.global_state()))
 
     @extend_schema(
         parameters=[WORKSPACE_ID],
@@ -84,22 +88,23 @@ class WorkspaceView(APIView):
         operation_id="orchestration_workspace_put",
         description='`{id}` and `{id}/desired` take `{"desired": n}`; `{id}/running` takes `{"running": n}`.',
     )
-    def put(self, request: Request, workspace_path: str) -> Response:
+    def update(self, request: Request, workspace_path: str) -> Response:
         path, action = split_workspace_route(request, workspace_path)
         if action == "running":
             state, totals = services.workspace_set_running(path=path, running=required_field(request, "running"))
         else:
             state, totals = services.workspace_set_desired(path=path, desired=required_field(request, "desired"))
-        return workspace_response(state, totals)
+        return Response(workspace_response(state, totals))
 
 
-class GlobalView(APIView):
-    @extend_schema(responses=GlobalObjectSerializer)
-    def get(self, request: Request) -> Response:
-        return Response(selectors.global_object(selectors.global_state()))
+class WorkspaceListViewSet(ViewSet):
+    @extend_schema(responses=WorkspaceObjectSerializer(many=True), operation_id="api_orchestration_workspaces_list")
+    def list(self, request: Request) -> Response:
+        return Response([WORKSPACE.to_representation(workspace) for workspace in selectors.workspace_list()])
 
 
-class WorkspaceListView(APIView):
-    @extend_schema(responses=WorkspaceObjectSerializer(many=True))
-    def get(self, request: Request) -> Response:
-        return Response([selectors.workspace_object(state) for state in selectors.workspace_states()])
+class GlobalViewSet(ViewSet):
+    # The totals over every workspace: one object, so a plain route (orchestration/urls.py), not a list.
+    @extend_schema(responses=GlobalObjectSerializer, operation_id="api_orchestration_global_retrieve")
+    def retrieve(self, request: Request) -> Response:
+        return Response(GLOBAL.to_representation(selectors.global_state()))

@@ -1,15 +1,14 @@
 """The project socket's events, sent through ``orchestra_site.realtime.events``.
 
-Only services call these, inside their transaction; the frames leave after commit.
+Only services call these, inside their transaction; the frames leave after commit. The payloads
+are the serializers of ``projects.serializers``, so ``node.created`` is the node the POST answers.
 """
 
 from __future__ import annotations
 
-from typing import TypedDict
-
 from orchestra_site.realtime.events import broadcast_event, project_group
-from projects.models import Run
-from projects.selectors import NodeData
+from projects.models import Node, Run
+from projects.serializers import NodeSerializer, RunEventSerializer, to_json
 
 NODE_CREATED = "node.created"
 NODE_UPDATED = "node.updated"
@@ -18,36 +17,21 @@ RUN_CREATED = "run.created"
 RUN_UPDATED = "run.updated"
 
 
-class NodeDeletedData(TypedDict):
-    id: int
+def send_node_created(node: Node) -> None:
+    broadcast_event(project_group(node.project_id), NODE_CREATED, to_json(NodeSerializer, node))
 
 
-class RunEventData(TypedDict):
-    id: int
-    node_id: int
-    status: str
-
-
-def run_event_data(run: Run) -> RunEventData:
-    return {"id": run.pk, "node_id": run.node_id, "status": run.status}
-
-
-def send_node_created(node: NodeData) -> None:
-    broadcast_event(project_group(node["project_id"]), NODE_CREATED, dict(node))
-
-
-def send_node_updated(node: NodeData) -> None:
-    broadcast_event(project_group(node["project_id"]), NODE_UPDATED, dict(node))
+def send_node_updated(node: Node) -> None:
+    broadcast_event(project_group(node.project_id), NODE_UPDATED, to_json(NodeSerializer, node))
 
 
 def send_node_deleted(*, project_id: int, node_id: int) -> None:
-    data: NodeDeletedData = {"id": node_id}
-    broadcast_event(project_group(project_id), NODE_DELETED, dict(data))
+    broadcast_event(project_group(project_id), NODE_DELETED, {"id": node_id})
 
 
 def send_run_created(run: Run) -> None:
-    broadcast_event(project_group(run.project_id), RUN_CREATED, dict(run_event_data(run)))
+    broadcast_event(project_group(run.project_id), RUN_CREATED, to_json(RunEventSerializer, run))
 
 
 def send_run_updated(run: Run) -> None:
-    broadcast_event(project_group(run.project_id), RUN_UPDATED, dict(run_event_data(run)))
+    broadcast_event(project_group(run.project_id), RUN_UPDATED, to_json(RunEventSerializer, run))

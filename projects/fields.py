@@ -1,13 +1,22 @@
-"""Strict input fields: a wrong JSON type is a 400 naming the field, never a silent coercion or a 500."""
+"""Strict input fields (a wrong JSON type is a 400 naming the field, never a silent coercion or a
+500) and the output fields of the contract's timestamps and JSON objects."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from rest_framework import serializers
 
 # Ids and integers beyond the database's 64-bit range are refused here instead of overflowing there.
-MAX_BIGINT = 2**63 - 1
+from orchestra_site.api.routers import MAX_DB_ID
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a ``Z``, so JS ``new Date()`` shows local time correctly."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def is_storable_text(value: str) -> bool:
@@ -61,8 +70,8 @@ class StrictIntegerField(serializers.IntegerField):
     """A JSON integer within the 64-bit range; booleans are refused."""
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("min_value", -MAX_BIGINT)
-        kwargs.setdefault("max_value", MAX_BIGINT)
+        kwargs.setdefault("min_value", -MAX_DB_ID)
+        kwargs.setdefault("max_value", MAX_DB_ID)
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> int:
@@ -102,3 +111,18 @@ class HubDateTimeField(serializers.DateTimeField):
             return super().to_internal_value(value)
         except (OverflowError, ValueError):
             self.fail("out_of_range")
+
+
+class UtcDateTimeField(serializers.DateTimeField):
+    """A timestamp as the contract writes it: UTC with a ``Z`` (see ``iso``), whatever the active zone."""
+
+    def to_representation(self, value: datetime) -> str:
+        # A serializer writes null itself and never passes None here.
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class JSONObjectOutputField(serializers.DictField):
+    """A stored JSON object as given; anything else an older row or the admin left there reads as ``{}``."""
+
+    def to_representation(self, value: Any) -> dict[str, Any]:
+        return value if isinstance(value, dict) else {}

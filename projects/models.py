@@ -7,7 +7,9 @@ Optional text columns are nullable on purpose: the contract tells ``null`` (clea
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from django.db import models
 from django.utils import timezone
@@ -83,11 +85,30 @@ class Node(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
+    # Set by whoever already knows the parents (the graph read, a create); otherwise read once.
+    _parent_ids: list[int] | None = None
+
     class Meta:
         ordering = ["id"]
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def parent_ids(self) -> list[int]:
+        """The ids of the nodes this one depends on, ascending: one query unless already known."""
+        if self._parent_ids is None:
+            edges = NodeEdge.objects.filter(child_id=self.pk).order_by("parent_id")
+            self._parent_ids = list(edges.values_list("parent_id", flat=True))
+        return self._parent_ids
+
+    @parent_ids.setter
+    def parent_ids(self, ids: Iterable[int]) -> None:
+        self._parent_ids = sorted(ids)
+
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        super().refresh_from_db(*args, **kwargs)
+        self._parent_ids = None
 
 
 class NodeEdge(models.Model):

@@ -17,7 +17,16 @@ from django.conf import settings
 from orchestra_site.api.exceptions import ServiceUnavailable
 from projects.dag import depths
 from projects.models import TITLE_MAX, NodeStatus
-from projects.selectors import ResourceData
+
+
+class ResourceData(TypedDict):
+    """A resource the client attached to its request (``ResourceInputSerializer``)."""
+
+    kind: str
+    title: str
+    url: str | None
+    notes: str | None
+
 
 MAX_DRAFTS = 100
 COLUMN_WIDTH = 280.0

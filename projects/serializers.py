@@ -1,25 +1,51 @@
-"""Input validation and the OpenAPI shapes of the projects API (to).
-
-Responses are built by ``projects.selectors`` (the same dicts go out as WebSocket events); the
-output serializers here describe them for ``/api/schema/`` and are checked against real
-responses by ``projects/tests/test_schema.py``.
+"""The projects API's shapes: input validation, and one output serializer per resource that makes
+the response body, describes it in ``/api/schema/`` and is the WebSocket event's payload (so
+``node.created`` is byte-for-byte the node the POST answered). ``projects/tests/test_schema.py``
+checks real responses against the schema.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
+from django.db import models
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from projects.fields import (
     HubDateTimeField,
     IdField,
     JSONObjectField,
+    JSONObjectOutputField,
     StrictCharField,
     StrictFloatField,
     StrictIntegerField,
+    UtcDateTimeField,
 )
-from projects.models import TITLE_MAX, AgentType, NodeStatus, RunStatus
+from projects.models import TITLE_MAX, AgentType, Node, NodeStatus, Project, Run, RunStatus, Task
+
+
+def to_json(serializer_class: type[serializers.Serializer], instance: Any) -> dict[str, Any]:
+    """``serializer_class(instance).data``, without building the serializer's fields on every call.
+
+    A ``ModelSerializer`` derives its fields from the model each time one is made (about a
+    millisecond for a node, against some microseconds to serialize it), and every node or run
+    change serializes a response and an event. So one instance per class is kept; its
+    ``to_representation`` holds no per-call state.
+    """
+    return _shared(serializer_class).to_representation(instance)
+
+
+def to_json_list(serializer_class: type[serializers.Serializer], instances: Iterable[Any]) -> list[dict[str, Any]]:
+    shared = _shared(serializer_class)
+    return [shared.to_representation(instance) for instance in instances]
+
+
+@cache
+def _shared(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
+    return serializer_class()
 
 
 def _text(**kwargs: Any) -> StrictCharField:
@@ -54,56 +80,63 @@ class NodeMetadataInputSerializer(serializers.Serializer):
         return {**attrs, "resources": [dict(resource) for resource in attrs["resources"]]}
 
 
-class ProjectCreateSerializer(serializers.Serializer):
+@extend_schema_field(NodeMetadataInputSerializer)
+class NodeMetadataInputField(serializers.Field):
+    """The metadata object, validated whole even inside a PATCH (``partial=True`` would skip its
+    defaults and its required keys): a PATCH replaces the metadata, it does not merge into it."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        serializer = NodeMetadataInputSerializer(data=data)
+        if not serializer.is_valid():
+            raise serializers.ValidationError(serializer.errors)
+        return dict(serializer.validated_data)
+
+
+class ProjectInputSerializer(serializers.Serializer):
+    # A new project, or (partial=True) the keys a PATCH changes. workspace_path may be null only on
+    # create (the hub picks the folder).
+
     name = _title()
     description = _text(default=None)
     workspace_path = StrictCharField(
         max_length=1024, allow_null=True, default=None, help_text="Absolute, inside ORCHESTRA_WORKSPACE_ROOTS."
     )
 
+    def validate_workspace_path(self, value: str | None) -> str | None:
+        if value is None and self.partial:
+            raise serializers.ValidationError(self.fields["workspace_path"].error_messages["null"])
+        return value
 
-class ProjectUpdateSerializer(serializers.Serializer):
-    name = _title(required=False)
-    description = _text(required=False)
-    workspace_path = StrictCharField(max_length=1024, required=False)
 
+class NodeInputSerializer(serializers.Serializer):
+    # A new node, or (partial=True) only the keys sent; there metadata: null and parent_ids: null
+    # change nothing.
 
-class NodeCreateSerializer(serializers.Serializer):
     title = _title()
     description = _text(default=None)
     status = serializers.ChoiceField(choices=NodeStatus.choices, default=NodeStatus.PENDING)
     agent_type = serializers.ChoiceField(choices=AgentType.choices, allow_null=True, default=None)
     prompt = _text(default=None)
-    context = _text(default=None)
-    metadata = NodeMetadataInputSerializer(allow_null=True, default=None)
+    # DRF's metaclass takes declared fields off the class, so this never hides Serializer.context;
+    # the stubs cannot know that.
+    context = _text(default=None)  # type: ignore[assignment]
+    metadata = NodeMetadataInputField(allow_null=True, default=None)
     position_x = StrictFloatField(default=0.0)
     position_y = StrictFloatField(default=0.0)
     parent_ids = serializers.ListField(child=IdField(), allow_null=True, default=list)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["metadata"] is None:
-            attrs["metadata"] = {"resources": [], "extra": {}}
-        if attrs["parent_ids"] is None:
-            attrs["parent_ids"] = []
+        if not self.partial:
+            if attrs["metadata"] is None:
+                attrs["metadata"] = {"resources": [], "extra": {}}
+            if attrs["parent_ids"] is None:
+                attrs["parent_ids"] = []
         return attrs
 
 
-class NodeUpdateSerializer(serializers.Serializer):
-    """Only the keys sent; ``metadata: null`` and ``parent_ids: null`` change nothing."""
+class TaskInputSerializer(serializers.Serializer):
+    # A new task, or (partial=True) the keys a PATCH changes.
 
-    title = _title(required=False)
-    description = _text(required=False)
-    status = serializers.ChoiceField(choices=NodeStatus.choices, required=False)
-    agent_type = serializers.ChoiceField(choices=AgentType.choices, allow_null=True, required=False)
-    prompt = _text(required=False)
-    context = _text(required=False)
-    metadata = NodeMetadataInputSerializer(allow_null=True, required=False)
-    position_x = StrictFloatField(required=False)
-    position_y = StrictFloatField(required=False)
-    parent_ids = serializers.ListField(child=IdField(), allow_null=True, required=False)
-
-
-class TaskCreateSerializer(serializers.Serializer):
     title = _title()
     description = _text(default=None)
     completed = serializers.BooleanField(default=False)
@@ -111,16 +144,6 @@ class TaskCreateSerializer(serializers.Serializer):
     due_date = HubDateTimeField(allow_null=True, default=None)
     project_id = IdField(allow_null=True, default=None)
     node_id = IdField(allow_null=True, default=None)
-
-
-class TaskUpdateSerializer(serializers.Serializer):
-    title = _title(required=False)
-    description = _text(required=False)
-    completed = serializers.BooleanField(required=False)
-    priority = StrictIntegerField(required=False)
-    due_date = HubDateTimeField(allow_null=True, required=False)
-    project_id = IdField(allow_null=True, required=False)
-    node_id = IdField(allow_null=True, required=False)
 
 
 class TaskFilterSerializer(serializers.Serializer):
@@ -152,7 +175,7 @@ class PlanRequestSerializer(serializers.Serializer):
     resources = ResourceInputSerializer(many=True, allow_null=True, required=False)
 
 
-# --- Output (the shapes ``projects.selectors`` builds) -----------------------------------------
+# --- Output: the response bodies, their schema and the event payloads --------------------------
 
 
 class ResourceSerializer(serializers.Serializer):
@@ -163,74 +186,152 @@ class ResourceSerializer(serializers.Serializer):
 
 
 class NodeMetadataSerializer(serializers.Serializer):
+    # The stored metadata in the contract's shape, whatever an older row or the admin left there.
+
     resources = ResourceSerializer(many=True)
     extra = serializers.DictField()
     deliverables = serializers.CharField(required=False, help_text="Present only when it was set.")
 
+    def get_attribute(self, instance: Any) -> Any:
+        # A JSON null is normalized like any other odd value, not answered as null.
+        value = super().get_attribute(instance)
+        return {} if value is None else value
 
-class ProjectSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    description = serializers.CharField(allow_null=True)
-    workspace_path = serializers.CharField(help_text="Where the project's agents work, on the hub machine.")
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        raw = instance if isinstance(instance, dict) else {}
+        resources = [
+            {
+                "kind": str(item.get("kind", "")),
+                "title": str(item.get("title", "")),
+                "url": item.get("url"),
+                "notes": item.get("notes"),
+            }
+            for item in raw.get("resources") or []
+            if isinstance(item, dict)
+        ]
+        extra = raw.get("extra")
+        metadata: dict[str, Any] = {"resources": resources, "extra": extra if isinstance(extra, dict) else {}}
+        if isinstance(raw.get("deliverables"), str):
+            metadata["deliverables"] = raw["deliverables"]
+        return metadata
 
 
-class NodeSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    project_id = serializers.IntegerField()
-    title = serializers.CharField()
-    description = serializers.CharField(allow_null=True)
-    status = serializers.ChoiceField(choices=NodeStatus.choices)
-    agent_type = serializers.ChoiceField(choices=AgentType.choices, allow_null=True)
-    prompt = serializers.CharField(allow_null=True)
-    context = serializers.CharField(allow_null=True)
-    metadata = NodeMetadataSerializer()
-    position_x = serializers.FloatField()
-    position_y = serializers.FloatField()
-    parent_ids = serializers.ListField(child=serializers.IntegerField())
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+class HubModelSerializer(serializers.ModelSerializer):
+    # Read-only model serializers (so every field is required in the schema) with the contract's timestamps.
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: UtcDateTimeField,
+    }
+
+
+class ProjectSerializer(HubModelSerializer):
+    workspace_path = serializers.CharField(
+        read_only=True, help_text="Where the project's agents work, on the hub machine."
+    )
+
+    class Meta:
+        model = Project
+        fields = ["id", "name", "description", "workspace_path", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class NodeSerializer(HubModelSerializer):
+    # parent_ids is Node.parent_ids: set by the reads and writes that already know them, else one query.
+
+    project_id = serializers.IntegerField(read_only=True)
+    metadata = NodeMetadataSerializer(read_only=True)
+    parent_ids = serializers.ListField(child=serializers.IntegerField(), read_only=True)
+
+    class Meta:
+        model = Node
+        fields = [
+            "id",
+            "project_id",
+            "title",
+            "description",
+            "status",
+            "agent_type",
+            "prompt",
+            "context",
+            "metadata",
+            "position_x",
+            "position_y",
+            "parent_ids",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
 
 
 class EdgeSerializer(serializers.Serializer):
+    # Serializes projects.selectors.Edge (a parent link read as two ids, not a NodeEdge row).
     source_id = serializers.IntegerField(help_text="The parent node.")
     target_id = serializers.IntegerField(help_text="The child node.")
 
 
 class GraphSerializer(serializers.Serializer):
+    # Serializes projects.selectors.Graph: every node of a project and one edge per parent link.
+
     nodes = NodeSerializer(many=True)
     edges = EdgeSerializer(many=True)
 
 
-class TaskSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    project_id = serializers.IntegerField(allow_null=True)
-    node_id = serializers.IntegerField(allow_null=True)
-    title = serializers.CharField()
-    description = serializers.CharField(allow_null=True)
-    completed = serializers.BooleanField()
-    priority = serializers.IntegerField()
-    due_date = serializers.DateTimeField(allow_null=True)
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+class TaskSerializer(HubModelSerializer):
+    project_id = serializers.IntegerField(allow_null=True, read_only=True)
+    node_id = serializers.IntegerField(allow_null=True, read_only=True)
+
+    class Meta:
+        model = Task
+        fields = [
+            "id",
+            "project_id",
+            "node_id",
+            "title",
+            "description",
+            "completed",
+            "priority",
+            "due_date",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
 
 
-class RunSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    project_id = serializers.IntegerField()
-    node_id = serializers.IntegerField()
-    agent_type = serializers.ChoiceField(choices=AgentType.choices)
-    prompt = serializers.CharField()
-    status = serializers.ChoiceField(choices=RunStatus.choices)
-    output = serializers.CharField(allow_null=True)
-    error = serializers.CharField(allow_null=True)
-    metadata = serializers.DictField()
-    started_at = serializers.DateTimeField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+class RunSerializer(HubModelSerializer):
+    project_id = serializers.IntegerField(read_only=True)
+    node_id = serializers.IntegerField(read_only=True)
+    metadata = JSONObjectOutputField(read_only=True)
+
+    class Meta:
+        model = Run
+        fields = [
+            "id",
+            "project_id",
+            "node_id",
+            "agent_type",
+            "prompt",
+            "status",
+            "output",
+            "error",
+            "metadata",
+            "started_at",
+            "finished_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class RunEventSerializer(HubModelSerializer):
+    # The payload of run.created and run.updated: which run of which node, and its status.
+
+    node_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Run
+        fields = ["id", "node_id", "status"]
+        read_only_fields = fields
 
 
 class NodeDraftSerializer(serializers.Serializer):
@@ -254,4 +355,7 @@ class PlanSerializer(serializers.Serializer):
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="A readable message; for a validation error it names the field.")
     message = serializers.CharField(help_text="The same text as `detail`, for clients that read `message`.")
-    errors = serializers.JSONField(required=False, help_text="The per-field errors of a validation failure.")
+    # A declared field leaves the class (DRF's metaclass), so it never hides Serializer.errors.
+    errors = serializers.JSONField(  # type: ignore[assignment]
+        required=False, help_text="The per-field errors of a validation failure."
+    )

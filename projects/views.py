@@ -1,36 +1,42 @@
-"""The projects API (to): thin views over ``projects.services`` and ``selectors``."""
+"""The projects API: viewsets over ``projects.services`` and ``selectors``.
+
+Each action validates its input, calls one service or selector and serializes the answer. A
+missing object is the service's or selector's ``NotFound``; when the input is also invalid, the
+404 wins (the parent is looked at only on that error path, so a good request reads it once).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.viewsets import ViewSet
 
 from projects import selectors, services
 from projects.serializers import (
     ErrorSerializer,
     GraphSerializer,
-    NodeCreateSerializer,
+    NodeInputSerializer,
     NodeSerializer,
-    NodeUpdateSerializer,
     PlanRequestSerializer,
     PlanSerializer,
-    ProjectCreateSerializer,
+    ProjectInputSerializer,
     ProjectSerializer,
-    ProjectUpdateSerializer,
     RunCreateSerializer,
     RunFilterSerializer,
     RunSerializer,
     RunUpdateSerializer,
-    TaskCreateSerializer,
     TaskFilterSerializer,
+    TaskInputSerializer,
     TaskSerializer,
-    TaskUpdateSerializer,
+    to_json,
+    to_json_list,
 )
 
 
@@ -44,171 +50,184 @@ ERRORS = {400: ERR, 404: ERR}
 DELETED = {204: OpenApiResponse(description="Deleted; empty body."), 404: ERR}
 
 
-def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-    """Validated data, or a 400 whose string ``detail`` names the field (the shared handler)."""
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
+def validated(serializer: serializers.Serializer, *, exists: Callable[[], object] | None = None) -> dict[str, Any]:
+    """Validated data, or a 400 whose string ``detail`` names the field (the shared handler).
+
+    ``exists`` raises ``NotFound`` for a missing parent, which answers before the 400.
+    """
+    if not serializer.is_valid():
+        if exists is not None:
+            exists()
+        raise ValidationError(serializer.errors)
     return dict(serializer.validated_data)
 
 
-def query(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+def query(serializer_class: type[serializers.Serializer], request: Request, **kwargs: Any) -> dict[str, Any]:
     # A plain dict, not the QueryDict: DRF reads a missing boolean in "HTML input" as false.
-    return validated(serializer_class, request.query_params.dict())
+    return validated(serializer_class(data=request.query_params.dict()), **kwargs)
 
 
 def no_content() -> Response:
     return Response(status=204)
 
 
-class ProjectListView(APIView):
+class ProjectViewSet(ViewSet):
+    lookup_url_kwarg = "pid"
+
     @extend_schema(responses={200: ProjectSerializer(many=True)}, summary="Projects, newest first")
-    def get(self, request: Request) -> Response:
-        return Response([selectors.project_data(project) for project in selectors.project_list()])
+    def list(self, request: Request) -> Response:
+        return Response(to_json_list(ProjectSerializer, selectors.project_list()))
 
-    @extend_schema(request=ProjectCreateSerializer, responses={201: ProjectSerializer, 400: ERR})
-    def post(self, request: Request) -> Response:
-        project = services.project_create(**validated(ProjectCreateSerializer, request.data))
-        return Response(selectors.project_data(project), status=201)
+    @extend_schema(request=ProjectInputSerializer, responses={201: ProjectSerializer, 400: ERR})
+    def create(self, request: Request) -> Response:
+        project = services.project_create(**validated(ProjectInputSerializer(data=request.data)))
+        return Response(to_json(ProjectSerializer, project), status=201)
 
-
-class ProjectDetailView(APIView):
     @extend_schema(parameters=[PID], responses={200: ProjectSerializer, 404: ERR})
-    def get(self, request: Request, pid: int) -> Response:
-        return Response(selectors.project_data(selectors.project_get(pid)))
+    def retrieve(self, request: Request, pid: str) -> Response:
+        return Response(to_json(ProjectSerializer, selectors.project_get(int(pid))))
 
-    @extend_schema(parameters=[PID], request=ProjectUpdateSerializer, responses={200: ProjectSerializer, **ERRORS})
-    def patch(self, request: Request, pid: int) -> Response:
-        changes = validated(ProjectUpdateSerializer, request.data)
-        project = services.project_update(project_id=pid, changes=changes)  # type: ignore[arg-type]
-        return Response(selectors.project_data(project))
+    @extend_schema(parameters=[PID], request=ProjectInputSerializer, responses={200: ProjectSerializer, **ERRORS})
+    def partial_update(self, request: Request, pid: str) -> Response:
+        changes = validated(ProjectInputSerializer(data=request.data, partial=True))
+        project = services.project_update(project_id=int(pid), changes=changes)  # type: ignore[arg-type]
+        return Response(to_json(ProjectSerializer, project))
 
     @extend_schema(parameters=[PID], responses=DELETED, description="Deletes its nodes, edges, tasks and runs.")
-    def delete(self, request: Request, pid: int) -> Response:
-        services.project_delete(project_id=pid)
+    def destroy(self, request: Request, pid: str) -> Response:
+        services.project_delete(project_id=int(pid))
         return no_content()
 
-
-class GraphView(APIView):
     @extend_schema(parameters=[PID], responses={200: GraphSerializer, 404: ERR})
-    def get(self, request: Request, pid: int) -> Response:
-        return Response(selectors.graph(pid))
+    @action(detail=True, methods=["get"])
+    def graph(self, request: Request, pid: str) -> Response:
+        return Response(to_json(GraphSerializer, selectors.project_graph(int(pid))))
 
-
-class NodeListView(APIView):
-    @extend_schema(
-        parameters=[PID],
-        responses={200: NodeSerializer(many=True), 404: ERR},
-        summary="The project's nodes, ascending id",
-        description="The desktop app reads nodes through `/graph`; this list is the seed's `GET /projects/{id}/nodes`.",
-    )
-    def get(self, request: Request, pid: int) -> Response:
-        return Response(selectors.node_list(pid))
-
-    @extend_schema(parameters=[PID], request=NodeCreateSerializer, responses={201: NodeSerializer, **ERRORS})
-    def post(self, request: Request, pid: int) -> Response:
-        serializer = NodeCreateSerializer(data=request.data)
-        if not serializer.is_valid():
-            selectors.project_require(pid)  # a missing project is a 404 before any 400
-            raise ValidationError(serializer.errors)
-        fields = dict(serializer.validated_data)
-        # The service locks the project (404 when it is missing) and checks the parents it links.
-        node = services.node_create(project_id=pid, **fields)
-        return Response(selectors.node_data(node, fields.get("parent_ids", [])), status=201)
-
-
-class NodeDetailView(APIView):
-    @extend_schema(parameters=[PID, NID], responses={200: NodeSerializer, 404: ERR})
-    def get(self, request: Request, pid: int, nid: int) -> Response:
-        return Response(selectors.node_data(selectors.node_get(project_id=pid, node_id=nid)))
-
-    @extend_schema(parameters=[PID, NID], request=NodeUpdateSerializer, responses={200: NodeSerializer, **ERRORS})
-    def patch(self, request: Request, pid: int, nid: int) -> Response:
-        selectors.node_get(project_id=pid, node_id=nid)
-        changes = validated(NodeUpdateSerializer, request.data)
-        node = services.node_update(project_id=pid, node_id=nid, changes=changes)  # type: ignore[arg-type]
-        return Response(selectors.node_data(node))
-
-    @extend_schema(parameters=[PID, NID], responses=DELETED, description="Deletes its edges, runs and tasks.")
-    def delete(self, request: Request, pid: int, nid: int) -> Response:
-        services.node_delete(project_id=pid, node_id=nid)
-        return no_content()
-
-
-class TaskListView(APIView):
-    @extend_schema(
-        parameters=[TaskFilterSerializer],
-        responses={200: TaskSerializer(many=True), 400: ERR},
-        summary="Tasks, highest priority first, then newest",
-    )
-    def get(self, request: Request) -> Response:
-        tasks = selectors.task_list(**query(TaskFilterSerializer, request))
-        return Response([selectors.task_data(task) for task in tasks])
-
-    @extend_schema(request=TaskCreateSerializer, responses={201: TaskSerializer, 400: ERR})
-    def post(self, request: Request) -> Response:
-        task = services.task_create(**validated(TaskCreateSerializer, request.data))
-        return Response(selectors.task_data(task), status=201)
-
-
-class TaskDetailView(APIView):
-    @extend_schema(parameters=[TID], responses={200: TaskSerializer, 404: ERR})
-    def get(self, request: Request, tid: int) -> Response:
-        return Response(selectors.task_data(selectors.task_get(tid)))
-
-    @extend_schema(parameters=[TID], request=TaskUpdateSerializer, responses={200: TaskSerializer, **ERRORS})
-    def patch(self, request: Request, tid: int) -> Response:
-        selectors.task_get(tid)
-        changes = validated(TaskUpdateSerializer, request.data)
-        task = services.task_update(task_id=tid, changes=changes)  # type: ignore[arg-type]
-        return Response(selectors.task_data(task))
-
-    @extend_schema(parameters=[TID], responses=DELETED)
-    def delete(self, request: Request, tid: int) -> Response:
-        services.task_delete(task_id=tid)
-        return no_content()
-
-
-class RunListView(APIView):
-    @extend_schema(
-        parameters=[PID, RunFilterSerializer],
-        responses={200: RunSerializer(many=True), **ERRORS},
-        summary="Runs of the project, newest first",
-    )
-    def get(self, request: Request, pid: int) -> Response:
-        selectors.project_require(pid)
-        runs = selectors.run_list(project_id=pid, **query(RunFilterSerializer, request))
-        return Response([selectors.run_data(run) for run in runs])
-
-    @extend_schema(parameters=[PID], request=RunCreateSerializer, responses={201: RunSerializer, **ERRORS})
-    def post(self, request: Request, pid: int) -> Response:
-        selectors.project_require(pid)
-        run = services.run_create(project_id=pid, **validated(RunCreateSerializer, request.data))
-        return Response(selectors.run_data(run), status=201)
-
-
-class RunDetailView(APIView):
-    @extend_schema(parameters=[PID, RID], responses={200: RunSerializer, 404: ERR})
-    def get(self, request: Request, pid: int, rid: int) -> Response:
-        return Response(selectors.run_data(selectors.run_get(project_id=pid, run_id=rid)))
-
-    @extend_schema(parameters=[PID, RID], request=RunUpdateSerializer, responses={200: RunSerializer, **ERRORS})
-    def patch(self, request: Request, pid: int, rid: int) -> Response:
-        selectors.run_get(project_id=pid, run_id=rid)
-        changes = validated(RunUpdateSerializer, request.data)
-        run = services.run_update(project_id=pid, run_id=rid, changes=changes)  # type: ignore[arg-type]
-        return Response(selectors.run_data(run))
-
-
-class PlanView(APIView):
     @extend_schema(
         parameters=[PID],
         request=PlanRequestSerializer,
         responses={200: PlanSerializer, **ERRORS, 503: ERR},
         description="A draft of nodes and index edges from the planner agent; nothing is stored.",
     )
-    def post(self, request: Request, pid: int) -> Response:
-        selectors.project_require(pid)
-        body = validated(PlanRequestSerializer, request.data)
+    @action(detail=True, methods=["post"])
+    def plan(self, request: Request, pid: str) -> Response:
+        project_id = int(pid)
+        body = validated(PlanRequestSerializer(data=request.data), exists=lambda: selectors.project_require(project_id))
         resources = [dict(resource) for resource in body.get("resources") or []]
-        plan = services.plan_generate(project_id=pid, prompt=body["prompt"], resources=resources)  # type: ignore[arg-type]
+        plan = services.plan_generate(project_id=project_id, prompt=body["prompt"], resources=resources)  # type: ignore[arg-type]
         return Response(plan)
+
+
+class NodeViewSet(ViewSet):
+    # /projects/{pid}/nodes: the desktop app reads nodes through /graph; this is the seed's list.
+
+    lookup_url_kwarg = "nid"
+
+    @extend_schema(
+        parameters=[PID],
+        responses={200: NodeSerializer(many=True), 404: ERR},
+        summary="The project's nodes, ascending id",
+        description="The desktop app reads nodes through `/graph`; this list is the seed's `GET /projects/{id}/nodes`.",
+    )
+    def list(self, request: Request, pid: str) -> Response:
+        return Response(to_json_list(NodeSerializer, selectors.node_list(int(pid))))
+
+    @extend_schema(parameters=[PID], request=NodeInputSerializer, responses={201: NodeSerializer, **ERRORS})
+    def create(self, request: Request, pid: str) -> Response:
+        project_id = int(pid)
+        fields = validated(NodeInputSerializer(data=request.data), exists=lambda: selectors.project_require(project_id))
+        # The service locks the project (404 when it is missing) and checks the parents it links.
+        node = services.node_create(project_id=project_id, **fields)
+        return Response(to_json(NodeSerializer, node), status=201)
+
+    @extend_schema(parameters=[PID, NID], responses={200: NodeSerializer, 404: ERR})
+    def retrieve(self, request: Request, pid: str, nid: str) -> Response:
+        return Response(to_json(NodeSerializer, selectors.node_get(project_id=int(pid), node_id=int(nid))))
+
+    @extend_schema(parameters=[PID, NID], request=NodeInputSerializer, responses={200: NodeSerializer, **ERRORS})
+    def partial_update(self, request: Request, pid: str, nid: str) -> Response:
+        project_id, node_id = int(pid), int(nid)
+        changes = validated(
+            NodeInputSerializer(data=request.data, partial=True),
+            exists=lambda: selectors.node_get(project_id=project_id, node_id=node_id),
+        )
+        node = services.node_update(project_id=project_id, node_id=node_id, changes=changes)  # type: ignore[arg-type]
+        return Response(to_json(NodeSerializer, node))
+
+    @extend_schema(parameters=[PID, NID], responses=DELETED, description="Deletes its edges, runs and tasks.")
+    def destroy(self, request: Request, pid: str, nid: str) -> Response:
+        services.node_delete(project_id=int(pid), node_id=int(nid))
+        return no_content()
+
+
+class TaskViewSet(ViewSet):
+    lookup_url_kwarg = "tid"
+
+    @extend_schema(
+        parameters=[TaskFilterSerializer],
+        responses={200: TaskSerializer(many=True), 400: ERR},
+        summary="Tasks, highest priority first, then newest",
+    )
+    def list(self, request: Request) -> Response:
+        return Response(to_json_list(TaskSerializer, selectors.task_list(**query(TaskFilterSerializer, request))))
+
+    @extend_schema(request=TaskInputSerializer, responses={201: TaskSerializer, 400: ERR})
+    def create(self, request: Request) -> Response:
+        task = services.task_create(**validated(TaskInputSerializer(data=request.data)))
+        return Response(to_json(TaskSerializer, task), status=201)
+
+    @extend_schema(parameters=[TID], responses={200: TaskSerializer, 404: ERR})
+    def retrieve(self, request: Request, tid: str) -> Response:
+        return Response(to_json(TaskSerializer, selectors.task_get(int(tid))))
+
+    @extend_schema(parameters=[TID], request=TaskInputSerializer, responses={200: TaskSerializer, **ERRORS})
+    def partial_update(self, request: Request, tid: str) -> Response:
+        task_id = int(tid)
+        changes = validated(
+            TaskInputSerializer(data=request.data, partial=True), exists=lambda: selectors.task_get(task_id)
+        )
+        task = services.task_update(task_id=task_id, changes=changes)  # type: ignore[arg-type]
+        return Response(to_json(TaskSerializer, task))
+
+    @extend_schema(parameters=[TID], responses=DELETED)
+    def destroy(self, request: Request, tid: str) -> Response:
+        services.task_delete(task_id=int(tid))
+        return no_content()
+
+
+class RunViewSet(ViewSet):
+    # /projects/{pid}/runs: a run is created from a node and a prompt, then reports its progress, so
+    # its create and update bodies are two shapes (RunCreateSerializer, RunUpdateSerializer).
+
+    lookup_url_kwarg = "rid"
+
+    @extend_schema(
+        parameters=[PID, RunFilterSerializer],
+        responses={200: RunSerializer(many=True), **ERRORS},
+        summary="Runs of the project, newest first",
+    )
+    def list(self, request: Request, pid: str) -> Response:
+        project_id = int(pid)
+        filters = query(RunFilterSerializer, request, exists=lambda: selectors.project_require(project_id))
+        return Response(to_json_list(RunSerializer, selectors.run_list(project_id=project_id, **filters)))
+
+    @extend_schema(parameters=[PID], request=RunCreateSerializer, responses={201: RunSerializer, **ERRORS})
+    def create(self, request: Request, pid: str) -> Response:
+        project_id = int(pid)
+        fields = validated(RunCreateSerializer(data=request.data), exists=lambda: selectors.project_require(project_id))
+        run = services.run_create(project_id=project_id, **fields)
+        return Response(to_json(RunSerializer, run), status=201)
+
+    @extend_schema(parameters=[PID, RID], responses={200: RunSerializer, 404: ERR})
+    def retrieve(self, request: Request, pid: str, rid: str) -> Response:
+        return Response(to_json(RunSerializer, selectors.run_get(project_id=int(pid), run_id=int(rid))))
+
+    @extend_schema(parameters=[PID, RID], request=RunUpdateSerializer, responses={200: RunSerializer, **ERRORS})
+    def partial_update(self, request: Request, pid: str, rid: str) -> Response:
+        project_id, run_id = int(pid), int(rid)
+        changes = validated(
+            RunUpdateSerializer(data=request.data),
+            exists=lambda: selectors.run_get(project_id=project_id, run_id=run_id),
+        )
+        run = services.run_update(project_id=project_id, run_id=run_id, changes=changes)  # type: ignore[arg-type]
+        return Response(to_json(RunSerializer, run))

@@ -17,15 +17,16 @@ def concrete_paths(patterns: list, prefix: str = "") -> list[str]:
     """Every URL pattern of the hub, with sample values for its parameters."""
     paths: list[str] = []
     for pattern in patterns:
-        route = prefix + str(pattern.pattern)
+        # A router's routes are regexes: ^...$ around each piece, (?P<name>...) for a parameter.
+        route = prefix + str(pattern.pattern).lstrip("^").rstrip("$")
         if isinstance(pattern, URLResolver):
             paths.extend(concrete_paths(pattern.url_patterns, route))
         elif isinstance(pattern, URLPattern):
-            route = re.sub(r"\(\?P<\w+>[^)]*\)", "1", route)  # a router's id groups, (?P<pid>[0-9]{1,18})
-            route = re.sub(r"<path:\w+>", "%2Fsome%2Fworkspace", route)
+            route = re.sub(r"<path:\w+>|\(\?P<\w+>\.\+\)", "%2Fsome%2Fworkspace", route)
+            route = re.sub(r"\(\?P<\w+>[^)]*\)", "1", route)  # the routers' database ids
             route = re.sub(r"<(str:)?\w+>", "x", route)
             route = re.sub(r"<\w+:\w+>", "1", route)  # int and the hub's id converters
-            paths.append("/" + route.lstrip("^").rstrip("$"))
+            paths.append("/" + route)
     return paths
 
 
@@ -39,6 +40,8 @@ def test_the_enumeration_finds_the_whole_api() -> None:
     paths = api_paths()
     assert "/health" in paths
     assert "/api/orchestration/global" in paths
+    assert "/api/orchestration/workspace/%2Fsome%2Fworkspace" in paths
+    assert {"/projects/1", "/projects/1/nodes/1", "/projects/1/graph"} <= set(paths)
     assert len(paths) >= 6
 
 

@@ -21,8 +21,7 @@ from orchestration.services import workspace_ensure, workspace_unpin
 from projects import events, planning, selectors
 from projects.dag import find_cycle
 from projects.models import Node, NodeEdge, NodeStatus, Project
-from projects.planning import PlanData, PlanError
-from projects.selectors import ResourceData
+from projects.planning import PlanData, PlanError, ResourceData
 from projects.workspaces import default_workspace_path, make_workspace_dir, validate_workspace_path
 
 PARENTS_NOT_FOUND = "One or more parent nodes not found"
@@ -156,7 +155,8 @@ def node_create(
         updated_at=now,
     )
     NodeEdge.objects.bulk_create([NodeEdge(parent_id=parent, child_id=node.pk) for parent in parents])
-    events.send_node_created(selectors.node_data(node, parents))
+    node.parent_ids = parents
+    events.send_node_created(node)
     return node
 
 
@@ -180,7 +180,7 @@ def node_update(*, project_id: int, node_id: int, changes: NodeChanges) -> Node:
     if new_parents is not None:
         data["updated_at"] = timezone.now()  # the links are part of the node: a new set is a change
     node, _ = model_update(node, data=data, fields=(*NODE_FIELDS, "updated_at"))
-    events.send_node_updated(selectors.node_data(node))
+    events.send_node_updated(node)
     return node
 
 

@@ -205,6 +205,22 @@ def test_metadata_is_replaced_not_merged_and_null_keeps_it(api_client, make_node
     assert kept.json()["metadata"] == expected
 
 
+def test_patch_validates_new_metadata_as_a_whole_object_with_its_defaults(api_client, make_node):
+    node = make_node("n", metadata={"resources": [{"kind": "k", "title": "t"}], "extra": {}})
+
+    incomplete = api_client.patch(node_url(node), {"metadata": {"resources": [{"kind": "url"}]}}, format="json")
+    only_extra = api_client.patch(node_url(node), {"metadata": {"extra": {"a": 1}}}, format="json")
+
+    assert (incomplete.status_code, incomplete.json()["detail"]) == (
+        400,
+        "metadata.resources.0.title: This field is required.",
+    )
+    assert only_extra.status_code == 200
+    assert only_extra.json()["metadata"] == {"resources": [], "extra": {"a": 1}}
+    node.refresh_from_db()
+    assert node.metadata == {"resources": [], "extra": {"a": 1}}
+
+
 def test_deliverables_round_trip(api_client, make_node):
     node = make_node("n")
 

@@ -25,3 +25,22 @@ def test_a_node_create_through_the_api_costs_at_most_five_queries(
         response = api_client.post(f"/projects/{project.pk}/nodes", {"title": "New"}, format="json")
     assert response.status_code == 201
     assert (response.json()["title"], response.json()["parent_ids"]) == ("New", [])
+
+
+def test_reading_a_child_looks_at_its_project_only_when_the_child_is_missing(
+    api_client: APIClient, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    project = services.project_create(name="Budget")
+    parent = services.node_create(project_id=project.pk, title="parent")
+    node = services.node_create(project_id=project.pk, title="child", parent_ids=[parent.pk])
+    run = services.run_create(project_id=project.pk, node_id=node.pk, agent_type="claude", prompt="p")
+
+    with django_assert_num_queries(2):  # the node, its parents
+        body = api_client.get(f"/projects/{project.pk}/nodes/{node.pk}").json()
+    assert body["parent_ids"] == [parent.pk]
+    with django_assert_num_queries(1):
+        assert api_client.get(f"/projects/{project.pk}/runs/{run.pk}").json()["id"] == run.pk
+    with django_assert_num_queries(2):  # the project exists, its runs
+        assert [item["id"] for item in api_client.get(f"/projects/{project.pk}/runs").json()] == [run.pk]
+    with django_assert_num_queries(2):  # no such node here: is it the project that is missing?
+        assert api_client.get(f"/projects/{project.pk}/nodes/999").json()["detail"] == "Node not found"

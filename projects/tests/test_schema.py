@@ -15,13 +15,13 @@ import pytest
 from rest_framework.test import APIClient
 
 from projects import planning, services
-from projects.urls import urlpatterns
+from projects.urls import router
 from tests.support.openapi_check import SchemaChecker, hub_openapi
 
 pytestmark = pytest.mark.django_db
 
 # The routes of this app (the agents app adds its own under /projects/{pid}/...).
-PROJECT_PATHS = {"/" + re.sub(r"<dbid:(\w+)>", r"{\1}", str(url.pattern)) for url in urlpatterns}
+PROJECT_PATHS = {"/" + re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", str(url.pattern)).strip("^$") for url in router.urls}
 ALWAYS_OPTIONAL = {"NodeMetadata": {"deliverables"}}
 
 
@@ -91,7 +91,7 @@ def test_real_responses_of_every_projects_endpoint_match_the_schema(checker, mon
 
 def test_the_schema_documents_the_request_bodies(openapi):
     schemas = openapi["components"]["schemas"]
-    node_create = schemas["NodeCreateRequest"]
+    node_create = schemas["NodeInputRequest"]
     assert node_create["required"] == ["title"]
     assert set(node_create["properties"]) == {
         "title",
@@ -106,6 +106,7 @@ def test_the_schema_documents_the_request_bodies(openapi):
         "parent_ids",
     }
     assert node_create["properties"]["title"]["maxLength"] == 255
+    assert "required" not in schemas["PatchedNodeInputRequest"]
     assert sorted(schemas["RunCreateRequest"]["required"]) == ["agent_type", "node_id", "prompt"]
     assert schemas["PlanRequestRequest"]["required"] == ["prompt"]
     assert "requestBody" not in openapi["paths"]["/projects/{pid}/graph"]["get"]

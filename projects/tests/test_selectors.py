@@ -6,6 +6,7 @@ import pytest
 
 from projects import selectors, services
 from projects.models import Node
+from projects.serializers import GraphSerializer, NodeSerializer
 
 pytestmark = pytest.mark.django_db
 
@@ -22,10 +23,11 @@ def test_the_graph_is_read_in_a_fixed_number_of_queries(project, django_assert_n
     chain(project, count)
 
     with django_assert_num_queries(3):
-        graph = selectors.graph(project.pk)
+        graph = GraphSerializer(selectors.project_graph(project.pk)).data
 
     assert len(graph["nodes"]) == count
     assert len(graph["edges"]) == 2 * count - 3
+    assert graph["nodes"][-1]["parent_ids"] == [graph["nodes"][-3]["id"], graph["nodes"][-2]["id"]]
 
 
 def test_node_metadata_always_has_the_contract_shape(project):
@@ -33,12 +35,15 @@ def test_node_metadata_always_has_the_contract_shape(project):
         project=project, title="legacy", metadata={"resources": [{"kind": "url", "title": "t"}], "x": 1}
     )
 
-    assert selectors.node_data(node)["metadata"] == {
+    assert NodeSerializer(node).data["metadata"] == {
         "resources": [{"kind": "url", "title": "t", "url": None, "notes": None}],
         "extra": {},
     }
+    assert selectors.node_metadata(node.metadata) == NodeSerializer(node).data["metadata"]
     node.metadata = None
-    assert selectors.node_data(node, [])["metadata"] == {"resources": [], "extra": {}}
+    node.parent_ids = []
+    assert NodeSerializer(node).data["metadata"] == {"resources": [], "extra": {}}
+    assert selectors.node_metadata(None) == {"resources": [], "extra": {}}
 
 
 def test_iso_writes_utc_with_a_z():

@@ -35,6 +35,7 @@ from agents.models import (
     StepRunStatus,
 )
 from agents.selectors import EXECUTION_IDS, LOG_PAGE_SIZE
+from orchestra_site.api.serializers import FastReadSerializer
 
 MAX_TEXT = 1_000_000
 INT32 = 2**31 - 1
@@ -63,7 +64,7 @@ class StepListSerializer(serializers.ListSerializer):
         return super().to_representation(steps)
 
 
-class StepSerializer(serializers.ModelSerializer):
+class StepSerializer(FastReadSerializer):
     template_id = serializers.IntegerField(read_only=True)
     position_x = serializers.FloatField(read_only=True)
     position_y = serializers.FloatField(read_only=True)
@@ -117,7 +118,7 @@ class StepInputSerializer(serializers.Serializer):
     reasoning_level = StrictCharField(max_length=64, required=False, allow_null=True)
 
 
-class TemplateSerializer(serializers.ModelSerializer):
+class TemplateSerializer(FastReadSerializer):
     metadata = ObjectField(read_only=True)
 
     class Meta:
@@ -155,7 +156,7 @@ class TemplateInputSerializer(serializers.Serializer):
 # --- Executions and step runs -----------------------------------------------------------------
 
 
-class StepRunSerializer(serializers.ModelSerializer):
+class StepRunSerializer(FastReadSerializer):
     execution_id = serializers.IntegerField(read_only=True)
     step_id = serializers.IntegerField(read_only=True, allow_null=True)
     metadata = ObjectField(read_only=True)
@@ -190,7 +191,7 @@ class StepRunInputSerializer(serializers.Serializer):
     metadata = ObjectField(allow_null=True, help_text=REPLACES)
 
 
-class ExecutionSerializer(serializers.ModelSerializer):
+class ExecutionSerializer(FastReadSerializer):
     project_id = serializers.IntegerField(read_only=True)
     node_id = serializers.IntegerField(read_only=True, allow_null=True)
     template_id = serializers.IntegerField(read_only=True, allow_null=True)
@@ -308,7 +309,7 @@ class LogQuerySerializer(serializers.Serializer):
     )
 
 
-class LogEntrySerializer(serializers.ModelSerializer):
+class LogEntrySerializer(FastReadSerializer):
     step_run_id = serializers.IntegerField(read_only=True, allow_null=True)
     data: Any = serializers.DictField(  # Any: named like Serializer.data
         read_only=True, help_text="The terminal frame as it was sent live."
@@ -341,7 +342,7 @@ class DagRunNodeListSerializer(serializers.ListSerializer):
         return super().to_representation(run_nodes)
 
 
-class DagRunNodeSerializer(serializers.ModelSerializer):
+class DagRunNodeSerializer(FastReadSerializer):
     node_id = serializers.IntegerField(read_only=True)
     attempts = serializers.IntegerField(
         read_only=True, help_text="Attempts that counted (an interrupted runner gives its back)."
@@ -360,7 +361,7 @@ class DagRunNodeSerializer(serializers.ModelSerializer):
         list_serializer_class = DagRunNodeListSerializer
 
 
-class DagRunSerializer(serializers.ModelSerializer):
+class DagRunSerializer(FastReadSerializer):
     project_id = serializers.IntegerField(read_only=True)
     nodes = DagRunNodeSerializer(source="run_nodes", many=True, read_only=True)
     max_retries = serializers.IntegerField(read_only=True)

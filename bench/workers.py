@@ -10,9 +10,9 @@ from pathlib import Path
 
 from bench.client import HttpConnection, closed_loop
 from bench.hubs import CLOCK_TICKS, BenchHub, bench_hub
+from bench.processes import child_pids, serving_pid
 from bench.projects_api import node_body
 from bench.report import Section, Table
-from tests.hub_processes import child_pids, serving_pid
 
 NODES = 50
 CONCURRENCY = 8

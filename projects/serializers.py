@@ -14,6 +14,7 @@ from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from orchestra_site.api.serializers import FastReadSerializer
 from projects.fields import (
     HubDateTimeField,
     IdField,
@@ -216,7 +217,7 @@ class NodeMetadataSerializer(serializers.Serializer):
         return metadata
 
 
-class HubModelSerializer(serializers.ModelSerializer):
+class HubModelSerializer(FastReadSerializer):
     # Read-only model serializers (so every field is required in the schema) with the contract's timestamps.
 
     serializer_field_mapping = {

@@ -1,0 +1,68 @@
+"""Output serializers that read plain columns without DRF's per-field machinery.
+
+A read-only ``ModelSerializer`` answers each field through ``get_attribute`` and
+``to_representation``, some microseconds a field: a 300-node graph cost several times what
+building the same dicts by hand did. ``FastReadSerializer`` keeps the serializer (the one shape
+for the answer, the schema and the event) and, once per serializer, sorts its readable fields:
+
+- a plain column whose representation is its Python value (text, numbers, booleans, choices) is
+  read with ``getattr`` and used as it is when it already has that type;
+- any other field read from one attribute (a timestamp, nested metadata, a list of ids) is read with
+  ``getattr`` and represented by the field itself;
+- the rest (a source path, ``*``, a method, a callable attribute) go through DRF as before.
+
+The output is the dict DRF would build, key for key (``orchestra_site/tests/test_fast_read.py``
+compares the two on every output serializer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework import serializers
+
+# Fields whose to_representation returns the stored value unchanged when it already has this type.
+_PLAIN: dict[type[serializers.Field], type] = {
+    serializers.CharField: str,
+    serializers.IntegerField: int,
+    serializers.FloatField: float,
+    serializers.BooleanField: bool,
+    serializers.ChoiceField: str,
+}
+
+# (key, attribute to read or None for DRF's own get_attribute, the type kept as it is, the field)
+Reader = tuple[str, str | None, type | None, serializers.Field]
+
+
+class FastReadSerializer(serializers.ModelSerializer):
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        if isinstance(instance, Mapping):
+            return dict(super().to_representation(instance))
+        answer: dict[str, Any] = {}
+        for name, attribute, plain_type, field in self._readers():
+            if attribute is not None:
+                value = getattr(instance, attribute)
+                if value is None or type(value) is plain_type:
+                    answer[name] = value
+                    continue
+                if callable(value):  # a method as source: DRF calls it
+                    value = field.get_attribute(instance)
+            else:
+                value = field.get_attribute(instance)
+            answer[name] = None if value is None else field.to_representation(value)
+        return answer
+
+    def _readers(self) -> list[Reader]:
+        readers: list[Reader] | None = self.__dict__.get("_fast_readers")
+        if readers is None:
+            readers = [_reader(field) for field in self._readable_fields]
+            self.__dict__["_fast_readers"] = readers
+        return readers
+
+
+def _reader(field: serializers.Field) -> Reader:
+    assert field.field_name is not None  # bound: the serializer's fields
+    if len(field.source_attrs) != 1 or field.source == "*":
+        return (field.field_name, None, None, field)
+    return (field.field_name, field.source_attrs[0], _PLAIN.get(type(field)), field)

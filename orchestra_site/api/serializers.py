@@ -9,7 +9,8 @@ for the answer, the schema and the event) and, once per serializer, sorts its re
   read with ``getattr`` and used as it is when it already has that type;
 - any other field read from one attribute (a timestamp, nested metadata, a list of ids) is read with
   ``getattr`` and represented by the field itself;
-- the rest (a source path, ``*``, a method, a callable attribute) go through DRF as before.
+- the rest (a source path, ``*``, a method, a callable attribute, a field that reads its value its
+  own way) go through DRF as before.
 
 The output is the dict DRF would build, key for key (``orchestra_site/tests/test_fast_read.py``
 compares the two on every output serializer).
@@ -63,6 +64,7 @@ class FastReadSerializer(serializers.ModelSerializer):
 
 def _reader(field: serializers.Field) -> Reader:
     assert field.field_name is not None  # bound: the serializer's fields
-    if len(field.source_attrs) != 1 or field.source == "*":
+    own_reading = type(field).get_attribute is not serializers.Field.get_attribute
+    if own_reading or len(field.source_attrs) != 1 or field.source == "*":
         return (field.field_name, None, None, field)
     return (field.field_name, field.source_attrs[0], _PLAIN.get(type(field)), field)

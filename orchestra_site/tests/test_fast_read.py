@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from agents.models import ExecutionLogEntry
 from orchestra_site.api.serializers import FastReadSerializer
 from projects.models import Node, Task
+from projects.serializers import NodeSerializer
 from tests.support.agent_runs import launch, make_template
 
 pytestmark = pytest.mark.django_db
@@ -65,3 +66,15 @@ def test_every_output_serializer_answers_what_drf_would(api_client: APIClient) -
             assert list(serializer.to_representation(instance)) == list(drf), cls.__name__  # key order
             compared += 1
     assert compared >= 10
+
+
+def test_a_field_that_reads_its_value_its_own_way_keeps_it(api_client: APIClient) -> None:
+    # NodeMetadataSerializer answers a null column as the empty metadata, not as null.
+    make_rows(api_client)
+    node = Node.objects.first()
+    assert node is not None
+    node.metadata = None
+    serializer = NodeSerializer()
+    drf = dict(serializers.ModelSerializer.to_representation(serializer, node))
+    assert serializer.to_representation(node) == drf
+    assert drf["metadata"] == {"resources": [], "extra": {}}

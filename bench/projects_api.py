@@ -79,7 +79,7 @@ def count_queries() -> tuple[int, float, int]:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    client = Client()
+    client = Client(HTTP_HOST="localhost")
     post = lambda path, body: client.post(path, json.dumps(body), content_type="application/json")  # noqa: E731
     project = post("/projects", {"name": "bench queries"}).json()
     pid, ids = project["id"], list[int]()

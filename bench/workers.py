@@ -1,4 +1,4 @@
-"""7. Reads scale with workers: ``GET /health`` and ``GET /projects/{id}/graph`` per second from one
+"""9. Reads scale with workers: ``GET /health`` and ``GET /projects/{id}/graph`` per second from one
 ``serve`` with 1 worker and one with 2 (``ORCHESTRA_WORKERS``), on the embedded default."""
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ async def rate(hub: BenchHub, path: str, total: int) -> tuple[float, float, floa
 def run() -> Section:
     section = Section(
         key="workers",
-        title="7. Reads scale with workers",
+        title="9. Reads scale with workers",
         target=f"reads at least {TARGET}x from 1 to 2 workers on 2 cores",
     )
     rates: dict[tuple[int, str], list[float]] = {}

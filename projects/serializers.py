@@ -14,7 +14,7 @@ from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from orchestra_site.api.serializers import FastReadSerializer
+from orchestra_site.api.serializers import FastReadMixin, FastReadSerializer
 from projects.fields import (
     HubDateTimeField,
     IdField,
@@ -265,7 +265,7 @@ class NodeSerializer(HubModelSerializer):
         read_only_fields = fields
 
 
-class EdgeSerializer(serializers.Serializer):
+class EdgeSerializer(FastReadMixin, serializers.Serializer):
     # Serializes projects.selectors.Edge (a parent link read as two ids, not a NodeEdge row).
     source_id = serializers.IntegerField(help_text="The parent node.")
     target_id = serializers.IntegerField(help_text="The child node.")

@@ -36,16 +36,21 @@ _PLAIN: dict[type[serializers.Field], type] = {
 Reader = tuple[str, str | None, type | None, serializers.Field]
 
 
-class FastReadSerializer(serializers.ModelSerializer):
+class FastReadMixin:
+    """The fast ``to_representation`` for any output serializer (model or plain object)."""
+
     def to_representation(self, instance: Any) -> dict[str, Any]:
         if isinstance(instance, Mapping):
-            return dict(super().to_representation(instance))
+            return dict(super().to_representation(instance))  # type: ignore[misc]
         answer: dict[str, Any] = {}
         for name, attribute, plain_type, field in self._readers():
             if attribute is not None:
                 value = getattr(instance, attribute)
                 if value is None or type(value) is plain_type:
                     answer[name] = value
+                    continue
+                if plain_type is list and _all_ints(value):  # a list of ids
+                    answer[name] = list(value)
                     continue
                 if callable(value):  # a method as source: DRF calls it
                     value = field.get_attribute(instance)
@@ -57,9 +62,17 @@ class FastReadSerializer(serializers.ModelSerializer):
     def _readers(self) -> list[Reader]:
         readers: list[Reader] | None = self.__dict__.get("_fast_readers")
         if readers is None:
-            readers = [_reader(field) for field in self._readable_fields]
+            readers = [_reader(field) for field in self._readable_fields]  # type: ignore[attr-defined]
             self.__dict__["_fast_readers"] = readers
         return readers
+
+
+class FastReadSerializer(FastReadMixin, serializers.ModelSerializer):
+    pass
+
+
+def _all_ints(value: Any) -> bool:
+    return type(value) is list and all(type(item) is int for item in value)
 
 
 def _reader(field: serializers.Field) -> Reader:
@@ -67,4 +80,7 @@ def _reader(field: serializers.Field) -> Reader:
     own_reading = type(field).get_attribute is not serializers.Field.get_attribute
     if own_reading or len(field.source_attrs) != 1 or field.source == "*":
         return (field.field_name, None, None, field)
-    return (field.field_name, field.source_attrs[0], _PLAIN.get(type(field)), field)
+    plain_type = _PLAIN.get(type(field))
+    if type(field) is serializers.ListField and type(field.child) is serializers.IntegerField:
+        plain_type = list
+    return (field.field_name, field.source_attrs[0], plain_type, field)

@@ -67,11 +67,12 @@ class HostAndOriginMiddleware:
         try:
             host = request.get_host()
         except DisallowedHost:
-            raw = request.META.get("HTTP_HOST", "")
+            # Without a Host header Django falls back to SERVER_NAME: name whichever it refused.
+            raw = request.META.get("HTTP_HOST") or request.META.get("SERVER_NAME", "")
             return JsonResponse(
                 error_body(f"Host {raw[:100]!r} is not allowed: set ORCHESTRA_ALLOWED_HOSTS to serve it."), status=400
             )
         origin = request.headers.get("origin")
-        if request.method not in SAFE_METHODS and not origin_allowed(origin=origin, host=host):
-            return JsonResponse(error_body(f"Origin {origin[:100]!r} may not change this hub."), status=403)  # type: ignore[index]
+        if origin is not None and request.method not in SAFE_METHODS and not origin_allowed(origin=origin, host=host):
+            return JsonResponse(error_body(f"Origin {origin[:100]!r} may not change this hub."), status=403)
         return self.get_response(request)

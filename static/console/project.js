@@ -64,7 +64,11 @@ function clearNodeForm() {
   redraw();
 }
 
+// An answer to this page's own write can reach it after the socket's frame of a later change:
+// keep the newer of the two (by updated_at), as catchUp does.
 function storeNode(node) {
+  const held = nodes.get(node.id);
+  if (held && held.updated_at > node.updated_at) return;
   nodes.set(node.id, node);
   redraw();
 }
@@ -142,7 +146,19 @@ document.getElementById("launch-form").addEventListener("submit", async (event) 
 // --- Executions of the project ---------------------------------------------------------------
 const executionRows = document.getElementById("execution-rows");
 
+// Executions and DAG runs only move forward (pending, running, then finished). The runner may start
+// one before the page has the answer to its own launch or start, so the socket's "running" can
+// arrive first; the older "pending" answer must not undo it.
+function stage(status) {
+  return status === "pending" ? 0 : status === "running" ? 1 : 2;
+}
+
+const executionsShown = new Map();
+
 function showExecution(execution) {
+  const held = executionsShown.get(execution.id);
+  if (held && stage(held.status) > stage(execution.status)) return;
+  executionsShown.set(execution.id, execution);
   let row = executionRows.querySelector(`tr[data-execution="${execution.id}"]`);
   if (!row) {
     const node = nodes.get(execution.node_id);
@@ -162,6 +178,8 @@ function showExecution(execution) {
 const dagRuns = new Map();
 
 function showDagRun(run) {
+  const held = dagRuns.get(run.id);
+  if (held && stage(held.status) > stage(run.status)) return;
   dagRuns.set(run.id, run);
   const rows = document.getElementById("dag-run-rows");
   let row = rows.querySelector(`tr[data-dag-run="${run.id}"]`);

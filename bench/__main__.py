@@ -32,9 +32,9 @@ BENCHMARKS = {
     "agent_swarm": "bench.agent_swarm",
     "dag_run": "bench.dag_run",
     "console": "bench.console_pages",
-    "workers": "bench.workers",
     "overhead": "bench.overhead",
     "latency": "bench.latency",
+    "workers": "bench.workers",
 }
 
 

@@ -1,4 +1,4 @@
-"""Start real hub processes (``manage.py serve``) for end-to-end tests and benchmarks."""
+"""Start real hub processes (``manage.py serve``) for end-to-end tests; the bench has its own."""
 
 from __future__ import annotations
 
@@ -136,29 +136,3 @@ def running_hub(env: dict[str, str], *extra_args: str, api_key: str | None = Non
         yield hub
     finally:
         hub.stop()
-
-
-def child_pids(pid: int) -> list[int]:
-    """The processes ``pid`` started (Linux)."""
-    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    return [int(child) for child in text.split()]
-
-
-def serving_pid(client: socket.socket, pids: list[int]) -> int | None:
-    """Which of ``pids`` holds the server end of the TCP connection ``client`` (Linux, IPv4)."""
-    client_port = client.getsockname()[1]
-    server_port = client.getpeername()[1]
-    inode = None
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, remote = fields[1], fields[2]
-        if int(local.split(":")[1], 16) == server_port and int(remote.split(":")[1], 16) == client_port:
-            inode = fields[9]
-    for pid in pids:
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            try:
-                if os.readlink(fd) == f"socket:[{inode}]":
-                    return pid
-            except OSError:
-                continue  # closed meanwhile
-    return None

@@ -16,14 +16,13 @@ from typing import TypeVar
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
+from bench.processes import child_pids, serving_pid
 from tests.hub_processes import (
     REDIS_URL,
     HubProcess,
-    child_pids,
     manage,
     postgres_database,
     running_hub,
-    serving_pid,
 )
 from tests.test_hub_processes import migrated_env, next_event
 

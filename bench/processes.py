@@ -1,9 +1,9 @@
-"""Real ``manage.py serve`` processes for the benchmarks: environment, database, start, stop.
+"""Real ``manage.py serve`` processes: environment, database, start, stop.
 
-The bench keeps its own copy of this small machinery (the tests have theirs), so ``bench/`` runs
-from a checkout without the tests. ``BENCH_POSTGRES_ADMIN_DSN`` and ``BENCH_REDIS_URL`` name the
-servers of the PostgreSQL + Redis runs; ``BENCH_POSTGRES_PREFIX`` starts the names of the
-databases the bench creates (and drops).
+The bench's own, so ``bench/`` runs from a checkout without the tests; the end-to-end tests build
+on it too (``tests/hub_processes.py`` adds their per-worker Redis prefix and database names).
+``BENCH_POSTGRES_ADMIN_DSN`` and ``BENCH_REDIS_URL`` name the servers of the PostgreSQL + Redis
+runs; ``BENCH_POSTGRES_PREFIX`` starts the names of the databases the bench creates (and drops).
 """
 
 from __future__ import annotations
@@ -41,14 +41,14 @@ def manage(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.
     )
 
 
-def hub_env(data_dir: Path, **overrides: str) -> dict[str, str]:
+def hub_env(data_dir: Path, *, redis_prefix: str = REDIS_PREFIX, **overrides: str) -> dict[str, str]:
     """The environment of a hub process: its own data dir, nothing inherited from the caller's hub settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ORCHESTRA_", "DJANGO_"))}
     env.update(
         {
             "ORCHESTRA_DATA_DIR": str(data_dir),
             "ORCHESTRA_LOG_LEVEL": "WARNING",
-            "ORCHESTRA_REDIS_PREFIX": REDIS_PREFIX,
+            "ORCHESTRA_REDIS_PREFIX": redis_prefix,
             **overrides,
         }
     )
@@ -56,11 +56,11 @@ def hub_env(data_dir: Path, **overrides: str) -> dict[str, str]:
 
 
 @contextmanager
-def postgres_database() -> Iterator[str]:
-    """A fresh PostgreSQL database (the caller migrates it); dropped afterwards."""
+def postgres_database(prefix: str = DATABASE_PREFIX) -> Iterator[str]:
+    """A fresh PostgreSQL database named ``<prefix>_…`` (the caller migrates it); dropped afterwards."""
     import psycopg
 
-    name = f"{DATABASE_PREFIX}_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
@@ -72,9 +72,11 @@ def postgres_database() -> Iterator[str]:
 
 
 class HubProcess:
-    """One ``manage.py serve`` on a free port, healthy once the constructor returns."""
+    """One ``manage.py serve`` on a free port, healthy once the constructor returns. ``api_key`` is
+    sent with every request (for a hub with ``ORCHESTRA_TRUST_LOOPBACK=false``)."""
 
-    def __init__(self, env: dict[str, str], *extra_args: str) -> None:
+    def __init__(self, env: dict[str, str], *extra_args: str, api_key: str | None = None) -> None:
+        self.api_key = api_key
         self.port = free_port()
         self.env = env
         self.url = f"http://127.0.0.1:{self.port}"
@@ -90,7 +92,7 @@ class HubProcess:
         try:
             self.wait_until_healthy()
         except BaseException:
-            self.process.kill()
+            self.process.kill()  # nobody will stop a hub that never became healthy
             self.process.wait()
             raise
 
@@ -108,9 +110,10 @@ class HubProcess:
 
     def request(self, method: str, path: str, body: object = None) -> tuple[int, object]:
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(
-            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
-        )
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=10) as response:
                 raw = response.read()
@@ -126,6 +129,10 @@ class HubProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             raise
+
+    def output(self) -> str:
+        """Everything the process printed (read once it has stopped)."""
+        return self.process.stdout.read() if self.process.stdout else ""
 
 
 def child_pids(pid: int) -> list[int]:

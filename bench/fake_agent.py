@@ -1,4 +1,4 @@
-"""A tiny stand-in agent for ``agent_type: custom`` in the benchmarks: works a while, then answers.
+"""A tiny stand-in agent for ``agent_type: custom`` in the benchmarks and the tests: works a while, then answers.
 
 Usage: ``python fake_agent.py PROMPT``. A prompt that is a number is how many seconds to work;
 while working it prints a line every half second, so a test sees live output, then

@@ -107,7 +107,7 @@ def test_the_project_socket_of_serve_gets_node_events(tmp_path: Path) -> None:
 
 def test_runagents_beside_a_one_process_serve_reaches_its_clients(tmp_path: Path) -> None:
     """Embedded default (SQLite, in-memory layer): the runner's events travel through the outbox."""
-    agent = f"{sys.executable},{Path(__file__).parent / 'fake_agent.py'},{{prompt}}"
+    agent = f"{sys.executable},{ROOT / 'bench' / 'fake_agent.py'},{{prompt}}"
     env = migrated_env(tmp_path, ORCHESTRA_CUSTOM_AGENT_COMMAND=agent)
     with running_hub(env, *SERVE_ARGS) as hub:
         runner = subprocess.Popen([sys.executable, "manage.py", "runagents"], cwd=ROOT, env=env)

@@ -43,7 +43,7 @@ def start_console_hub(data_dir: Path) -> HubProcess:
     """A migrated one-process hub whose ``custom`` agent is the tests' fake agent, with a staff user."""
     env = hub_env(
         data_dir,
-        ORCHESTRA_CUSTOM_AGENT_COMMAND=f"{sys.executable},{ROOT / 'tests' / 'fake_agent.py'},{{prompt}}",
+        ORCHESTRA_CUSTOM_AGENT_COMMAND=f"{sys.executable},{ROOT / 'bench' / 'fake_agent.py'},{{prompt}}",
     )
     migrated = manage("migrate", "--noinput", env=env)
     assert migrated.returncode == 0, migrated.stderr

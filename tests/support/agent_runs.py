@@ -22,13 +22,13 @@ from tests.agent_env import offline_env
 from tests.fake_model_server import FakeModelServer
 
 ROOT = Path(__file__).resolve().parents[2]
-FAKE_AGENT = [sys.executable, str(ROOT / "tests" / "fake_agent.py")]
+FAKE_AGENT = [sys.executable, str(ROOT / "bench" / "fake_agent.py")]
 TEST_PASSTHROUGH = ["DISABLE_TELEMETRY", "DISABLE_ERROR_REPORTING", "NO_COLOR", "CI"]
 
 
 @pytest.fixture
 def fake_agent(settings: Any) -> list[str]:
-    """``agent_type: custom`` runs the tests' stand-in agent (``tests/fake_agent.py``)."""
+    """``agent_type: custom`` runs the stand-in agent the bench uses too (``bench/fake_agent.py``)."""
     settings.CUSTOM_AGENT_COMMAND = [*FAKE_AGENT, "{prompt}"]
     return settings.CUSTOM_AGENT_COMMAND
 

@@ -6,13 +6,10 @@ answer. Errors are the services' domain exceptions, turned into JSON by the one 
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from django.http import HttpResponseBase
-from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status, viewsets
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,28 +18,10 @@ from agents import selectors
 from agents import serializers as s
 from agents.services import dag_runs, executions, templates
 from agents.services import launch as launches
+from orchestra_site.api.viewsets import DatabaseIdViewSet, no_content
 from projects.serializers import ErrorSerializer
 
 ERR = OpenApiResponse(ErrorSerializer, description="`{detail}` naming the field or node")
-
-
-class DatabaseIdSchema(AutoSchema):
-    """Path ids are integers in the OpenAPI schema, as on the ``<dbid:>`` routes (the router's
-    regexes alone would read as strings)."""
-
-    def get_override_parameters(self) -> list[Any]:
-        ids = [OpenApiParameter(name, int, OpenApiParameter.PATH) for name in re.findall(r"{(\w+)}", self.path)]
-        return [*ids, *super().get_override_parameters()]
-
-
-class DatabaseIdViewSet(viewsets.ViewSet):
-    """A viewset whose actions receive the path's ids as ints: the router's patterns capture text,
-    and every capture in these routes is a database id (``DB_ID``)."""
-
-    schema = DatabaseIdSchema()
-
-    def dispatch(self, request: Any, *args: Any, **kwargs: str) -> HttpResponseBase:
-        return super().dispatch(request, *args, **{name: int(value) for name, value in kwargs.items()})
 
 
 def validated(serializer_class: type[serializers.Serializer], data: Any, *, partial: bool = False) -> dict[str, Any]:
@@ -53,10 +32,6 @@ def validated(serializer_class: type[serializers.Serializer], data: Any, *, part
 
 def created(data: Any) -> Response:
     return Response(data, status=status.HTTP_201_CREATED)
-
-
-def no_content() -> Response:
-    return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- Templates, steps and edges -----------------------------------------------------------------

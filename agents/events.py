@@ -13,6 +13,7 @@ from typing import Any
 from agents.models import DagRun, Execution, ExecutionStatus, StepRun
 from agents.selectors import attach_command
 from agents.serializers import DagRunSerializer, ExecutionSerializer, StepRunSerializer
+from orchestra_site.api.serializers import to_json
 from orchestra_site.realtime.events import broadcast_event, project_group
 
 EXECUTION_CREATED = "execution.created"
@@ -44,13 +45,13 @@ class StepRunUpdatedSerializer(StepRunSerializer):
 
 def send_execution_created(execution: Execution) -> None:
     broadcast_event(
-        project_group(execution.project_id), EXECUTION_CREATED, dict(ExecutionCreatedSerializer(execution).data)
+        project_group(execution.project_id), EXECUTION_CREATED, to_json(ExecutionCreatedSerializer, execution)
     )
 
 
 def send_execution_updated(execution: Execution) -> None:
     broadcast_event(
-        project_group(execution.project_id), EXECUTION_UPDATED, dict(ExecutionUpdatedSerializer(execution).data)
+        project_group(execution.project_id), EXECUTION_UPDATED, to_json(ExecutionUpdatedSerializer, execution)
     )
 
 
@@ -77,7 +78,7 @@ def send_step_run_updated(step_run: StepRun, *, project_id: int | None = None) -
     """``project_id`` saves a query when the caller knows it; otherwise it is read via the execution."""
     if project_id is None:
         project_id = Execution.objects.values_list("project_id", flat=True).get(pk=step_run.execution_id)
-    broadcast_event(project_group(project_id), STEP_RUN_UPDATED, dict(StepRunUpdatedSerializer(step_run).data))
+    broadcast_event(project_group(project_id), STEP_RUN_UPDATED, to_json(StepRunUpdatedSerializer, step_run))
 
 
 DAG_RUN_CREATED = "dag_run.created"
@@ -86,9 +87,9 @@ DAG_RUN_UPDATED = "dag_run.updated"
 
 def send_dag_run_created(dag_run: DagRun) -> None:
     """``dag_run.created`` with the whole run (the body ``POST /projects/{pid}/dag-runs`` answers)."""
-    broadcast_event(project_group(dag_run.project_id), DAG_RUN_CREATED, dict(DagRunSerializer(dag_run).data))
+    broadcast_event(project_group(dag_run.project_id), DAG_RUN_CREATED, to_json(DagRunSerializer, dag_run))
 
 
 def send_dag_run_updated(dag_run: DagRun) -> None:
     """``dag_run.updated`` with the whole run, after any of its nodes or its status moved."""
-    broadcast_event(project_group(dag_run.project_id), DAG_RUN_UPDATED, dict(DagRunSerializer(dag_run).data))
+    broadcast_event(project_group(dag_run.project_id), DAG_RUN_UPDATED, to_json(DagRunSerializer, dag_run))

@@ -6,9 +6,10 @@ are the serializers of ``projects.serializers``, so ``node.created`` is the node
 
 from __future__ import annotations
 
+from orchestra_site.api.serializers import to_json
 from orchestra_site.realtime.events import broadcast_event, project_group
 from projects.models import Node, Run
-from projects.serializers import NodeSerializer, RunEventSerializer, to_json
+from projects.serializers import NodeSerializer, RunEventSerializer
 
 NODE_CREATED = "node.created"
 NODE_UPDATED = "node.updated"

@@ -14,9 +14,10 @@ from typing import Any
 from django.db.models import QuerySet
 
 from orchestra_site.api.exceptions import NotFound
+from orchestra_site.api.serializers import to_json
 from projects.fields import iso
 from projects.models import Node, NodeEdge, Project, Run, Task
-from projects.serializers import GraphSerializer, NodeMetadataSerializer, to_json
+from projects.serializers import GraphSerializer, NodeMetadataSerializer
 
 __all__ = [
     "Edge",

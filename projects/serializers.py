@@ -6,8 +6,6 @@ checks real responses against the schema.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from functools import cache
 from typing import Any
 
 from django.db import models
@@ -26,27 +24,6 @@ from projects.fields import (
     UtcDateTimeField,
 )
 from projects.models import TITLE_MAX, AgentType, Node, NodeStatus, Project, Run, RunStatus, Task
-
-
-def to_json(serializer_class: type[serializers.Serializer], instance: Any) -> dict[str, Any]:
-    """``serializer_class(instance).data``, without building the serializer's fields on every call.
-
-    A ``ModelSerializer`` derives its fields from the model each time one is made (about a
-    millisecond for a node, against some microseconds to serialize it), and every node or run
-    change serializes a response and an event. So one instance per class is kept; its
-    ``to_representation`` holds no per-call state.
-    """
-    return _shared(serializer_class).to_representation(instance)
-
-
-def to_json_list(serializer_class: type[serializers.Serializer], instances: Iterable[Any]) -> list[dict[str, Any]]:
-    shared = _shared(serializer_class)
-    return [shared.to_representation(instance) for instance in instances]
-
-
-@cache
-def _shared(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
-    return serializer_class()
 
 
 def _text(**kwargs: Any) -> StrictCharField:

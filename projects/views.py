@@ -17,6 +17,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from orchestra_site.api.serializers import to_json, to_json_list
 from orchestra_site.api.viewsets import DatabaseIdViewSet, no_content
 from projects import selectors, services
 from projects.serializers import (
@@ -35,8 +36,6 @@ from projects.serializers import (
     TaskFilterSerializer,
     TaskInputSerializer,
     TaskSerializer,
-    to_json,
-    to_json_list,
 )
 
 ERR = OpenApiResponse(ErrorSerializer, description="`{detail}`")

@@ -67,12 +67,12 @@ def server_config(application: Callable[..., Awaitable[None]] | None = None) -> 
     return uvicorn.Config(
         application or get_default_application(),
         loop="uvloop",  # the event loop of the whole process, background work included
-        http="httptools",  # the C parser: the largest part of uvicorn's lead over daphne
+        http="httptools",  # the C HTTP parser (uvicorn's other one, h11, is pure Python)
         ws=WebSocketProtocol,
         interface="asgi3",
         # Channels' router answers no lifespan messages; "auto" would try and log that it failed.
         lifespan="off",
-        # daphne had no access log; a line per request is a large part of a small request's cost.
+        # daphne had none either: a log line per request costs every request and tells the hub nothing.
         access_log=False,
         # uvicorn trusts X-Forwarded-For/-Proto from 127.0.0.1 by default: any local process could
         # then rewrite the client address and scheme that loopback trust and the Host/Origin checks
@@ -86,8 +86,8 @@ def server_config(application: Callable[..., Awaitable[None]] | None = None) -> 
         ws_max_size=WEBSOCKET_MAX_MESSAGE,
         ws_ping_interval=WEBSOCKET_PING_INTERVAL,
         ws_ping_timeout=WEBSOCKET_PING_TIMEOUT,
-        # As daphne: no per-message compression. Its zlib state costs hundreds of KiB per socket,
-        # and each fanned-out frame would be compressed once per socket.
+        # As daphne: no per-message compression. Its zlib state would cost tens of KiB more per
+        # socket, and each fanned-out frame would be compressed once per socket.
         ws_per_message_deflate=False,
     )
 

@@ -21,6 +21,10 @@ writer task stays asleep:
   packet goes on the queue as before, and the writer, before it sends a packet, waits for a direct
   write still in progress. So each client gets its packets in the order they were sent: the
   Engine.IO open packet, the Socket.IO connect answer, the snapshot, then events;
+- without ever making the sender wait for one client: the sender is the fan-out loop over every
+  client of the process. If the ASGI server's send has to wait (a slow client's back-pressure, as
+  uvicorn applies it), the rest of that write runs in a task and the client's later packets queue
+  behind it, as they did behind the library's writer;
 - never for other packets: pings, the CLOSE packet and the upgrade's NOOP go through the queue,
   because the writer closes a WebSocket through which nothing came for ``ping_interval +
   ping_timeout`` (45 s): the 25 s pings must keep reaching it.
@@ -33,6 +37,7 @@ the queue with ``create_queue``, stops passing the socket's ``_websocket_handler
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine, Generator
 from typing import Any
 
 import engineio  # type: ignore[import-untyped]
@@ -73,6 +78,7 @@ class WriteThroughQueue(asyncio.Queue[Any]):
     holding = False  # the writer took packets and has not asked for more since
     writing = False  # a direct write is inside its ASGI send
     write_done: asyncio.Future[None] | None = None
+    finishing: asyncio.Task[None] | None = None  # a direct write the server made wait
 
     def bind(self, socket: Any, websocket: DirectWebSocket) -> None:
         self.socket, self.websocket = socket, websocket
@@ -97,26 +103,49 @@ class WriteThroughQueue(asyncio.Queue[Any]):
 
     async def put(self, item: Any) -> None:
         if self.writes_through(item):
-            await self.write_through(item)
+            self.write_through(item)
         else:
             await super().put(item)
 
-    async def write_through(self, pkt: engineio_packet.Packet) -> None:
+    def write_through(self, pkt: engineio_packet.Packet) -> None:
+        """Start the ASGI send here; if the server makes it wait (a slow client's back-pressure),
+        finish it in a task. The caller is the fan-out loop over every client of this process: it
+        must not wait for one client, as it never did when the library's writer tasks sent."""
+        self.writing = True
+        sending = self.send_or_close(pkt.encode())
+        try:
+            awaited = sending.send(None)
+        except StopIteration:  # the usual case: the server wrote (or buffered) it at once
+            self.written()
+            return
+        except BaseException:
+            self.written()
+            raise
+        self.finishing = asyncio.get_running_loop().create_task(self.finish(RestOf(sending, awaited)))
+
+    async def send_or_close(self, text: str) -> None:
         websocket = self.websocket
         assert websocket is not None
-        self.writing = True
         try:
-            await websocket.send(pkt.encode())
+            await websocket.send(text)
         except Exception:
             # What the library's writer does when a send fails: stop writing to this WebSocket
             # and close it. The writer itself ends when the reader sees the connection go.
             self.websocket = None
             await websocket.close()
+
+    async def finish(self, rest: RestOf) -> None:
+        try:
+            await rest
         finally:
-            self.writing = False
-            done, self.write_done = self.write_done, None
-            if done is not None and not done.done():
-                done.set_result(None)
+            self.finishing = None
+            self.written()
+
+    def written(self) -> None:
+        self.writing = False
+        done, self.write_done = self.write_done, None
+        if done is not None and not done.done():
+            done.set_result(None)
 
     async def get(self) -> Any:
         # The writer asks for more only once it has sent everything it took before.
@@ -132,6 +161,32 @@ class WriteThroughQueue(asyncio.Queue[Any]):
         item = super().get_nowait()
         self.holding = True
         return item
+
+
+class RestOf:
+    """The rest of a coroutine that suspended on its first step, awaitable (by a task) from there:
+    what ``await`` does with a coroutine, for one that was started by hand with ``send(None)``.
+    Whatever it awaited (a future, or a bare yield to the loop) is handed on to the task that
+    awaits this, and the task's results or exceptions go back into the coroutine."""
+
+    def __init__(self, coroutine: Coroutine[Any, Any, None], awaited: object) -> None:
+        self.coroutine, self.awaited = coroutine, awaited
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coroutine, awaited = self.coroutine, self.awaited
+        while True:
+            try:
+                value = yield awaited
+            except BaseException as exc:  # the task was cancelled, or the future failed
+                try:
+                    awaited = coroutine.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    awaited = coroutine.send(value)
+                except StopIteration:
+                    return
 
 
 class DirectEngineIOServer(engineio.AsyncServer):

@@ -29,6 +29,7 @@ class StandInServer:
         self.written: list[str] = []
         self.writers: list[asyncio.Task[Any] | None] = []
         self.yields = yields
+        self.gate: asyncio.Event | None = None  # while set to an unset event, sends wait (a stalled client)
         self.randomness = random.Random(11)
         self.incoming.put_nowait({"type": "websocket.connect"})
         scope = {
@@ -43,6 +44,8 @@ class StandInServer:
     async def send(self, message: dict[str, Any]) -> None:
         if message["type"] != "websocket.send":
             return
+        if self.gate is not None:
+            await self.gate.wait()
         for _ in range(self.randomness.randrange(8) if self.yields else 0):
             await asyncio.sleep(0)  # the bytes leave only after the loop has run other tasks
         self.written.append(message["text"])
@@ -51,6 +54,8 @@ class StandInServer:
     async def opened(self) -> str:
         await self.until_written(1)
         assert self.written[0].startswith("0{"), self.written
+        for _ in range(10):  # the writer task that wrote it goes back to waiting within a few turns
+            await asyncio.sleep(0)
         return str(json.loads(self.written[0][1:])["sid"])
 
     async def until_written(self, count: int) -> None:
@@ -106,6 +111,27 @@ async def test_concurrent_senders_messages_and_pings_are_written_in_the_order_th
     await asyncio.gather(*(sender(name) for name in "abcd"))
     await client.until_written(1 + len(sent))
     assert client.written[1:] == sent
-    direct = sum(writer is not None and writer.get_coro().__name__ == "sender" for writer in client.writers)
-    assert 0 < direct < len(sent)  # both paths were taken
+    # Both paths were taken: written by its sender (or the task finishing a direct write that had to
+    # wait), and by the library's writer task.
+    direct = sum(writer.get_coro().__name__ in ("sender", "finish") for writer in client.writers if writer)
+    assert 0 < direct < len(sent)
     await client.close()
+
+
+async def test_a_client_whose_sends_wait_holds_up_no_other_client_and_gets_its_messages_in_order() -> None:
+    server = DirectEngineIOServer(async_mode="asgi")
+    stalled, other = StandInServer(server, yields=False), StandInServer(server, yields=False)
+    stalled_sid, other_sid = await stalled.opened(), await other.opened()
+    stalled.gate = asyncio.Event()
+    expected = [f"4m{i}" for i in range(20)]
+    for i in range(20):  # as the fan-out loop does: one client after the other
+        await asyncio.wait_for(server.send(stalled_sid, f"m{i}"), 1)
+        await server.send(other_sid, f"m{i}")
+    assert other.written[1:] == expected
+    assert len(stalled.written) == 1  # only the open packet, written before the client stalled
+
+    stalled.gate.set()
+    await stalled.until_written(1 + len(expected))
+    assert stalled.written[1:] == expected
+    await stalled.close()
+    await other.close()

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs
 
 import socketio
 from channels.db import database_sync_to_async
+from engineio import packet as engineio_packet  # type: ignore[import-untyped]
 from socketio import packet as socketio_packet
 from socketio.exceptions import ConnectionRefusedError as SocketIOConnectionRefused
 
@@ -31,6 +32,7 @@ from orchestra_site.realtime.consumers import FrameSubscriber
 from orchestra_site.security.auth import principal_for
 from orchestra_site.security.hosts import host_allowed, origin_allowed
 from orchestration.session import OrchestrationSession
+from orchestration.socketio_direct import DirectEngineIOServer
 
 SOCKETIO_PATH = "/orchestration"
 NAMESPACE = "/"
@@ -52,7 +54,16 @@ def origin_accepted(origin: str, environ: dict[str, Any]) -> bool:
     return origin_allowed(origin=headers.get("origin"), host=headers.get("host"))
 
 
-server = socketio.AsyncServer(
+class HubSocketIOServer(socketio.AsyncServer):
+    """python-socketio's server on ``DirectEngineIOServer``: a message goes straight to an idle
+    client's WebSocket instead of waking a writer task per client (``socketio_direct``).
+    ``_engineio_server_class`` is how python-socketio 5.18 picks its Engine.IO server."""
+
+    def _engineio_server_class(self) -> type[DirectEngineIOServer]:
+        return DirectEngineIOServer
+
+
+server = HubSocketIOServer(
     async_mode="asgi",
     cors_allowed_origins=origin_accepted,
     # Events of one connection are handled one after the other, in the order the client sent them.
@@ -64,10 +75,15 @@ socketio_app = socketio.ASGIApp(server, socketio_path=None)
 
 
 @lru_cache(maxsize=512)
-def event_packet(frame_text: str) -> str:
-    """The Socket.IO EVENT packet of a ``{"event", "data"}`` frame, for the default namespace."""
+def event_packet(frame_text: str) -> engineio_packet.Packet:
+    """The Engine.IO MESSAGE carrying the Socket.IO EVENT of a ``{"event", "data"}`` frame (default
+    namespace). Built and encoded once per frame, not once per client: a ``Packet`` keeps its
+    encoding, and every client's send reuses it."""
     frame = json.loads(frame_text)
-    return str(socketio_packet.Packet(socketio_packet.EVENT, data=[frame["event"], frame["data"]]).encode())
+    event = socketio_packet.Packet(socketio_packet.EVENT, data=[frame["event"], frame["data"]])
+    message = engineio_packet.Packet(engineio_packet.MESSAGE, data=str(event.encode()))
+    message.encode()
+    return message
 
 
 class SocketIOSubscriber(FrameSubscriber):
@@ -80,7 +96,7 @@ class SocketIOSubscriber(FrameSubscriber):
         self.forget_key: Callable[[], None] = lambda: None
 
     async def send_text(self, text: str) -> None:
-        await server.eio.send(self.eio_sid, event_packet(text))
+        await server.eio.send_packet(self.eio_sid, event_packet(text))
 
     async def resync(self) -> None:
         await self.session.resync()

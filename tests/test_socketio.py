@@ -7,20 +7,25 @@ and updates made by other processes (SQLite outbox; PostgreSQL + Redis).
 
 from __future__ import annotations
 
+import asyncio
+import json
 import queue
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import socketio
+from websockets.asyncio.client import connect
 
 from tests.hub_processes import REDIS_URL, ROOT, HubProcess, hub_env, manage, postgres_database, running_hub
 
 pytestmark = pytest.mark.slow
 SERVE_ARGS = ("--no-runner",)
 CHECKS = 11
+ORDERED_CLIENTS, ORDERED_CHANGES = 30, 20  # changes per workspace; desired is at most 20
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +151,58 @@ def test_on_postgres_and_redis_a_change_on_one_serve_reaches_socketio_clients_of
                     "running": 0,
                     "desired": 5,
                 }
+
+
+async def socketio_packets_until(hub: HubProcess, last_desired: int) -> list[str]:
+    """Engine.IO over WebSocket as socket.io-client speaks it: every packet the client gets, until
+    an ``orchestration.global`` frame carries ``last_desired`` (pings are answered, not kept)."""
+    async with connect(hub.ws_url + "/orchestration/?EIO=4&transport=websocket", ping_interval=None) as ws:
+        packets = [str(await ws.recv())]
+        await ws.send("40" + json.dumps({"token": hub.api_key}))
+        while True:
+            packet = str(await asyncio.wait_for(ws.recv(), 30))
+            if packet == "2":
+                await ws.send("3")
+                continue
+            packets.append(packet)
+            if packet.startswith("42") and json.loads(packet[2:])[1].get("desired") == last_desired:
+                return packets
+
+
+def test_socketio_clients_connecting_during_changes_get_open_connect_snapshot_then_newer_events(
+    locked_hub: HubProcess,
+) -> None:
+    """The order a client relies on, whoever writes its packets (a message may go straight to an idle
+    socket, or through Engine.IO's queue and writer): the open packet, the connect answer, the
+    snapshot, then only events newer than it, versions strictly increasing, none missed at the end."""
+    paths = [f"/api/orchestration/workspace/%2Fordered%2F{name}/desired" for name in "ab"]
+    status, answer = locked_hub.request("PUT", paths[0], {"desired": 0})
+    assert status == 200 and isinstance(answer, dict)
+    last_total = answer["global"]["desired"] + ORDERED_CHANGES * len(paths)  # other tests' workspaces too
+
+    def change() -> None:
+        for path in paths:
+            for desired in range(1, ORDERED_CHANGES + 1):  # the global desired goes up by 1 each time
+                assert locked_hub.request("PUT", path, {"desired": desired})[0] == 200
+
+    async def clients() -> list[list[str]]:
+        changing = threading.Thread(target=change)
+        readers = []
+        for i in range(ORDERED_CLIENTS):
+            readers.append(asyncio.create_task(socketio_packets_until(locked_hub, last_total)))
+            if i == 2:
+                changing.start()  # most clients connect while the changes go out
+            await asyncio.sleep(0.01)
+        results = await asyncio.gather(*readers)
+        changing.join()
+        return results
+
+    for packets in asyncio.run(clients()):
+        assert packets[0].startswith("0{")
+        assert packets[1].startswith('40{"sid":')
+        frames = [json.loads(packet[2:]) for packet in packets[2:]]
+        assert all(packet.startswith("42") for packet in packets[2:]), packets
+        assert {name for name, _ in frames} == {"orchestration.global"}
+        versions = [data["version"] for _, data in frames]
+        assert versions == sorted(set(versions)), versions
+        assert frames[-1][1]["desired"] == last_total

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,16 +18,11 @@ from agents import selectors
 from agents import serializers as s
 from agents.services import dag_runs, executions, templates
 from agents.services import launch as launches
-from orchestra_site.api.viewsets import DatabaseIdViewSet, no_content
+from orchestra_site.api.serializers import to_json, to_json_list
+from orchestra_site.api.viewsets import DatabaseIdViewSet, no_content, validated
 from projects.serializers import ErrorSerializer
 
 ERR = OpenApiResponse(ErrorSerializer, description="`{detail}` naming the field or node")
-
-
-def validated(serializer_class: type[serializers.Serializer], data: Any, *, partial: bool = False) -> dict[str, Any]:
-    serializer = serializer_class(data=data, partial=partial)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def created(data: Any) -> Response:
@@ -42,7 +37,7 @@ class TemplateViewSet(DatabaseIdViewSet):
 
     @extend_schema(responses=s.TemplateSerializer(many=True), summary="Templates, newest first (no steps)")
     def list(self, request: Request) -> Response:
-        return Response(s.TemplateSerializer(selectors.template_list(), many=True).data)
+        return Response(to_json_list(s.TemplateSerializer, selectors.template_list()))
 
     @extend_schema(
         request=s.TemplateInputSerializer,
@@ -50,7 +45,7 @@ class TemplateViewSet(DatabaseIdViewSet):
         summary="Create a template with its steps; edges are zero-based indices into steps",
     )
     def create(self, request: Request) -> Response:
-        data = validated(s.TemplateInputSerializer, request.data)
+        data = validated(s.TemplateInputSerializer(data=request.data))
         template = templates.template_create(
             name=data["name"],
             description=data.get("description"),
@@ -58,19 +53,19 @@ class TemplateViewSet(DatabaseIdViewSet):
             steps=data.get("steps", []),
             edges=[(edge["parent_id"], edge["child_id"]) for edge in data.get("edges", [])],
         )
-        return created(s.TemplateWithStepsSerializer(template).data)
+        return created(to_json(s.TemplateWithStepsSerializer, template))
 
     @extend_schema(responses=s.TemplateWithStepsSerializer)
     def retrieve(self, request: Request, tid: int) -> Response:
-        return Response(s.TemplateWithStepsSerializer(selectors.template_get(tid)).data)
+        return Response(to_json(s.TemplateWithStepsSerializer, selectors.template_get(tid)))
 
     @extend_schema(
         request=s.TemplateInputSerializer, responses=s.TemplateSerializer, summary="Partial update (no steps)"
     )
     def partial_update(self, request: Request, tid: int) -> Response:
-        changes = validated(s.TemplateInputSerializer, request.data, partial=True)
+        changes = validated(s.TemplateInputSerializer(data=request.data, partial=True))
         template = templates.template_update(template_id=tid, changes=changes)  # type: ignore[arg-type]
-        return Response(s.TemplateSerializer(template).data)
+        return Response(to_json(s.TemplateSerializer, template))
 
     @extend_schema(responses={204: None}, summary="Delete with its steps and edges; executions are detached")
     def destroy(self, request: Request, tid: int) -> Response:
@@ -80,16 +75,16 @@ class TemplateViewSet(DatabaseIdViewSet):
     @extend_schema(request=s.StepEdgeSerializer, responses={201: s.StepEdgeSerializer})
     @action(detail=True, methods=["post"], url_path="edges", url_name="agent-step-edges")
     def edges(self, request: Request, tid: int) -> Response:
-        data = validated(s.StepEdgeSerializer, request.data)
+        data = validated(s.StepEdgeSerializer(data=request.data))
         edge = templates.edge_create(template_id=tid, parent_id=data["parent_id"], child_id=data["child_id"])
-        return created(s.StepEdgeSerializer(edge).data)
+        return created(to_json(s.StepEdgeSerializer, edge))
 
     @extend_schema(
         request=s.StepEdgeSerializer, responses={204: None}, summary="Delete an edge named in the JSON body; idempotent"
     )
     @edges.mapping.delete
     def edge_delete(self, request: Request, tid: int) -> Response:
-        data = validated(s.StepEdgeSerializer, request.data)
+        data = validated(s.StepEdgeSerializer(data=request.data))
         templates.edge_delete(template_id=tid, parent_id=data["parent_id"], child_id=data["child_id"])
         return no_content()
 
@@ -101,9 +96,9 @@ class StepViewSet(DatabaseIdViewSet):
 
     @extend_schema(request=s.StepInputSerializer, responses={201: s.StepSerializer})
     def create(self, request: Request, tid: int) -> Response:
-        fields = validated(s.StepInputSerializer, request.data)
+        fields = validated(s.StepInputSerializer(data=request.data))
         step = templates.step_create(template_id=tid, fields=fields)  # type: ignore[arg-type]
-        return created(s.StepSerializer(step).data)
+        return created(to_json(s.StepSerializer, step))
 
     @extend_schema(
         request=s.StepInputSerializer,
@@ -111,9 +106,9 @@ class StepViewSet(DatabaseIdViewSet):
         summary="Partial update; read-only keys (ids, parent_ids, child_ids, timestamps) are ignored",
     )
     def partial_update(self, request: Request, tid: int, sid: int) -> Response:
-        changes = validated(s.StepInputSerializer, request.data, partial=True)
+        changes = validated(s.StepInputSerializer(data=request.data, partial=True))
         step = templates.step_update(template_id=tid, step_id=sid, changes=changes)  # type: ignore[arg-type]
-        return Response(s.StepSerializer(step).data)
+        return Response(to_json(s.StepSerializer, step))
 
     @extend_schema(responses={204: None}, summary="Delete the step and every edge touching it")
     def destroy(self, request: Request, tid: int, sid: int) -> Response:
@@ -133,8 +128,8 @@ class ExecutionViewSet(DatabaseIdViewSet):
         parameters=[s.ExecutionFilterSerializer], responses=s.ExecutionSerializer(many=True), summary="Newest first"
     )
     def list(self, request: Request, pid: int) -> Response:
-        filters = validated(s.ExecutionFilterSerializer, request.query_params)
-        return Response(s.ExecutionSerializer(selectors.execution_list(project_id=pid, **filters), many=True).data)
+        filters = validated(s.ExecutionFilterSerializer(data=request.query_params))
+        return Response(to_json_list(s.ExecutionSerializer, selectors.execution_list(project_id=pid, **filters)))
 
     @extend_schema(
         request=s.ExecutionCreateSerializer,
@@ -142,39 +137,39 @@ class ExecutionViewSet(DatabaseIdViewSet):
         summary="Store an execution and its step runs; nothing is started",
     )
     def create(self, request: Request, pid: int) -> Response:
-        data = validated(s.ExecutionCreateSerializer, request.data)
+        data = validated(s.ExecutionCreateSerializer(data=request.data))
         execution = executions.execution_create(project_id=pid, **data)
-        return created(s.ExecutionWithStepRunsSerializer(execution).data)
+        return created(to_json(s.ExecutionWithStepRunsSerializer, execution))
 
     @extend_schema(responses=s.ExecutionWithStepRunsSerializer)
     def retrieve(self, request: Request, pid: int, eid: int) -> Response:
         execution = selectors.execution_get(project_id=pid, execution_id=eid)
-        return Response(s.ExecutionWithStepRunsSerializer(execution).data)
+        return Response(to_json(s.ExecutionWithStepRunsSerializer, execution))
 
     @extend_schema(request=s.ExecutionInputSerializer, responses=s.ExecutionSerializer)
     def partial_update(self, request: Request, pid: int, eid: int) -> Response:
-        changes = validated(s.ExecutionInputSerializer, request.data, partial=True)
+        changes = validated(s.ExecutionInputSerializer(data=request.data, partial=True))
         execution = executions.execution_update(project_id=pid, execution_id=eid, changes=changes)  # type: ignore[arg-type]
-        return Response(s.ExecutionSerializer(execution).data)
+        return Response(to_json(s.ExecutionSerializer, execution))
 
     @extend_schema(request=None, responses=s.ExecutionSerializer, summary="Cancel; active step runs become skipped")
     @action(detail=True, methods=["post"], url_name="execution-cancel")
     def cancel(self, request: Request, pid: int, eid: int) -> Response:
         execution = executions.execution_cancel(project_id=pid, execution_id=eid)
-        return Response(s.ExecutionSerializer(execution).data)
+        return Response(to_json(s.ExecutionSerializer, execution))
 
     @extend_schema(responses=s.AttachCommandSerializer, summary="A shell command that follows the execution live")
     @action(detail=True, methods=["get"], url_path="attach-command", url_name="execution-attach-command")
     def attach_command(self, request: Request, pid: int, eid: int) -> Response:
         command = selectors.execution_attach_command(project_id=pid, execution_id=eid)
-        return Response(s.AttachCommandSerializer(command).data)
+        return Response(to_json(s.AttachCommandSerializer, command))
 
     @extend_schema(parameters=[s.LogQuerySerializer], responses=s.LogPageSerializer)
     @action(detail=True, methods=["get"], url_name="execution-log")
     def log(self, request: Request, pid: int, eid: int) -> Response:
         """The stored output, page by page."""
-        query = validated(s.LogQuerySerializer, request.query_params)
-        return Response(s.LogPageSerializer(selectors.log_page(project_id=pid, execution_id=eid, **query)).data)
+        query = validated(s.LogQuerySerializer(data=request.query_params))
+        return Response(to_json(s.LogPageSerializer, selectors.log_page(project_id=pid, execution_id=eid, **query)))
 
 
 class StepRunViewSet(DatabaseIdViewSet):
@@ -184,14 +179,14 @@ class StepRunViewSet(DatabaseIdViewSet):
 
     @extend_schema(request=s.StepRunInputSerializer, responses=s.StepRunSerializer)
     def partial_update(self, request: Request, pid: int, eid: int, srid: int) -> Response:
-        changes = validated(s.StepRunInputSerializer, request.data, partial=True)
+        changes = validated(s.StepRunInputSerializer(data=request.data, partial=True))
         step_run = executions.step_run_update(
             project_id=pid,
             execution_id=eid,
             step_run_id=srid,
             changes=changes,  # type: ignore[arg-type]
         )
-        return Response(s.StepRunSerializer(step_run).data)
+        return Response(to_json(s.StepRunSerializer, step_run))
 
 
 # --- Launch -------------------------------------------------------------------------------------
@@ -209,11 +204,11 @@ class LaunchViewSet(DatabaseIdViewSet):
     )
     @action(detail=True, methods=["post"], url_name="launch-preview")
     def preview(self, request: Request, pid: int, nid: int) -> Response:
-        data = validated(s.LaunchSerializer, request.data)
+        data = validated(s.LaunchSerializer(data=request.data))
         preview = launches.launch_preview(
             project_id=pid, node_id=nid, template_id=data["template_id"], context=data["context"]
         )
-        return Response(s.LaunchPreviewSerializer(preview).data)
+        return Response(to_json(s.LaunchPreviewSerializer, preview))
 
     @extend_schema(
         request=s.LaunchSerializer,
@@ -222,9 +217,9 @@ class LaunchViewSet(DatabaseIdViewSet):
     )
     @action(detail=True, methods=["post"], url_name="launch")
     def launch(self, request: Request, pid: int, nid: int) -> Response:
-        data = validated(s.LaunchSerializer, request.data)
+        data = validated(s.LaunchSerializer(data=request.data))
         execution = launches.launch(project_id=pid, node_id=nid, **data)
-        return created(s.ExecutionWithStepRunsSerializer(execution).data)
+        return created(to_json(s.ExecutionWithStepRunsSerializer, execution))
 
 
 class FlatViewSet(DatabaseIdViewSet):
@@ -239,8 +234,8 @@ class FlatViewSet(DatabaseIdViewSet):
     )
     @action(detail=False, methods=["get"], url_path="executions", url_name="execution-index")
     def execution_index(self, request: Request) -> Response:
-        filters = validated(s.ExecutionIndexFilterSerializer, request.query_params.dict())
-        return Response(s.ExecutionSerializer(selectors.execution_index(**filters), many=True).data)
+        filters = validated(s.ExecutionIndexFilterSerializer(data=request.query_params.dict()))
+        return Response(to_json_list(s.ExecutionSerializer, selectors.execution_index(**filters)))
 
     @extend_schema(
         request=s.LaunchByBodySerializer,
@@ -249,8 +244,8 @@ class FlatViewSet(DatabaseIdViewSet):
     )
     @action(detail=False, methods=["post"], url_path="launch", url_name="launch-by-body")
     def launch_by_body(self, request: Request) -> Response:
-        data = validated(s.LaunchByBodySerializer, request.data)
-        return created(s.ExecutionWithStepRunsSerializer(launches.launch(**data)).data)
+        data = validated(s.LaunchByBodySerializer(data=request.data))
+        return created(to_json(s.ExecutionWithStepRunsSerializer, launches.launch(**data)))
 
 
 # --- DAG runs -----------------------------------------------------------------------------------
@@ -265,7 +260,7 @@ class DagRunViewSet(DatabaseIdViewSet):
         responses={200: s.DagRunSerializer(many=True), 404: ERR}, summary="The project's DAG runs, newest first"
     )
     def list(self, request: Request, pid: int) -> Response:
-        return Response(s.DagRunSerializer(selectors.dag_run_list(project_id=pid), many=True).data)
+        return Response(to_json_list(s.DagRunSerializer, selectors.dag_run_list(project_id=pid)))
 
     @extend_schema(
         request=s.DagRunInputSerializer,
@@ -273,12 +268,12 @@ class DagRunViewSet(DatabaseIdViewSet):
         summary="Run the nodes in dependency order, retrying failures; the runners take it from here",
     )
     def create(self, request: Request, pid: int) -> Response:
-        data = validated(s.DagRunInputSerializer, request.data)
-        return created(s.DagRunSerializer(dag_runs.dag_run_create(project_id=pid, **data)).data)
+        data = validated(s.DagRunInputSerializer(data=request.data))
+        return created(to_json(s.DagRunSerializer, dag_runs.dag_run_create(project_id=pid, **data)))
 
     @extend_schema(responses={200: s.DagRunSerializer, 404: ERR})
     def retrieve(self, request: Request, pid: int, rid: int) -> Response:
-        return Response(s.DagRunSerializer(selectors.dag_run_get(project_id=pid, dag_run_id=rid)).data)
+        return Response(to_json(s.DagRunSerializer, selectors.dag_run_get(project_id=pid, dag_run_id=rid)))
 
     @extend_schema(
         request=None,
@@ -287,4 +282,4 @@ class DagRunViewSet(DatabaseIdViewSet):
     )
     @action(detail=True, methods=["post"], url_name="dag-run-cancel")
     def cancel(self, request: Request, pid: int, rid: int) -> Response:
-        return Response(s.DagRunSerializer(dag_runs.dag_run_cancel(project_id=pid, dag_run_id=rid)).data)
+        return Response(to_json(s.DagRunSerializer, dag_runs.dag_run_cancel(project_id=pid, dag_run_id=rid)))

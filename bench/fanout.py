@@ -116,7 +116,7 @@ async def open_socketio_clients(hub: BenchHub, count: int, state: Round) -> list
 
 
 async def retried(open_one: Callable[[], Awaitable[Client]]) -> Client:
-    """daphne drops a handshake not done in 5 s, which a busy machine sometimes is: try again. The
+    """A handshake can fail on a busy machine (daphne dropped those not done in 5 s): try again. The
     connect time is not what is measured; the probe round then finds any socket that is not live."""
     for attempt in range(CONNECT_ATTEMPTS):
         try:
@@ -306,12 +306,14 @@ def run() -> Section:
         "Twisted's stock TCP writes, each socket's frame was buffered, the socket registered for writability "
         "(an epoll_ctl), written from a later callback and unregistered (another epoll_ctl): that path took "
         "more of serve's samples than the Python of the fan-out itself, and Channels' session wrapper looked "
-        "at the session on every frame. serve now sends at once when nothing is queued "
-        "(orchestra_site/realtime/write_through.py) and WebSockets skip the session wrapper; serve's CPU per "
+        "at the session on every frame. serve then sent at once when nothing was queued (a write-through for "
+        "Twisted, gone with daphne: uvloop's transports do it themselves) and WebSockets skip the session "
+        "wrapper; serve's CPU per "
         "round fell by a third or more (interleaved A/B on a busy machine: 77 to 92 ms before, 54 ms after, "
         "at 1000 raw sockets; 254 ms before, 135 ms after, at 1000 Socket.IO ones). What is left per socket: "
         "the send() system call (the largest part), "
-        "autobahn's framing, daphne's reply dispatch, and the consumer's version filter. In the bench, the "
+        "the server's framing and reply dispatch (autobahn's and daphne's then), and the consumer's version "
+        "filter. In the bench, the "
         "websockets library and asyncio's 256 KiB read buffer cost 0.2 of a core for 1000 clients; the lean "
         "client costs about 0.05. On a busy machine most of a round is the PUT itself waiting for a core.",
         f"Socket.IO rows: the raw clients are closed, then {SOCKETIO_COUNT} Socket.IO clients connect to the same "

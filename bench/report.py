@@ -118,11 +118,20 @@ only ratios from interleaved runs are given; `make bench` on a quiet machine giv
   a request. With the hub itself on SQLite (the one-hop handler under both, one keep-alive client,
   three alternating rounds on a quiet machine, medians) uvicorn answered `GET /health` 1,026 a
   second against daphne's 749 (1.37x) and `PUT …/desired` 743 against 576 (1.29x). Once the hops
-  are gone, daphne is the largest part of what is left for small requests. `serve` still runs
-  daphne: moving it to another server means porting what `serve` does through Twisted (background
-  tasks on its reactor, the workers' inherited sockets, the write-through for fan-out, the clean
-  stop, the 1009 close with a reason for an oversized WebSocket message) and running every socket
-  suite under it; that port is the next step for the overhead target.
+  are gone, daphne is the largest part of what is left for small requests, so `serve` now runs
+  uvicorn (`orchestra_site/asgi_server.py`; `runserver` keeps daphne). Measured after the move,
+  daphne's `serve` against uvicorn's in alternating runs on a busy machine (load average 4 to 8,
+  two runs of each, served figures): `GET /health` 218 against 416 a second (1.9x),
+  `PUT …/desired` 131 against 221 (1.3x and 2.1x), `POST …/nodes` 79 against 106 (1.2x and 1.5x),
+  the 200-node graph 33 against 38 (1.4x and 0.8x: it is spent building JSON), one keep-alive
+  client; 16 clients on the in-memory layer, 176 against 254 PUTs a second, p99 365 against 246
+  ms; on PostgreSQL + Redis, 70 against 91, p99 502 against 389 ms; a fan-out to 1000 raw sockets,
+  56 to 68 ms of `serve`'s CPU a round against 48 to 49, and to 1000 Socket.IO ones 198 to 214
+  against 138 to 146 (p99 1.0 to 1.2 s against 0.4 to 0.5 s at that load); 10 000 idle sockets,
+  32.4 KiB each against 30.9 raw and 43.4 against 41.4 Socket.IO. Under uvicorn the WebSocket
+  protocol is the websockets library's sans-I/O one: wsproto's was about as lean (29.9 KiB a
+  socket, 47 to 52 ms a round) and websockets' asyncio one heavier (38.8 KiB, 64 to 66 ms); the
+  sans-I/O one also refuses an oversized frame from its header, before reading it.
 - **Queries.** A desired change, a running report, a reserved or released slot and a node
   creation (with its parents) are each at most five queries on both databases (`BEGIN` and `COMMIT` included), with
   one outbox INSERT per change on the in-memory layer; asserted in the query-budget tests.

@@ -320,5 +320,10 @@ LOGGING = {
         "handlers": ["console"],
         "level": _choice("ORCHESTRA_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
     },
-    "loggers": {"django.channels.server": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
+    # The servers' own info lines (each started process, each accepted socket) are noise here.
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+        "uvicorn": {"level": "WARNING"},
+    },
 }

@@ -4,8 +4,8 @@ The parent binds one listening socket per worker, all on the port (``SO_REUSEPOR
 spreads new connections over them), and starts each worker with ``serve --worker-fd FD``, which
 serves its inherited socket. The parent keeps the sockets open, so a worker's replacement serves
 the same socket, connections waiting in its queue included. (One shared socket spread connections
-badly: daphne's accept loop takes every waiting connection at once, so a burst of clients landed
-on one worker.) The parent itself answers no request: it runs what a hub does once (the heartbeat, the prune, the
+badly: the server's accept loop takes every waiting connection at once, so a burst of clients
+landed on one worker.) The parent itself answers no request: it runs what a hub does once (the heartbeat, the prune, the
 runner, the outbox relay), restarts a worker that dies and, on SIGTERM or SIGINT, stops them all.
 
 Events: a worker delivers its own events to its own sockets as a one-process hub does. With Redis
@@ -30,6 +30,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 
+from orchestra_site.asgi_server import LISTEN_BACKLOG
 from orchestra_site.realtime.events import PROCESS_ID, bind_event_loop
 from orchestra_site.realtime.relay import OutboxRow
 
@@ -45,41 +46,38 @@ CRASH_WINDOW = 60.0
 
 
 def listen(host: str, port: int, count: int) -> list[socket.socket]:
-    """``count`` listening sockets on ``host:port``, inheritable by the workers.
+    """``count`` listening sockets on ``host:port``, inheritable by the workers (one for a
+    one-process hub, bound the same way).
 
-    IPv4 only: daphne adopts an inherited socket through Twisted's ``fd:`` endpoint, which takes
-    no address family but IPv4's. The port is first checked free with a plain socket: another
-    hub (or anything else) already there is an error, not a process sharing its connections.
+    IPv4 unless the host is an IPv6 address, as daphne bound it (``localhost`` is 127.0.0.1, where
+    loopback trust expects its clients). The port is first checked free with a plain socket:
+    another hub (or anything else) already there is an error, not a process sharing its connections.
     """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        infos = socket.getaddrinfo(host or None, port, socket.AF_INET, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+        infos = socket.getaddrinfo(host or None, port, family, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
     except socket.gaierror as error:
-        message = f"{error.strerror} (with more than one worker, the host must be an IPv4 address or name)"
-        raise OSError(message) from None
+        raise OSError(error.strerror) from None
     address = infos[0][4]
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind(address)
     sockets: list[socket.socket] = []
     try:
         for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock = socket.socket(family, socket.SOCK_STREAM)
             sockets.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            if count > 1:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             sock.bind(address)
-            sock.listen(socket.SOMAXCONN)
-            sock.set_inheritable(True)
+            sock.listen(LISTEN_BACKLOG)
+            sock.set_inheritable(count > 1)
     except OSError:
         for sock in sockets:
             sock.close()
         raise
     return sockets
-
-
-def fd_endpoint(fd: int) -> str:
-    """The Twisted endpoint of the inherited listening socket (one of daphne's ``endpoints``)."""
-    return f"fd:fileno={fd}"
 
 
 class Worker:

@@ -7,18 +7,16 @@ missing object is the service's or selector's ``NotFound``; when the input is al
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from orchestra_site.api.serializers import to_json, to_json_list
-from orchestra_site.api.viewsets import DatabaseIdViewSet, no_content
+from orchestra_site.api.viewsets import DatabaseIdViewSet, no_content, validated
 from projects import selectors, services
 from projects.serializers import (
     ErrorSerializer,
@@ -41,18 +39,6 @@ from projects.serializers import (
 ERR = OpenApiResponse(ErrorSerializer, description="`{detail}`")
 ERRORS = {400: ERR, 404: ERR}
 DELETED = {204: OpenApiResponse(description="Deleted; empty body."), 404: ERR}
-
-
-def validated(serializer: serializers.Serializer, *, exists: Callable[[], object] | None = None) -> dict[str, Any]:
-    """Validated data, or a 400 whose string ``detail`` names the field (the shared handler).
-
-    ``exists`` raises ``NotFound`` for a missing parent, which answers before the 400.
-    """
-    if not serializer.is_valid():
-        if exists is not None:
-            exists()
-        raise ValidationError(serializer.errors)
-    return dict(serializer.validated_data)
 
 
 def query(serializer_class: type[serializers.Serializer], request: Request, **kwargs: Any) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """What every app's viewsets share: path ids that arrive as ints and are integers in the schema,
-and the empty answer of a delete.
+validated input, and the empty answer of a delete.
 
 A router's patterns capture text; every capture in the hub's routes is a database id (``DB_ID``,
 ``orchestra_site/api/routers.py``), so ``DatabaseIdViewSet`` hands its actions ints, and its schema
@@ -9,12 +9,14 @@ types them as integers, as the ``<dbid:>`` converter does for a plain ``path()``
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpResponseBase
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework import status, viewsets
+from rest_framework import serializers, status, viewsets
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 
@@ -38,3 +40,16 @@ class DatabaseIdViewSet(viewsets.ViewSet):
 
 def no_content() -> Response:
     return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def validated(serializer: serializers.Serializer, *, exists: Callable[[], object] | None = None) -> dict[str, Any]:
+    """Validated data, or a 400 whose string ``detail`` names the field (the shared handler).
+
+    ``exists`` raises ``NotFound`` for a missing parent, which answers before the 400; it is called
+    only on that error path, so a good request reads the parent once.
+    """
+    if not serializer.is_valid():
+        if exists is not None:
+            exists()
+        raise ValidationError(serializer.errors)
+    return dict(serializer.validated_data)

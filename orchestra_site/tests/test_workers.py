@@ -43,8 +43,29 @@ def test_the_workers_sockets_share_one_port_and_a_taken_port_is_refused(sockets:
     assert all(sock.get_inheritable() for sock in sockets)
     with pytest.raises(OSError, match="in use"):
         listen("127.0.0.1", port, 2)
-    with pytest.raises(OSError, match="IPv4"):
-        listen("::1", port, 2)
+
+
+def test_a_one_process_hub_gets_one_socket_that_its_children_do_not_inherit() -> None:
+    [sock] = listen("localhost", 0, 1)
+    with sock:
+        assert sock.family == socket.AF_INET  # localhost is 127.0.0.1, where loopback trust looks
+        assert not sock.get_inheritable()
+        assert not sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT)
+
+
+def test_workers_listen_on_an_ipv6_address_too() -> None:
+    try:
+        opened = listen("::1", 0, 1)
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    port = opened[0].getsockname()[1]
+    opened[0].close()
+    opened = listen("::1", port, 2)
+    try:
+        assert [sock.getsockname()[:2] for sock in opened] == [("::1", port)] * 2
+    finally:
+        for sock in opened:
+            sock.close()
 
 
 async def test_rows_reach_every_worker_in_order_as_json_lines(sockets: list[socket.socket], tmp_path: Path) -> None:

@@ -1,10 +1,11 @@
 """``manage.py serve``: the whole hub.
 
-HTTP API, WebSockets (daphne), the outbox relay (in-memory layer only), the periodic workspace
-cleanup, the heartbeat and the agent runner, on ``ORCHESTRA_HOST:ORCHESTRA_PORT``, in one process;
-with ``--workers N`` (or ``ORCHESTRA_WORKERS``) N worker processes answer on that port and this
-process runs the rest once (``orchestra_site.workers``). SIGTERM and SIGINT stop it cleanly:
-background work stops, then daphne closes its connections.
+HTTP API, WebSockets (uvicorn: ``orchestra_site.asgi_server``), the outbox relay (in-memory layer
+only), the periodic workspace cleanup, the heartbeat and the agent runner, on
+``ORCHESTRA_HOST:ORCHESTRA_PORT``, in one process and on one uvloop event loop; with ``--workers N``
+(or ``ORCHESTRA_WORKERS``) N worker processes answer on that port and this process runs the rest
+once (``orchestra_site.workers``). SIGTERM and SIGINT stop it cleanly: background work stops, then
+the server closes its connections.
 """
 
 from __future__ import annotations
@@ -12,39 +13,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
 import socket
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
-# daphne.server installs Twisted's asyncio reactor; it must be imported before anything Twisted.
-import daphne.server
+import uvloop
 from channels.db import database_sync_to_async
-from channels.routing import get_default_application
-from daphne.endpoints import build_endpoint_description_strings
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from twisted.internet import defer
-from twisted.internet import reactor as twisted_reactor
 
 from orchestra_site import services as site_services
+from orchestra_site.asgi_server import HubServer, server_config
 from orchestra_site.models import HubProcess
 from orchestra_site.preflight import preflight
 from orchestra_site.realtime.events import bind_event_loop, layer_is_shared
 from orchestra_site.realtime.relay import OutboxRelay
-from orchestra_site.realtime.write_through import install as install_write_through
-from orchestra_site.workers import WorkerPool, fd_endpoint, listen, relay_from_parent
+from orchestra_site.workers import WorkerPool, listen, relay_from_parent
 from orchestration.services import workspaces_prune, workspaces_reset_running
 
 logger = logging.getLogger("orchestra.serve")
 # How long the parent of ``--workers N`` waits for its workers to close their connections.
 WORKER_STOP_TIMEOUT = 15.0
-
-# Twisted declares the reactor by its zope interfaces, whose methods mypy reads with one argument
-# too few (``self``); the reactor is used as the object it is.
-reactor: Any = twisted_reactor
 
 
 class Command(BaseCommand):
@@ -82,21 +73,19 @@ class Command(BaseCommand):
         if not 1 <= count <= 64:
             raise CommandError(f"--workers {count} is not valid: an integer from 1 to 64.")
         preflight(write=self.stdout.write)
-        sockets: list[socket.socket] = []
-        if count > 1:
-            try:
-                sockets = listen(self.host, self.port, count)
-            except OSError as error:
-                raise CommandError(f"cannot listen on {self.host}:{self.port}: {error.strerror or error}") from None
+        try:
+            sockets = listen(self.host, self.port, count)
+        except OSError as error:
+            raise CommandError(f"cannot listen on {self.host}:{self.port}: {error.strerror or error}") from None
         self.process = site_services.hub_process_register(kind=HubProcess.KIND_SERVE)
         failure = None
         try:
             self.publish_workspace_roots()
             self.reconcile_after_restart()
-            if sockets:
+            if count > 1:
                 failure = asyncio.run(self.supervise(sockets))
             else:
-                self.serve_here()
+                run_on_uvloop(self.serve(sockets[0], self.start_background, self.ready))
         finally:
             for sock in sockets:
                 sock.close()
@@ -105,30 +94,23 @@ class Command(BaseCommand):
             raise CommandError(failure)
         self.stdout.write("Orchestra hub stopped.")
 
-    def daphne_server(self, endpoints: list[str], ready: Callable[[], None] | None) -> daphne.server.Server:
-        # Sockets send at once when nothing is queued, instead of on the reactor's next turn.
-        install_write_through()
-        server = daphne.server.Server(
-            application=get_default_application(),
-            endpoints=endpoints,
-            signal_handlers=True,
-            action_logger=None,
-            ready_callable=ready,
-            websocket_timeout=-1,  # keep sockets open for as long as clients stay
-            # Thousands of clients connecting at once (a restart) need more than daphne's 5 s handshake.
-            websocket_handshake_timeout=20,
-        )
-        # A message over the size limit is answered with a close frame 1009 and a reason, not a
-        # dropped TCP connection (autobahn's default), so the client can tell what happened.
-        reactor.callWhenRunning(lambda: server.ws_factory.setProtocolOptions(failByDrop=False))
-        return server
-
-    def serve_here(self) -> None:
-        """One process: daphne, and beside it on its event loop everything else."""
-        server = self.daphne_server(build_endpoint_description_strings(host=self.host, port=self.port), self.ready)
-        reactor.callWhenRunning(self.start_background)
-        reactor.addSystemEventTrigger("before", "shutdown", self.stop_background)
-        server.run()
+    async def serve(self, sock: socket.socket, start: Callable[[], None], ready: Callable[[], None] | None) -> None:
+        """uvicorn on ``sock`` and, beside it on this event loop, what ``start`` starts, until
+        SIGTERM or SIGINT: then that work stops first, and the server closes its connections after."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.stop.set)
+        bind_event_loop(loop)
+        start()
+        server = HubServer(server_config(), ready=ready)
+        serving = asyncio.ensure_future(server.serve(sockets=[sock]))
+        stopped = asyncio.ensure_future(self.stop.wait())
+        await asyncio.wait({serving, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        self.stop.set()
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=settings.CANCEL_GRACE + 5)
+        server.should_exit = True
+        await serving
 
     async def supervise(self, sockets: list[socket.socket]) -> str | None:
         """The parent of ``--workers N``: the workers answer, this process runs the rest once."""
@@ -152,16 +134,10 @@ class Command(BaseCommand):
         return failure
 
     def serve_worker(self, fd: int) -> None:
-        """One worker of ``--workers N``: daphne on the parent's socket, and the parent's relay."""
-        server = self.daphne_server([fd_endpoint(fd)], ready=None)
-        reactor.callWhenRunning(self.start_worker)
-        reactor.addSystemEventTrigger("before", "shutdown", self.stop_background)
-        server.run()
+        """One worker of ``--workers N``: uvicorn on the parent's socket, and the parent's relay."""
+        run_on_uvloop(self.serve(socket.socket(fileno=fd), self.start_worker, ready=None))
 
     def start_worker(self) -> None:
-        loop = asyncio.get_event_loop()
-        bind_event_loop(loop)
-
         async def relay_until_stopped() -> None:
             relay = asyncio.ensure_future(relay_from_parent(on_eof=self.parent_gone))
             stopped = asyncio.ensure_future(self.stop.wait())
@@ -169,12 +145,12 @@ class Command(BaseCommand):
             relay.cancel()
             stopped.cancel()
 
-        self.tasks = [loop.create_task(relay_until_stopped())]
+        self.tasks = [asyncio.get_running_loop().create_task(relay_until_stopped())]
 
     def parent_gone(self) -> None:
         if not self.stop.is_set():
             logger.warning("the hub's parent process is gone; this worker stops")
-            os.kill(os.getpid(), signal.SIGTERM)  # the way its parent stops it
+            self.stop.set()  # as its parent's SIGTERM would
 
     def ready(self) -> None:
         self.stdout.write(f"Orchestra hub listening on http://{self.host}:{self.port}", ending="\n")
@@ -199,8 +175,7 @@ class Command(BaseCommand):
             logger.info("hub restarted: reset running to 0 in %d workspace(s)", reset)
 
     def start_background(self) -> None:
-        loop = asyncio.get_event_loop()
-        bind_event_loop(loop)
+        loop = asyncio.get_running_loop()
         relay = None if layer_is_shared() else OutboxRelay()
         self.tasks = [loop.create_task(job()) for job in self.background_jobs(relay)]
 
@@ -214,14 +189,6 @@ class Command(BaseCommand):
 
             jobs.append(lambda: run_in_process(self.stop, hub_process_id=self.process.pk))
         return jobs
-
-    def stop_background(self) -> defer.Deferred[None]:
-        self.stop.set()
-
-        async def wait() -> None:
-            await asyncio.wait(self.tasks, timeout=settings.CANCEL_GRACE + 5)
-
-        return defer.Deferred.fromFuture(asyncio.ensure_future(wait()))
 
     async def heartbeat(self) -> None:
         while not await self.sleep(settings.RUNNER_HEARTBEAT):
@@ -245,3 +212,9 @@ class Command(BaseCommand):
         except TimeoutError:
             return False
         return True
+
+
+def run_on_uvloop(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on a uvloop event loop: the server and the hub's background work share it."""
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)

@@ -95,9 +95,24 @@ only ratios from interleaved runs are given; `make bench` on a quiet machine giv
   3.4x, `PUT desired` 3.6x, `POST node` 2.1x, the 200-node graph read about 1x (it is spent
   building 69 KiB of JSON); 16 clients putting desired: 2 to 3 times the requests a second, p99
   0.3 to 0.7 times.
-- **PostgreSQL + Redis keeps Django's handler:** there the one-hop handler measured slower
-  (`PUT desired` in process 0.5 to 0.85 times Django's, six interleaved rounds), for a reason not
-  found yet.
+- **PostgreSQL + Redis uses the one hop too.** It had kept Django's handler after one measurement
+  put the one hop at 0.5 to 0.85 times Django's (`PUT desired` in process); that did not hold up.
+  A request there is mostly round trips to PostgreSQL (the pool's check of the connection it
+  hands out, `BEGIN`, the statements, `COMMIT`), each waiting for the server's process to be
+  scheduled, and on two shared cores that swings single rounds by 2x (49 to 132 requests a second
+  for one handler in one run). In alternating rounds (load average 4 to 8) the one hop was 1.65x
+  Django's handler in process with one client, 1.17x with 16; through `serve` with 16 clients it
+  took 0.7 times the serve CPU per request (`PUT desired` 7.7 to 7.9 ms against 10.5 to 11.6,
+  node creation 10.6 to 11.0 against 16.1 to 17.5). On PostgreSQL the serve CPU per node creation
+  also goes to psycopg's round trips (send, poll, the GIL taken back after each), the pool's
+  check and hand-over, and the Redis `group_send` of the event on the loop, where SQLite has one
+  in-process outbox INSERT.
+- **SQLite's busy handler.** A writer that finds SQLite's write lock taken sleeps in its busy
+  handler in steps growing to 100 ms, long after the lock was freed: that was the 1.4 to 1.6 s
+  tail of section 8. The hub's own writers now queue for it in the process
+  (`orchestra_site/db/sqlite3/`); interleaved with the previous version (load average 3 to 5),
+  the 16-client maximum fell from 0.8-1.5 s to 0.22-0.25 s on `PUT desired` and from 1.2-2.0 s to
+  0.27-0.43 s on node creation, p99 to 0.6-0.8x and 0.4-0.6x.
 - **The server.** With a trivial ASGI application and one keep-alive client, daphne answers about
   1,400 requests a second and uvicorn (httptools, uvloop) about 5,400: some 0.7 ms against 0.2 ms
   a request. With the hub itself on SQLite (the one-hop handler under both, one keep-alive client,
@@ -118,7 +133,7 @@ only ratios from interleaved runs are given; `make bench` on a quiet machine giv
   socket, 47 to 52 ms a round) and websockets' asyncio one heavier (38.8 KiB, 64 to 66 ms); the
   sans-I/O one also refuses an oversized frame from its header, before reading it.
 - **Queries.** A desired change, a running report, a reserved or released slot and a node
-  creation are each at most five queries on both databases (`BEGIN` and `COMMIT` included), with
+  creation (with its parents) are each at most five queries on both databases (`BEGIN` and `COMMIT` included), with
   one outbox INSERT per change on the in-memory layer; asserted in the query-budget tests.
 """
 

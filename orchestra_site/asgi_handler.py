@@ -13,8 +13,18 @@ server would: ``request_started``, the whole synchronous middleware chain and th
 an ordinary response, ``close()`` (``request_finished``: the database connection is given back)
 before the bytes are sent from the loop. The workers are a fixed pool, so their database
 connections are reused. Same middleware, same order, same checks on every path; streaming
-responses (static files) are sent and closed as Django does. ``http_application()`` says where
-it is used.
+responses (static files) are sent and closed as Django does.
+
+Both deployments use it. PostgreSQL + Redis kept Django's handler for a while, because one
+in-process measurement had the one hop at 0.5 to 0.85 times Django's on ``PUT desired``. That did
+not hold up: on PostgreSQL a request is mostly round trips to the server (the pool's check of the
+connection it hands out, ``BEGIN``, three statements, ``COMMIT``), each of which waits for the
+PostgreSQL backend process to be scheduled, and on the two shared cores of the bench machine that
+wait swings single rounds by 2x (49 to 132 requests a second for the same handler in one run),
+enough to invert a ratio taken from a few rounds. Measured again in alternating rounds on the same
+busy machine, the one hop was 1.65 times Django's handler in process with one client and 1.17
+times with 16, and through ``serve`` with 16 clients 1.2 to 1.4 times on ``PUT desired`` and about
+the same on node creation. Besides the hops it saves Django's new thread per request.
 """
 
 from __future__ import annotations
@@ -24,7 +34,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers import base
@@ -32,28 +41,23 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import FileResponse, HttpResponseBase
 from django.urls import set_script_prefix
 
-# SQLite takes one writer at a time: more threads would only queue in its busy handler, whose
-# sleeps grow to 100 ms, while one would leave every request behind a slow one (a planner call).
-SQLITE_WORKERS = 4
+# Four threads: one would leave every request behind a slow one (a planner call); on SQLite more
+# would only queue for its one write lock, and on PostgreSQL each holds one of the pool's
+# connections (ORCHESTRA_DB_POOL_SIZE, 10 by default) during a request, which sockets and the
+# runner share.
+HTTP_WORKERS = 4
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
 Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 
 def http_application() -> ASGIHandler:
-    """The one-hop handler on SQLite (the default deployment), Django's own on PostgreSQL.
-
-    On SQLite the one hop serves about three times as many requests a second (docs/benchmarks.md).
-    On PostgreSQL + Redis it measured slower than Django's handler (0.5 to 0.85 times on PUT desired
-    in process, interleaved runs) for a reason not yet found, so that deployment keeps Django's.
-    """
-    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-        return OneHopASGIHandler(workers=SQLITE_WORKERS)
-    return ASGIHandler()
+    """The one-hop handler, on both deployments (the module's docstring says why)."""
+    return OneHopASGIHandler(workers=HTTP_WORKERS)
 
 
 class OneHopASGIHandler(ASGIHandler):
-    def __init__(self, workers: int = SQLITE_WORKERS) -> None:
+    def __init__(self, workers: int = HTTP_WORKERS) -> None:
         base.BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="http")

@@ -167,6 +167,9 @@ TEMPLATES = [
 # --- Database ------------------------------------------------------------------------------------
 DATABASES = {"default": env.db_url("ORCHESTRA_DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'orchestra.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's backend, with this process's writers queued for the write lock in the process
+    # instead of sleeping in SQLite's busy handler (orchestra_site/db/sqlite3/base.py).
+    DATABASES["default"]["ENGINE"] = "orchestra_site.db.sqlite3"
     # WAL lets readers run beside the writer; IMMEDIATE takes the write lock at BEGIN, so a
     # transaction that reads then writes (lock a row, then update it) never fails half-way.
     DATABASES["default"]["OPTIONS"] = {

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from orchestra_site.api.exceptions import InvalidInput, NotFound, ServiceUnavailable
+from orchestra_site.models_insert import insert_if_counts
 from orchestra_site.models_update import model_update
 from orchestration.services import workspace_ensure, workspace_unpin
 from projects import events, planning, selectors
@@ -137,10 +139,12 @@ def node_create(
     position_y: float = 0.0,
     parent_ids: Sequence[int] = (),
 ) -> Node:
-    _locked_project(project_id)
-    parents = _checked_parents(project_id=project_id, parent_ids=parent_ids)
+    """One ``INSERT`` that checks the project and the parents as it writes (see ``_insert_node``)."""
+    if not _writes_serialised():
+        _locked_project(project_id)
+    parents = list(parent_ids)
     now = timezone.now()
-    node = Node.objects.create(
+    node = Node(
         project_id=project_id,
         title=title,
         description=description,
@@ -154,6 +158,7 @@ def node_create(
         created_at=now,
         updated_at=now,
     )
+    _insert_node(node, parents=parents)
     NodeEdge.objects.bulk_create([NodeEdge(parent_id=parent, child_id=node.pk) for parent in parents])
     node.parent_ids = parents
     events.send_node_created(node)
@@ -205,6 +210,29 @@ def _locked_project(project_id: int) -> Project:
     if project is None:
         raise NotFound("Project not found")
     return project
+
+
+def _writes_serialised() -> bool:
+    """True on SQLite with ``BEGIN IMMEDIATE``: the transaction holds the database's write lock from
+    its start, so no other writer runs beside it and the project row needs no lock of its own."""
+    return connection.vendor == "sqlite" and getattr(connection, "transaction_mode", None) == "IMMEDIATE"
+
+
+def _insert_node(node: Node, *, parents: list[int]) -> None:
+    """Insert ``node`` only if its project exists and every parent is a node of it, once.
+
+    The checks are part of the ``INSERT`` (``insert_if_counts``), so a create costs no query for
+    them; only a refused one asks which check failed, to answer 404 before 400 as before. On
+    PostgreSQL the caller has locked the project row first: the parents are then counted in a
+    statement that starts after any concurrent graph edit committed.
+    """
+    counts: list[tuple[QuerySet[Any], int]] = [(Project.objects.filter(pk=node.project_id), 1)]
+    if parents:
+        counts.append((Node.objects.filter(project_id=node.project_id, pk__in=parents), len(parents)))
+    if len(set(parents)) == len(parents) and insert_if_counts(node, counts=counts):
+        return
+    selectors.project_require(node.project_id)
+    raise InvalidInput(PARENTS_NOT_FOUND)
 
 
 def _checked_parents(*, project_id: int, parent_ids: Sequence[int]) -> list[int]:

@@ -388,3 +388,12 @@ def test_every_patch_stamps_updated_at_even_one_that_only_relinks_parents(api_cl
     renamed = api_client.patch(node_url(child), {"title": "renamed"}, format="json")
     assert renamed.json()["title"] == "renamed"
     assert renamed.json()["updated_at"] > same.json()["updated_at"]
+
+
+def test_a_missing_project_is_404_even_when_the_parents_are_wrong_too(api_client, project):
+    own = services.node_create(project_id=project.pk, title="own")
+
+    for parent_ids in ([own.pk], [9999], [own.pk, own.pk]):
+        response = api_client.post("/projects/777/nodes", {"title": "x", "parent_ids": parent_ids}, format="json")
+        assert (response.status_code, response.json()["detail"]) == (404, "Project not found")
+    assert Node.objects.count() == 1

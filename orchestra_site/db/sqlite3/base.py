@@ -1,0 +1,103 @@
+"""Django's SQLite backend, with this process's writers queued for the write lock in the process.
+
+SQLite has one write lock per database. A writer that finds it taken sleeps in SQLite's busy
+handler, which polls with sleeps growing from 1 ms to 100 ms (up to the 30 s ``timeout``): a
+writer that misses the lock a few times in a row under load keeps sleeping long after it was
+freed, and that was the 1.4 to 1.6 s tail of the 16-client latency bench (docs/benchmarks.md,
+section 8), with the median at 25 to 50 ms.
+
+Here each write transaction of this process first takes a lock of the process for its database
+file (a ``threading.Lock``, which wakes the next waiter as soon as it is released), then runs
+``BEGIN IMMEDIATE``, and gives the lock back when it commits, rolls back or closes. A write outside
+any transaction (an autocommit ``UPDATE``) takes it around its one statement. So the hub's own
+threads (HTTP, sockets, the runner, agents' log writers) queue in the process and find the
+database's lock free when their turn comes.
+
+The database's own lock still decides: other processes (``runagents``, a management command,
+``serve --workers`` siblings) do not share the queue and wait in the busy handler as before, and a
+writer of this process that waited ``timeout`` seconds in the queue goes ahead to the busy
+handler anyway, so a thread that holds a transaction while waiting for another one can never
+deadlock the process (SQLite would fail one of them after the timeout, as before).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from django.db.backends.sqlite3 import base
+
+_queues: dict[str, threading.Lock] = {}
+_queues_guard = threading.Lock()
+WRITE_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+def _queue_for(name: str) -> threading.Lock:
+    """The queue of one database file (looked up per transaction: tests switch the file's name)."""
+    queue = _queues.get(name)
+    if queue is None:
+        with _queues_guard:
+            queue = _queues.setdefault(name, threading.Lock())
+    return queue
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._queue_wait = float(self.settings_dict.get("OPTIONS", {}).get("timeout", 5))
+        self._holds_write_queue: threading.Lock | None = None
+        self.execute_wrappers.append(self._queue_autocommit_write)
+
+    def _take_write_queue(self) -> None:
+        if self._holds_write_queue is None:
+            queue = _queue_for(str(self.settings_dict["NAME"]))
+            if queue.acquire(timeout=self._queue_wait):
+                self._holds_write_queue = queue
+
+    def _leave_write_queue(self) -> None:
+        queue, self._holds_write_queue = self._holds_write_queue, None
+        if queue is not None:
+            queue.release()
+
+    def _start_transaction_under_autocommit(self) -> None:
+        # Only BEGIN IMMEDIATE takes the database's write lock at once; a deferred BEGIN may be a
+        # reader's, which must not wait for writers.
+        if getattr(self, "transaction_mode", None) == "IMMEDIATE":
+            self._take_write_queue()
+        try:
+            super()._start_transaction_under_autocommit()  # type: ignore[misc]  # not in django-stubs
+        except BaseException:
+            self._leave_write_queue()
+            raise
+
+    def _commit(self) -> None:
+        try:
+            super()._commit()  # type: ignore[misc]  # not in django-stubs
+        finally:
+            self._leave_write_queue()
+
+    def _rollback(self) -> None:
+        try:
+            super()._rollback()  # type: ignore[misc]  # not in django-stubs
+        finally:
+            self._leave_write_queue()
+
+    def _close(self) -> None:
+        try:
+            super()._close()  # type: ignore[misc]  # not in django-stubs
+        finally:
+            self._leave_write_queue()
+
+    def _queue_autocommit_write(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        """An autocommit write is its own transaction: it queues like one, for its one statement."""
+        if (
+            self._holds_write_queue is not None
+            or not self.get_autocommit()
+            or not sql.lstrip()[:7].upper().startswith(WRITE_STATEMENTS)
+        ):
+            return execute(sql, params, many, context)
+        self._take_write_queue()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self._leave_write_queue()

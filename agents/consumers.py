@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from channels.db import database_sync_to_async
 
 from agents.models import Execution
@@ -51,25 +49,17 @@ class TerminalConsumer(HubConsumer):
 
     async def send_frames(self, group: str, frames: list[Frame]) -> None:
         """Send what follows what the socket has. On a gap (a frame lost, or overtaken by one from
-        another runner) read the missing entries from the database rather than skip them."""
-        for index, (text, seq) in enumerate(frames):
+        another runner) read the missing entries from the database rather than skip them; the hub's
+        fan-out does not wait for that read (``FrameSubscriber.deliver_frames``)."""
+        for text, seq in frames:
             if seq is None or seq <= self.replayed_up_to:
                 continue
             if seq != self.replayed_up_to + 1:
-                if not self.busy:  # called by the hub: never block its fan-out on the database
-                    self.busy = True
-                    self.pending.append((group, frames[index:]))
-                    asyncio.get_running_loop().create_task(self.catch_up())
-                    return
                 await self.replay()
                 if seq <= self.replayed_up_to:
                     continue
             await self.send(text_data=text)
             self.replayed_up_to = seq
-
-    async def catch_up(self) -> None:
-        async with self.holding_frames():
-            await self.replay()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """The client sends nothing today; there is no terminal to type into, so frames are dropped."""

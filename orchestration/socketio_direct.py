@@ -37,12 +37,13 @@ the queue with ``create_queue``, stops passing the socket's ``_websocket_handler
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Generator
 from typing import Any
 
 import engineio  # type: ignore[import-untyped]
 from engineio import packet as engineio_packet
 from engineio.async_drivers import asgi as engineio_asgi  # type: ignore[import-untyped]
+
+from orchestra_site.realtime.sending import start_send
 
 
 class DirectWebSocket(engineio_asgi.WebSocket):
@@ -112,16 +113,15 @@ class WriteThroughQueue(asyncio.Queue[Any]):
         finish it in a task. The caller is the fan-out loop over every client of this process: it
         must not wait for one client, as it never did when the library's writer tasks sent."""
         self.writing = True
-        sending = self.send_or_close(pkt.encode())
         try:
-            awaited = sending.send(None)
-        except StopIteration:  # the usual case: the server wrote (or buffered) it at once
-            self.written()
-            return
+            self.finishing = start_send(self.send_or_close(pkt.encode()))
         except BaseException:
             self.written()
             raise
-        self.finishing = asyncio.get_running_loop().create_task(self.finish(RestOf(sending, awaited)))
+        if self.finishing is None:  # the usual case: the server wrote (or buffered) it at once
+            self.written()
+        else:
+            self.finishing.add_done_callback(self.finished)
 
     async def send_or_close(self, text: str) -> None:
         websocket = self.websocket
@@ -134,12 +134,9 @@ class WriteThroughQueue(asyncio.Queue[Any]):
             self.websocket = None
             await websocket.close()
 
-    async def finish(self, rest: RestOf) -> None:
-        try:
-            await rest
-        finally:
-            self.finishing = None
-            self.written()
+    def finished(self, task: asyncio.Task[None]) -> None:
+        self.finishing = None
+        self.written()
 
     def written(self) -> None:
         self.writing = False
@@ -161,32 +158,6 @@ class WriteThroughQueue(asyncio.Queue[Any]):
         item = super().get_nowait()
         self.holding = True
         return item
-
-
-class RestOf:
-    """The rest of a coroutine that suspended on its first step, awaitable (by a task) from there:
-    what ``await`` does with a coroutine, for one that was started by hand with ``send(None)``.
-    Whatever it awaited (a future, or a bare yield to the loop) is handed on to the task that
-    awaits this, and the task's results or exceptions go back into the coroutine."""
-
-    def __init__(self, coroutine: Coroutine[Any, Any, None], awaited: object) -> None:
-        self.coroutine, self.awaited = coroutine, awaited
-
-    def __await__(self) -> Generator[Any, Any, None]:
-        coroutine, awaited = self.coroutine, self.awaited
-        while True:
-            try:
-                value = yield awaited
-            except BaseException as exc:  # the task was cancelled, or the future failed
-                try:
-                    awaited = coroutine.throw(exc)
-                except StopIteration:
-                    return
-            else:
-                try:
-                    awaited = coroutine.send(value)
-                except StopIteration:
-                    return
 
 
 class DirectEngineIOServer(engineio.AsyncServer):

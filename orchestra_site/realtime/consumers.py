@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,18 +11,22 @@ from typing import Any
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
 
 from orchestra_site.realtime.events import EventHub, Frame, bind_event_loop
+from orchestra_site.realtime.sending import start_send
+
+logger = logging.getLogger("orchestra.realtime")
 
 
 class FrameSubscriber:
     """A client of this process's ``EventHub``, whatever carries its frames (a Channels WebSocket
     or a Socket.IO connection): the groups it joined, the last version it got per group, and the
-    live frames held back while it is sent a snapshot. Subclasses say how a frame is written.
+    live frames held back while it is sent a snapshot or while the server makes it wait (a client
+    that reads slowly). Subclasses say how a frame is written.
     """
 
     hub: EventHub | None
     groups_joined: set[str]
     last_versions: dict[str, int]
-    busy: bool
+    holds: int  # how many holders keep live frames back (snapshots, a write the server made wait)
     pending: list[tuple[str, list[Frame]]]
 
     def start_subscriber(self) -> None:
@@ -30,7 +35,7 @@ class FrameSubscriber:
         self.hub = None
         self.groups_joined = set()
         self.last_versions = {}
-        self.busy = False
+        self.holds = 0
         self.pending = []
 
     async def send_text(self, text: str) -> None:
@@ -63,25 +68,49 @@ class FrameSubscriber:
         """Record a version this socket already has for ``group`` (e.g. a snapshot it was sent)."""
         self.last_versions[group] = max(version, self.last_versions.get(group, 0))
 
-    async def deliver_frames(self, group: str, frames: list[Frame]) -> None:
-        """Called by the hub for live frames; held back while the socket sends a snapshot."""
+    @property
+    def busy(self) -> bool:
+        return self.holds > 0
+
+    def deliver_frames(self, group: str, frames: list[Frame]) -> None:
+        """Called by the hub's fan-out, which must never wait for one client: the frames are
+        written at once, or held back behind a snapshot or a write still waiting; a write that
+        has to wait finishes in its own task (``realtime/sending.py``) and holds what follows."""
         if self.busy:
             self.pending.append((group, frames))
             return
-        await self.send_frames(group, frames)
+        self.holds += 1
+        start_send(self.send_then_release(group, frames))
+
+    async def send_then_release(self, group: str, frames: list[Frame]) -> None:
+        try:
+            try:
+                await self.send_frames(group, frames)
+            finally:
+                await self.release()
+        except Exception:  # one broken socket must not stop the others
+            logger.exception("dropping a socket that failed to take a frame")
+            self.pending.clear()
+            await self.leave_all()
 
     @asynccontextmanager
     async def holding_frames(self) -> AsyncIterator[None]:
         """Hold live frames while sending a snapshot (join, read, send), then send them after it,
         so a client never gets an older snapshot after a newer live frame."""
-        self.busy = True
+        self.holds += 1
         try:
             yield
         finally:
-            while self.pending:
+            await self.release()
+
+    async def release(self) -> None:
+        """One holder is done; the last one sends what was held, in order, before letting go."""
+        try:
+            while self.holds == 1 and self.pending:
                 group, frames = self.pending.pop(0)
                 await self.send_frames(group, frames)
-            self.busy = False
+        finally:
+            self.holds -= 1
 
     async def send_frames(self, group: str, frames: list[Frame]) -> None:
         for text, version in frames:

@@ -220,12 +220,9 @@ class EventHub:
                 await self.layer.group_discard(group, self.channel)
 
     async def fan_out(self, group: str, frames: list[Frame]) -> None:
+        # Never waits for one client: a socket that cannot take the frames now keeps them itself.
         for consumer in list(self.members.get(group, ())):
-            try:
-                await consumer.deliver_frames(group, frames)
-            except Exception:  # one broken socket must not stop the others
-                logger.exception("dropping a socket that failed to take a frame")
-                await self.leave(group, consumer)
+            consumer.deliver_frames(group, frames)
 
     async def send_loop(self) -> None:
         while True:

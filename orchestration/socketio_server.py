@@ -160,6 +160,20 @@ async def disconnect(sid: str, reason: str | None = None) -> None:
         await subscriber.session.close()
 
 
+async def disconnect_every_client(timeout: float = 2.0) -> None:
+    """Close every Socket.IO client of this process, as a stopping hub does.
+
+    A polling client always has a GET waiting for its next packets, answered at the latest by the
+    next ping (25 s); the server's graceful stop would wait for it. Its CLOSE packet answers it now,
+    and WebSocket clients get theirs too, so each client knows the hub went away on purpose.
+    """
+    if server.eio.sockets:
+        try:
+            await asyncio.wait_for(server.eio.disconnect(), timeout)
+        except TimeoutError:
+            pass  # a client that no longer reads: the server's own stop closes its connection
+
+
 def is_socketio_request(scope: Scope) -> bool:
     """``/orchestration`` or ``/orchestration/`` with an ``EIO`` query parameter."""
     if scope["type"] not in ("http", "websocket") or scope.get("path", "").rstrip("/") != SOCKETIO_PATH:

@@ -12,6 +12,7 @@ import json
 import queue
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -206,3 +207,20 @@ def test_socketio_clients_connecting_during_changes_get_open_connect_snapshot_th
         versions = [data["version"] for _, data in frames]
         assert versions == sorted(set(versions)), versions
         assert frames[-1][1]["desired"] == last_total
+
+
+def test_a_hub_with_a_polling_client_stops_at_once(tmp_path: Path) -> None:
+    """A long-polling client always has a request waiting; the stopping hub answers it with a CLOSE
+    packet instead of waiting for the next ping (25 s) or the server's graceful-stop limit."""
+    env = hub_env(tmp_path / "data")
+    assert manage("migrate", "--noinput", env=env).returncode == 0
+    hub = HubProcess(env, *SERVE_ARGS)
+    with PollingClient(hub.url) as client:
+        client.next("orchestration.global")
+        started = time.monotonic()
+        assert hub.stop() == 0
+        assert time.monotonic() - started < 5
+        deadline = time.monotonic() + 5
+        while client.client.connected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not client.client.connected

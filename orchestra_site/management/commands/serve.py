@@ -32,6 +32,7 @@ from orchestra_site.realtime.events import bind_event_loop, layer_is_shared
 from orchestra_site.realtime.relay import OutboxRelay
 from orchestra_site.workers import WorkerPool, listen, relay_from_parent
 from orchestration.services import workspaces_prune, workspaces_reset_running
+from orchestration.socketio_server import disconnect_every_client
 
 logger = logging.getLogger("orchestra.serve")
 # How long the parent of ``--workers N`` waits for its workers to close their connections.
@@ -109,6 +110,7 @@ class Command(BaseCommand):
         self.stop.set()
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=settings.CANCEL_GRACE + 5)
+        await disconnect_every_client()  # Socket.IO's long-polls would hold the server's stop up
         server.should_exit = True
         await serving
 

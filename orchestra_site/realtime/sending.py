@@ -28,10 +28,11 @@ def start_send(coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None] | Non
         awaited = coroutine.send(None)
     except StopIteration:
         return None
-    return asyncio.get_running_loop().create_task(_resume(RestOf(coroutine, awaited)))
+    return asyncio.get_running_loop().create_task(finish_send(RestOf(coroutine, awaited)))
 
 
-async def _resume(rest: RestOf) -> None:
+async def finish_send(rest: RestOf) -> None:
+    """The task of a write that had to wait: the rest of it."""
     await rest
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from engineio import packet as engineio_packet  # type: ignore[import-untyped]
 from engineio.async_drivers.asgi import ASGIApp  # type: ignore[import-untyped]
 
+from orchestra_site.realtime.sending import finish_send
 from orchestration.socketio_direct import DirectEngineIOServer, WriteThroughQueue
 
 
@@ -113,7 +114,7 @@ async def test_concurrent_senders_messages_and_pings_are_written_in_the_order_th
     assert client.written[1:] == sent
     # Both paths were taken: written by its sender (or the task finishing a direct write that had to
     # wait), and by the library's writer task.
-    direct = sum(writer.get_coro().__name__ in ("sender", "finish") for writer in client.writers if writer)
+    direct = sum(writer.get_coro().__name__ in ("sender", finish_send.__name__) for writer in client.writers if writer)
     assert 0 < direct < len(sent)
     await client.close()
 

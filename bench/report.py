@@ -132,6 +132,13 @@ only ratios from interleaved runs are given; `make bench` on a quiet machine giv
   protocol is the websockets library's sans-I/O one: wsproto's was about as lean (29.9 KiB a
   socket, 47 to 52 ms a round) and websockets' asyncio one heavier (38.8 KiB, 64 to 66 ms); the
   sans-I/O one also refuses an oversized frame from its header, before reading it.
+- **The worst fan-out rounds are the garbage collector.** With 1000 sockets open, serve tracks
+  200 000 to 325 000 objects, and a full (generation 2) collection of them stops the event loop for
+  150 to 325 ms (a `gc.callbacks` probe in serve during `bench fanout`, 17:12 UTC: ten full
+  collections per hub, most while the clients connect or close, a few during the rounds). That
+  is the single 300 to 400 ms round of some Socket.IO runs; the p50 of the same runs is 46 to 65 ms.
+  Not yet addressed: `gc.freeze()` after start-up only removes the ~50 000 start-up objects from
+  those passes, the per-connection objects remain.
 - **Queries.** A desired change, a running report, a reserved or released slot and a node
   creation (with its parents) are each at most five queries on both databases (`BEGIN` and `COMMIT` included), with
   one outbox INSERT per change on the in-memory layer; asserted in the query-budget tests.

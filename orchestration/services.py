@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
+from orchestra_site.db import writes_serialised
 from orchestration import events
 from orchestration.models import Totals, Workspace
 from orchestration.paths import normalize_workspace_id
@@ -83,7 +84,7 @@ def workspace_reserve_slot(*, path: str, global_cap: int) -> bool:
     number of machines never exceed either bound.
     """
     with transaction.atomic():
-        if _writes_serialised():
+        if writes_serialised():
             return (
                 _serialised_change(
                     path,
@@ -113,7 +114,7 @@ def workspace_reserve_slot(*, path: str, global_cap: int) -> bool:
 def workspace_release_slot(*, path: str) -> None:
     """Give back a slot taken by ``workspace_reserve_slot`` (an agent finished)."""
     with transaction.atomic():
-        if _writes_serialised():
+        if writes_serialised():
             released_here = _serialised_change(
                 path,
                 totals_set="running = running - 1",
@@ -189,7 +190,7 @@ def _change(
     """Lock the row, move the totals by the difference, stamp the row: three statements (plus the
     outbox write of the events on the in-memory layer). Two on SQLite for an existing workspace."""
     with transaction.atomic():
-        if _writes_serialised():
+        if writes_serialised():
             # NULL keeps the column: a desired change leaves running alone, a report leaves desired.
             desired_sql, running_sql = "COALESCE(%s, w.desired)", "COALESCE(w.hub_running + %s, w.running)"
             changed = _serialised_change(
@@ -242,12 +243,6 @@ _WORKSPACES = connection.ops.quote_name(Workspace._meta.db_table)
 _TOTALS = connection.ops.quote_name(Totals._meta.db_table)
 
 
-def _writes_serialised() -> bool:
-    """True on SQLite with ``BEGIN IMMEDIATE``: a transaction that writes holds the write lock from
-    its first statement, so a value read by one statement cannot change before the next."""
-    return connection.vendor == "sqlite" and getattr(connection, "transaction_mode", None) == "IMMEDIATE"
-
-
 def _serialised_change(
     path: str,
     *,
@@ -257,7 +252,7 @@ def _serialised_change(
     workspace_set: str,
     workspace_params: list[Any],
 ) -> tuple[WorkspaceState, GlobalState] | None:
-    """Two statements (only where ``_writes_serialised()``): move the totals and take the next
+    """Two statements (only where ``writes_serialised()``): move the totals and take the next
     version if ``totals_where`` holds, then apply ``workspace_set`` to the workspace and stamp it.
     None, with nothing written, when the condition does not hold. ``totals_params`` fill the
     placeholders of ``totals_set`` then ``totals_where``."""

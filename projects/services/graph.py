@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from orchestra_site.api.exceptions import InvalidInput, NotFound, ServiceUnavailable
+from orchestra_site.db import writes_serialised
 from orchestra_site.models_insert import insert_if_counts
 from orchestra_site.models_update import model_update
 from orchestration.services import workspace_ensure, workspace_unpin
@@ -140,7 +141,7 @@ def node_create(
     parent_ids: Sequence[int] = (),
 ) -> Node:
     """One ``INSERT`` that checks the project and the parents as it writes (see ``_insert_node``)."""
-    if not _writes_serialised():
+    if not writes_serialised():
         _locked_project(project_id)
     parents = list(parent_ids)
     now = timezone.now()
@@ -210,12 +211,6 @@ def _locked_project(project_id: int) -> Project:
     if project is None:
         raise NotFound("Project not found")
     return project
-
-
-def _writes_serialised() -> bool:
-    """True on SQLite with ``BEGIN IMMEDIATE``: the transaction holds the database's write lock from
-    its start, so no other writer runs beside it and the project row needs no lock of its own."""
-    return connection.vendor == "sqlite" and getattr(connection, "transaction_mode", None) == "IMMEDIATE"
 
 
 def _insert_node(node: Node, *, parents: list[int]) -> None:

@@ -28,6 +28,9 @@ class FrameSubscriber:
     last_versions: dict[str, int]
     holds: int  # how many holders keep live frames back (snapshots, a write the server made wait)
     pending: list[tuple[str, list[Frame]]]
+    # The task finishing a write the server made wait (the event loop keeps only weak references
+    # to tasks). A class default: an idle socket pays for no attribute of its own.
+    waiting_write: asyncio.Task[None] | None = None
 
     def start_subscriber(self) -> None:
         """Call before joining any group. The process's hub is bound on the first join, so a
@@ -80,7 +83,7 @@ class FrameSubscriber:
             self.pending.append((group, frames))
             return
         self.holds += 1
-        start_send(self.send_then_release(group, frames))
+        self.waiting_write = start_send(self.send_then_release(group, frames))
 
     async def send_then_release(self, group: str, frames: list[Frame]) -> None:
         try:

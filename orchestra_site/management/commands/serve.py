@@ -26,6 +26,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from orchestra_site import services as site_services
 from orchestra_site.asgi_server import HubServer, server_config
+from orchestra_site.gc_schedule import CollectionSchedule, freeze_startup_objects
 from orchestra_site.models import HubProcess
 from orchestra_site.preflight import preflight
 from orchestra_site.realtime.events import bind_event_loop, layer_is_shared
@@ -96,14 +97,19 @@ class Command(BaseCommand):
         self.stdout.write("Orchestra hub stopped.")
 
     async def serve(self, sock: socket.socket, start: Callable[[], None], ready: Callable[[], None] | None) -> None:
-        """uvicorn on ``sock`` and, beside it on this event loop, what ``start`` starts, until
-        SIGTERM or SIGINT: then that work stops first, and the server closes its connections after."""
+        """uvicorn on ``sock`` and, beside it on this event loop, what ``start`` starts and the full
+        garbage collections (``orchestra_site.gc_schedule``), until SIGTERM or SIGINT: then that
+        work stops first, and the server closes its connections after."""
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stop.set)
         bind_event_loop(loop)
         start()
         server = HubServer(server_config(), ready=ready)
+        freeze_startup_objects()
+        collections = CollectionSchedule()
+        collections.start()
+        collecting = asyncio.ensure_future(collections.run(self.stop))
         serving = asyncio.ensure_future(server.serve(sockets=[sock]))
         stopped = asyncio.ensure_future(self.stop.wait())
         await asyncio.wait({serving, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -113,6 +119,7 @@ class Command(BaseCommand):
         await disconnect_every_client()  # Socket.IO's long-polls would hold the server's stop up
         server.should_exit = True
         await serving
+        await collecting
 
     async def supervise(self, sockets: list[socket.socket]) -> str | None:
         """The parent of ``--workers N``: the workers answer, this process runs the rest once."""

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -142,7 +142,7 @@ def node_create(
 ) -> Node:
     """One ``INSERT`` that checks the project and the parents as it writes (see ``_insert_node``)."""
     if not writes_serialised():
-        _locked_project(project_id)
+        _project_shared_lock(project_id)
     parents = list(parent_ids)
     now = timezone.now()
     node = Node(
@@ -213,13 +213,26 @@ def _locked_project(project_id: int) -> Project:
     return project
 
 
+def _project_shared_lock(project_id: int) -> None:
+    """Wait for any graph edit of the project in progress and keep new ones out until commit.
+
+    Edits that change the graph's shape (parents replaced, a node deleted) lock the project row
+    ``FOR UPDATE``; a node creation only needs them kept out, not other creations, so it takes the
+    row ``FOR SHARE`` and concurrent creations in one project run side by side. A missing project
+    is found by the ``INSERT``'s own check.
+    """
+    table = connection.ops.quote_name(Project._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR SHARE", [project_id])
+
+
 def _insert_node(node: Node, *, parents: list[int]) -> None:
     """Insert ``node`` only if its project exists and every parent is a node of it, once.
 
     The checks are part of the ``INSERT`` (``insert_if_counts``), so a create costs no query for
     them; only a refused one asks which check failed, to answer 404 before 400 as before. On
-    PostgreSQL the caller has locked the project row first: the parents are then counted in a
-    statement that starts after any concurrent graph edit committed.
+    PostgreSQL the caller has locked the project row first (``_project_shared_lock``): the parents
+    are then counted in a statement that starts after any concurrent graph edit committed.
     """
     counts: list[tuple[QuerySet[Any], int]] = [(Project.objects.filter(pk=node.project_id), 1)]
     if parents:

@@ -9,7 +9,8 @@ On SQLite a write transaction holds the database's single write lock from its ``
 (``transaction_mode`` in settings), so nothing can change between a read and a write inside it:
 there a change of an existing workspace is two statements (the totals moved by a difference read
 in the same statement, then the row stamped), which with the outbox write keeps it at five
-queries as on PostgreSQL.
+queries; PostgreSQL's is four (``BEGIN``, the row locked, the totals and the row in one
+statement, ``COMMIT``).
 """
 
 from __future__ import annotations
@@ -187,8 +188,9 @@ def totals_recompute() -> None:
 def _change(
     *, path: str, desired: int | None = None, reported: int | None = None
 ) -> tuple[WorkspaceState, GlobalState]:
-    """Lock the row, move the totals by the difference, stamp the row: three statements (plus the
-    outbox write of the events on the in-memory layer). Two on SQLite for an existing workspace."""
+    """Lock the row, then move the totals by the difference and stamp the row: two statements on
+    PostgreSQL (``_move_totals_and_stamp``), two on SQLite for an existing workspace, plus the
+    outbox write of the events on the in-memory layer."""
     with transaction.atomic():
         if writes_serialised():
             # NULL keeps the column: a desired change leaves running alone, a report leaves desired.
@@ -217,9 +219,12 @@ def _change(
         if not desired_delta and not running_delta:
             Workspace.objects.filter(pk=workspace.pk).update(touched_at=timezone.now())
             return WorkspaceState(path, workspace.running, workspace.desired, workspace.version), global_state()
-        totals = _move_totals(desired_delta=desired_delta, running_delta=running_delta)
-        Workspace.objects.filter(pk=workspace.pk).update(
-            desired=new_desired, running=new_running, version=totals.version, touched_at=timezone.now()
+        totals = _move_totals_and_stamp(
+            workspace.pk,
+            desired=new_desired,
+            running=new_running,
+            desired_delta=desired_delta,
+            running_delta=running_delta,
         )
         state = WorkspaceState(path=path, running=new_running, desired=new_desired, version=totals.version)
         events.send_change(totals, state)
@@ -284,6 +289,38 @@ def _move_totals(*, desired_delta: int = 0, running_delta: int = 0) -> GlobalSta
         _totals_row()
         totals = _update_totals(desired_delta=desired_delta, running_delta=running_delta)
     assert totals is not None
+    return totals
+
+
+def _move_totals_and_stamp(
+    workspace_pk: int, *, desired: int, running: int, desired_delta: int, running_delta: int
+) -> GlobalState:
+    """Move the totals, take the next sequence number and write the workspace row with it.
+
+    On PostgreSQL that is one statement (the totals' ``UPDATE`` in a ``WITH``), so the totals row,
+    which every change of every workspace locks, is held for that statement and the ``COMMIT``
+    only: every change waits for the one before it to let go of that row, and one round trip less
+    inside it is what lets more of them through a second.
+    """
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        totals_table = connection.ops.quote_name(Totals._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH t AS (UPDATE {totals_table} SET desired = desired + %s, running = running + %s, "
+                f"version = version + 1 WHERE id = %s RETURNING running, desired, version) "
+                f"UPDATE {_WORKSPACES} w SET desired = %s, running = %s, version = t.version, touched_at = %s "
+                f"FROM t WHERE w.id = %s RETURNING t.running, t.desired, t.version",
+                [desired_delta, running_delta, Totals.SINGLETON_ID, desired, running, now, workspace_pk],
+            )
+            row = cursor.fetchone()
+        if row is not None:
+            return GlobalState(running=row[0], desired=row[1], version=row[2])
+        # No totals row (a wiped table): the general way below creates it.
+    totals = _move_totals(desired_delta=desired_delta, running_delta=running_delta)
+    Workspace.objects.filter(pk=workspace_pk).update(
+        desired=desired, running=running, version=totals.version, touched_at=now
+    )
     return totals
 
 

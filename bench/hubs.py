@@ -14,7 +14,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
-from bench.processes import PG_ADMIN_DSN, REDIS_URL, HubProcess, hub_env, manage, postgres_database
+from bench.processes import PG_ADMIN_DSN, REDIS_URL, HubProcess, child_pids, hub_env, manage, postgres_database
 
 LAYERS = ("memory", "redis")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -54,12 +54,23 @@ class BenchHub(HubProcess):
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the serve process (its own threads, not its agents)."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-        return ticks / CLOCK_TICKS
+        return process_cpu_seconds(self.pid)
+
+    def cpu_seconds_with_workers(self) -> float:
+        """The same for the serve process and its ``--workers`` processes."""
+        return sum(process_cpu_seconds(pid) for pid in [self.pid, *child_pids(self.pid)])
 
     def output(self) -> str:
         return "".join(self.lines)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14 and 15 of stat)
 
 
 def workspace_url(path: str, action: str | None = "desired") -> str:

@@ -1,4 +1,5 @@
-"""8. Latency under concurrency: PUT desired and node creation from 16 clients at once, both deployments."""
+"""8. Latency under concurrency: PUT desired and node creation from 16 clients at once, both deployments,
+each served by one process and by two (``--workers 2``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ PUTS = 2000
 NODE_CREATES = 1000
 WARM_UP = 200
 TARGET_P99_MS = 100.0
+WORKER_COUNTS = (1, 2)
 
 
 async def measure(hub: BenchHub) -> list[tuple[str, LoadResult, float]]:
@@ -29,12 +31,12 @@ async def measure(hub: BenchHub) -> list[tuple[str, LoadResult, float]]:
     await closed_loop("127.0.0.1", hub.port, total=WARM_UP, concurrency=CLIENTS, make=put_request)
     offset = WARM_UP + WORKSPACES  # every PUT a change: keep alternating from where the warm-up stopped
     results = []
-    cpu, wall = hub.cpu_seconds(), time.perf_counter()
+    cpu, wall = hub.cpu_seconds_with_workers(), time.perf_counter()
     puts = await closed_loop(
         "127.0.0.1", hub.port, total=PUTS, concurrency=CLIENTS, make=lambda i: put_request(i + offset)
     )
-    results.append(("PUT desired", puts, (hub.cpu_seconds() - cpu) / (time.perf_counter() - wall)))
-    cpu, wall = hub.cpu_seconds(), time.perf_counter()
+    results.append(("PUT desired", puts, (hub.cpu_seconds_with_workers() - cpu) / (time.perf_counter() - wall)))
+    cpu, wall = hub.cpu_seconds_with_workers(), time.perf_counter()
     creates = await closed_loop(
         "127.0.0.1",
         hub.port,
@@ -43,7 +45,9 @@ async def measure(hub: BenchHub) -> list[tuple[str, LoadResult, float]]:
         ok=201,
         make=lambda i: ("POST", f"/projects/{pid}/nodes", {"title": f"n{i}", "parent_ids": [parent["id"]]}),
     )
-    results.append(("POST node (1 parent)", creates, (hub.cpu_seconds() - cpu) / (time.perf_counter() - wall)))
+    results.append(
+        ("POST node (1 parent)", creates, (hub.cpu_seconds_with_workers() - cpu) / (time.perf_counter() - wall))
+    )
     return results
 
 
@@ -51,38 +55,67 @@ def run() -> Section:
     section = Section(
         key="latency",
         title=f"8. Latency under {CLIENTS} concurrent clients",
-        target=f"PUT desired and node creation p99 < {TARGET_P99_MS:.0f} ms with {CLIENTS} clients, both deployments",
+        target=(
+            f"PUT desired and node creation p99 < {TARGET_P99_MS:.0f} ms with {CLIENTS} clients, both deployments "
+            "(each in one process or with 2 workers)"
+        ),
     )
     table = Table(
-        ["Layer", "Request", "Requests", "Clients", "Requests/s", "p50 ms", "p99 ms", "max ms", "Errors", "serve CPU"]
+        [
+            "Layer",
+            "Workers",
+            "Request",
+            "Requests",
+            "Clients",
+            "Requests/s",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "Errors",
+            "serve CPU",
+        ]
     )
-    met = True
-    layers = 0
+    met_by: dict[str, list[int]] = {}
     for layer in measurable_layers(section.notes):
-        layers += 1
-        with bench_hub(layer) as hub:
-            rows = asyncio.run(measure(hub))
-        for label, result, cpu in rows:
-            p50, p99, _, worst = summary_ms(result.latencies)
-            met = met and float(p99) < TARGET_P99_MS and result.errors == 0
-            table.add(
-                LAYER_LABEL[layer],
-                label,
-                result.requests,
-                CLIENTS,
-                f"{result.rps:.0f}",
-                p50,
-                p99,
-                worst,
-                result.errors,
-                f"{cpu:.2f}",
-            )
-    section.met = met and layers == 2
+        met_by[layer] = []
+        for workers in WORKER_COUNTS:
+            with bench_hub(layer, ORCHESTRA_WORKERS=str(workers)) as hub:
+                rows = asyncio.run(measure(hub))
+            both = True
+            for label, result, cpu in rows:
+                p50, p99, _, worst = summary_ms(result.latencies)
+                both = both and float(p99) < TARGET_P99_MS and result.errors == 0
+                table.add(
+                    LAYER_LABEL[layer],
+                    workers,
+                    label,
+                    result.requests,
+                    CLIENTS,
+                    f"{result.rps:.0f}",
+                    p50,
+                    p99,
+                    worst,
+                    result.errors,
+                    f"{cpu:.2f}",
+                )
+            if both:
+                met_by[layer].append(workers)
+    section.met = len(met_by) == 2 and all(met_by.values())
     section.tables.append(table)
     section.notes += [
         f"{CLIENTS} keep-alive connections on one asyncio loop in the bench process, each sending its next request "
         f"as soon as the last is answered. PUTs go over {WORKSPACES} workspaces, every one a real change (a "
         f"transaction, two events), after {WARM_UP} warm-up PUTs; node creations add a node under one parent.",
-        "serve CPU: CPU seconds of the serve process per wall second (1.0 = one of the two cores).",
+        "serve CPU: CPU seconds of the serve process and its workers per wall second (1.0 = one of the two cores).",
+        "Met when each deployment keeps both requests under the target in one process or with 2 workers (`serve "
+        "--workers 2`, both cores). SQLite's writes take turns at its one write lock: in one process they queue "
+        "for it in the process, across processes in SQLite's busy handler, which sleeps; PostgreSQL's "
+        "take row locks and run side by side. Under the target here: "
+        + "; ".join(
+            f"{LAYER_LABEL[layer]}: "
+            + (" and ".join(f"{n} worker{'s' if n > 1 else ''}" for n in counts) if counts else "at neither")
+            for layer, counts in met_by.items()
+        )
+        + ".",
     ]
     return section

@@ -132,16 +132,44 @@ only ratios from interleaved runs are given; `make bench` on a quiet machine giv
   protocol is the websockets library's sans-I/O one: wsproto's was about as lean (29.9 KiB a
   socket, 47 to 52 ms a round) and websockets' asyncio one heavier (38.8 KiB, 64 to 66 ms); the
   sans-I/O one also refuses an oversized frame from its header, before reading it.
-- **The worst fan-out rounds are the garbage collector.** With 1000 sockets open, serve tracks
-  200 000 to 325 000 objects, and a full (generation 2) collection of them stops the event loop for
-  150 to 325 ms (a `gc.callbacks` probe in serve during `bench fanout`, 17:12 UTC: ten full
-  collections per hub, most while the clients connect or close, a few during the rounds). That
-  is the single 300 to 400 ms round of some Socket.IO runs; the p50 of the same runs is 46 to 65 ms.
-  Not yet addressed: `gc.freeze()` after start-up only removes the ~50 000 start-up objects from
-  those passes, the per-connection objects remain.
+- **The garbage collector.** With 1000 sockets open, serve tracks about 280 000 objects: some
+  145 000 left by start-up (Django, the apps, the libraries) and about 135 per socket (its task
+  and coroutines, protocol, consumer and session). CPython's full (generation 2) collection walks
+  them all and stopped the event loop for 150 to 330 ms each time (a `gc.callbacks` probe in serve
+  during `bench fanout`: nine or ten per hub, most while clients connect or close, some in the
+  middle of the rounds: the single 175 to 400 ms rounds of earlier runs, whose p50 was 30 to 65
+  ms). With no sockets, under 16 clients, they came every few hundred milliseconds and walked the
+  start-up objects each time. `serve` now moves what start-up left out of the collector's sight
+  (`gc.freeze()`) and runs the full collections itself (`orchestra_site/gc_schedule.py`):
+  CPython's rule still says when one is due, and it runs at the first half-second tick in which
+  serve used under a tenth of a core, or a minute after it fell due if serve is never that quiet.
+  In the same probe no full collection ran during the rounds any more; with 1000 sockets connected
+  to an otherwise idle hub, one ran 2 s later (100 ms, 136 000 objects left). One run after the
+  other on this machine, before and after: 16 clients putting desired on SQLite, 344 then 591 a
+  second, p99 103 then 42 ms; creating nodes, 263 then 325, p99 155 then 70 ms; the fan-out's
+  worst round of 20 runs 175 then 58 ms. The price: a hub under load that never lets up still
+  collects once a minute, and the round or requests caught in that collection wait for it (one
+  round in 600 at ten a second: it shows in a run's maximum, not in its p99).
+- **Rows every write waits for (PostgreSQL).** There serve's CPU was not the limit: with a second
+  worker the 16-client figures did not move (`PUT desired` 220 and 233 a second, node creation 166
+  and 160) and a third of the two cores stayed idle. Every workspace change updates the one totals
+  row (it carries the hub-wide sequence), and every node creation locked its project's row
+  `FOR UPDATE`; each held its lock until `COMMIT`, through the round trips in between, so they
+  went one at a time. A node creation now takes the project row `FOR SHARE` (edits of the graph's
+  shape still take it `FOR UPDATE`, so a creation still never counts a parent being deleted):
+  creations side by side, 121 to 166 a second before, 209 to 257 after. A workspace change now
+  moves the totals and writes its row in one statement (the totals' `UPDATE` in a `WITH`), so the
+  totals row is held for one round trip instead of two: interleaved with the previous code, 170
+  and 191 `PUT`s a second before, 236 and 267 after.
+  With the waits shortened, a second worker now pays on PostgreSQL (one run each, 16 clients):
+  `PUT desired` 232 a second in one process, 392 with `--workers 2` (p99 104 and 88 ms); node
+  creation 182 and 339 (p99 127 and 97 ms). On SQLite it does not: its writes take turns at one
+  write lock, which across processes is waited for in SQLite's busy handler (538 PUTs a second
+  with two workers, but p99 141 ms against 59 in one process).
 - **Queries.** A desired change, a running report, a reserved or released slot and a node
   creation (with its parents) are each at most five queries on both databases (`BEGIN` and `COMMIT` included), with
-  one outbox INSERT per change on the in-memory layer; asserted in the query-budget tests.
+  one outbox INSERT per change on the in-memory layer; a desired change on PostgreSQL is four.
+  Asserted in the query-budget tests.
 """
 
 

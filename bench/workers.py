@@ -6,10 +6,9 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from pathlib import Path
 
 from bench.client import HttpConnection, closed_loop
-from bench.hubs import CLOCK_TICKS, BenchHub, bench_hub
+from bench.hubs import BenchHub, bench_hub
 from bench.processes import child_pids, serving_pid
 from bench.projects_api import node_body
 from bench.report import Section, Table
@@ -19,18 +18,6 @@ CONCURRENCY = 8
 REQUESTS = {"/health": 1500, "graph": 600}
 ROUNDS = 3
 TARGET = 1.6
-
-
-def hub_cpu_seconds(hub: BenchHub) -> float:
-    """CPU seconds of the serve process and its workers."""
-    total = 0.0
-    for pid in [hub.pid, *child_pids(hub.pid)]:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    return total
 
 
 async def build(hub: BenchHub) -> int:
@@ -63,12 +50,17 @@ async def spread(hub: BenchHub) -> list[int]:
 
 async def rate(hub: BenchHub, path: str, total: int) -> tuple[float, float, float, int]:
     """Requests per second, hub CPU and client CPU per wall second, errors."""
-    cpu0, client0, wall0 = hub_cpu_seconds(hub), time.process_time(), time.perf_counter()
+    cpu0, client0, wall0 = hub.cpu_seconds_with_workers(), time.process_time(), time.perf_counter()
     result = await closed_loop(
         "127.0.0.1", hub.port, total=total, concurrency=CONCURRENCY, make=lambda i: ("GET", path, None)
     )
     wall = time.perf_counter() - wall0
-    return result.rps, (hub_cpu_seconds(hub) - cpu0) / wall, (time.process_time() - client0) / wall, result.errors
+    return (
+        result.rps,
+        (hub.cpu_seconds_with_workers() - cpu0) / wall,
+        (time.process_time() - client0) / wall,
+        result.errors,
+    )
 
 
 def run() -> Section:

@@ -164,8 +164,8 @@ only ratios from interleaved runs are given; `make bench` on a quiet machine giv
   With the waits shortened, a second worker now pays on PostgreSQL (one run each, 16 clients):
   `PUT desired` 232 a second in one process, 392 with `--workers 2` (p99 104 and 88 ms); node
   creation 182 and 339 (p99 127 and 97 ms). On SQLite it does not: its writes take turns at one
-  write lock, which across processes is waited for in SQLite's busy handler (538 PUTs a second
-  with two workers, but p99 141 ms against 59 in one process).
+  write lock, which across processes is waited for in SQLite's busy handler, so two workers
+  answer more requests a second with a p99 two to six times as long (section 8).
 - **Queries.** A desired change, a running report, a reserved or released slot and a node
   creation (with its parents) are each at most five queries on both databases (`BEGIN` and `COMMIT` included), with
   one outbox INSERT per change on the in-memory layer; a desired change on PostgreSQL is four.

@@ -109,7 +109,7 @@ def run() -> Section:
         "serve CPU: CPU seconds of the serve process and its workers per wall second (1.0 = one of the two cores).",
         "Met when each deployment keeps both requests under the target in one process or with 2 workers (`serve "
         "--workers 2`, both cores). SQLite's writes take turns at its one write lock: in one process they queue "
-        "for it in the process, across processes in SQLite's busy handler, which sleeps; PostgreSQL's "
+        "for it in the process, across processes at a file lock beside the database; PostgreSQL's "
         "take row locks and run side by side. Under the target here: "
         + "; ".join(
             f"{LAYER_LABEL[layer]}: "

@@ -112,7 +112,12 @@ only ratios from interleaved runs are given; `make bench` on a quiet machine giv
   tail of section 8. The hub's own writers now queue for it in the process
   (`orchestra_site/db/sqlite3/`); interleaved with the previous version (load average 3 to 5),
   the 16-client maximum fell from 0.8-1.5 s to 0.22-0.25 s on `PUT desired` and from 1.2-2.0 s to
-  0.27-0.43 s on node creation, p99 to 0.6-0.8x and 0.4-0.6x.
+  0.27-0.43 s on node creation, p99 to 0.6-0.8x and 0.4-0.6x. Across processes (`--workers 2`)
+  they still slept there, p99 130 to 210 ms; now the head of each process's queue waits at an
+  exclusive `flock` on a file beside the database, which the kernel hands over at once:
+  interleaved on a quiet machine, two rounds each, `PUT desired` 565 and 618 a second with p99
+  151 and 131 ms before, 1,022 and 893 with p99 32 and 35 ms after; node creation 350 and 352
+  (p99 204 and 141) before, 593 and 516 (p99 53 and 56) after.
 - **The server.** With a trivial ASGI application and one keep-alive client, daphne answers about
   1,400 requests a second and uvicorn (httptools, uvloop) about 5,400: some 0.7 ms against 0.2 ms
   a request. With the hub itself on SQLite (the one-hop handler under both, one keep-alive client,
@@ -149,7 +154,11 @@ only ratios from interleaved runs are given; `make bench` on a quiet machine giv
   second, p99 103 then 42 ms; creating nodes, 263 then 325, p99 155 then 70 ms; the fan-out's
   worst round of 20 runs 175 then 58 ms. The price: a hub under load that never lets up still
   collects once a minute, and the round or requests caught in that collection wait for it (one
-  round in 600 at ten a second: it shows in a run's maximum, not in its p99).
+  round in 600 at ten a second: it shows in a run's maximum, not in its p99). Rounds over 100 ms
+  still came in some runs while the machine was busy; they were not collections (the probe logged
+  none in them, in serve or in the bench) but the PUT or the clients' loop waiting for a core (a
+  loop-lag probe on both processes: lags of 40 to 50 ms in serve and the bench together). On a
+  quiet machine the slowest of 20 runs' rounds was 78 ms.
 - **Rows every write waits for (PostgreSQL).** There serve's CPU was not the limit: with a second
   worker the 16-client figures did not move (`PUT desired` 220 and 233 a second, node creation 166
   and 160) and a third of the two cores stayed idle. Every workspace change updates the one totals
@@ -163,9 +172,8 @@ only ratios from interleaved runs are given; `make bench` on a quiet machine giv
   and 191 `PUT`s a second before, 236 and 267 after.
   With the waits shortened, a second worker now pays on PostgreSQL (one run each, 16 clients):
   `PUT desired` 232 a second in one process, 392 with `--workers 2` (p99 104 and 88 ms); node
-  creation 182 and 339 (p99 127 and 97 ms). On SQLite it does not: its writes take turns at one
-  write lock, which across processes is waited for in SQLite's busy handler, so two workers
-  answer more requests a second with a p99 two to six times as long (section 8).
+  creation 182 and 339 (p99 127 and 97 ms). On SQLite it pays since the workers' writers wait
+  at the file lock rather than in the busy handler (above; section 8).
 - **Queries.** A desired change, a running report, a reserved or released slot and a node
   creation (with its parents) are each at most five queries on both databases (`BEGIN` and `COMMIT` included), with
   one outbox INSERT per change on the in-memory layer; a desired change on PostgreSQL is four.

@@ -1,4 +1,4 @@
-"""On SQLite, the hub's own writers wait for each other in the process, not in SQLite's busy handler.
+"""On SQLite, the hub's own writers wait for each other in a queue, not in SQLite's busy handler.
 
 The check: a writer whose connection has no busy timeout at all (``PRAGMA busy_timeout = 0``)
 would fail at once with "database is locked" if it met another thread's write lock in SQLite;
@@ -7,8 +7,12 @@ queued in the process, it starts only once that transaction has committed and su
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
@@ -89,3 +93,48 @@ def test_a_failed_transaction_gives_the_queue_back() -> None:
     writer.join(5)
     assert not writer.is_alive() and errors == []
     assert selectors.workspace_state("/srv/repo").desired == 4
+
+
+# Another process of the hub (a ``serve --workers`` sibling, ``runagents``): the hub's backend,
+# no busy timeout, one write in a transaction. It prints "ready" just before it asks for the lock.
+OTHER_PROCESS = """
+import sys
+import django
+from django.conf import settings
+settings.configure(DATABASES={"default": {
+    "ENGINE": "orchestra_site.db.sqlite3",
+    "NAME": sys.argv[1],
+    "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 30},
+}})
+django.setup()
+from django.db import connection, transaction
+with connection.cursor() as cursor:
+    cursor.execute("PRAGMA busy_timeout = 0")
+print("ready", flush=True)
+with transaction.atomic(), connection.cursor() as cursor:
+    cursor.execute("UPDATE orchestration_workspace SET desired = 7 WHERE path = '/srv/other'")
+"""
+
+
+def test_a_writer_of_another_process_waits_for_the_lock_file_not_the_busy_handler() -> None:
+    services.workspace_set_desired(path="/srv/mine", desired=1)
+    services.workspace_set_desired(path="/srv/other", desired=1)
+    root = Path(__file__).resolve().parents[2]
+    with transaction.atomic():
+        services.workspace_set_desired(path="/srv/mine", desired=2)
+        other = subprocess.Popen(
+            [sys.executable, "-c", OTHER_PROCESS, str(connection.settings_dict["NAME"])],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert other.stdout is not None
+        assert other.stdout.readline() == "ready\n"
+        time.sleep(0.3)
+        assert other.poll() is None, "the other process must wait while this one holds the lock"
+    _, error = other.communicate(timeout=20)
+
+    assert other.returncode == 0, error  # without the file lock: "database is locked" at once
+    assert selectors.workspace_state("/srv/mine").desired == 2
+    assert selectors.workspace_state("/srv/other").desired == 7

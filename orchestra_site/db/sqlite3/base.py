@@ -1,4 +1,4 @@
-"""Django's SQLite backend, with this process's writers queued for the write lock in the process.
+"""Django's SQLite backend, with the hub's writers queued for the write lock instead of polling it.
 
 SQLite has one write lock per database. A writer that finds it taken sleeps in SQLite's busy
 handler, which polls with sleeps growing from 1 ms to 100 ms (up to the 30 s ``timeout``): a
@@ -13,15 +13,24 @@ any transaction (an autocommit ``UPDATE``) takes it around its one statement. So
 threads (HTTP, sockets, the runner, agents' log writers) queue in the process and find the
 database's lock free when their turn comes.
 
-The database's own lock still decides: other processes (``runagents``, a management command,
-``serve --workers`` siblings) do not share the queue and wait in the busy handler as before, and a
-writer of this process that waited ``timeout`` seconds in the queue goes ahead to the busy
-handler anyway, so a thread that holds a transaction while waiting for another one can never
-deadlock the process (SQLite would fail one of them after the timeout, as before).
+Across processes (``serve --workers`` siblings, ``runagents``, a management command) the thread at
+the head of each process's queue then takes an exclusive ``flock`` on a file beside the database
+(``<database>-writers``): the kernel wakes a process waiting there as soon as the holder lets go, so
+the writers of two workers take turns instead of sleeping in the busy handler (whose p99 with
+``--workers 2`` and 16 clients was about 200 ms against 50 to 70 ms in one process).
+
+The database's own lock still decides: programs that do not use this backend (the ``sqlite3``
+shell) wait in the busy handler as before, and a writer of this process that waited ``timeout``
+seconds in the process's queue goes ahead to the busy handler without the file lock, so a thread
+that holds a transaction while waiting for another one of its process can never deadlock it
+(SQLite fails one of them after the timeout, as before). A writer never waits for another process
+while it holds the file lock: the hub's transactions do not call other processes.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from typing import Any
 
@@ -29,6 +38,7 @@ from django.db.backends.sqlite3 import base
 
 _queues: dict[str, threading.Lock] = {}
 _queues_guard = threading.Lock()
+_lock_files: dict[str, int] = {}  # database file -> this process's descriptor of its -writers file
 WRITE_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 
@@ -41,21 +51,55 @@ def _queue_for(name: str) -> threading.Lock:
     return queue
 
 
+def _lock_file_for(name: str) -> int | None:
+    """This process's descriptor of the database's ``-writers`` file; None for an in-memory database.
+
+    Only the thread holding the process's queue for ``name`` calls it, so it needs no guard of its own.
+    """
+    if name == ":memory:" or name.startswith("file:") or not os.path.isabs(name):
+        return None
+    fd = _lock_files.get(name)
+    if fd is None:
+        try:
+            fd = os.open(f"{name}-writers", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:  # a read-only folder: the busy handler alone keeps processes apart, as before
+            return None
+        _lock_files[name] = fd
+    return fd
+
+
+def _forget_lock_files() -> None:
+    # A forked child shares its parent's open file descriptions, hence its flock: it opens its own.
+    _lock_files.clear()
+
+
+os.register_at_fork(after_in_child=_forget_lock_files)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._queue_wait = float(self.settings_dict.get("OPTIONS", {}).get("timeout", 5))
         self._holds_write_queue: threading.Lock | None = None
+        self._holds_lock_file: int | None = None
         self.execute_wrappers.append(self._queue_autocommit_write)
 
     def _take_write_queue(self) -> None:
         if self._holds_write_queue is None:
-            queue = _queue_for(str(self.settings_dict["NAME"]))
+            name = str(self.settings_dict["NAME"])
+            queue = _queue_for(name)
             if queue.acquire(timeout=self._queue_wait):
                 self._holds_write_queue = queue
+                fd = _lock_file_for(name)
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_EX)  # waits in the kernel; other threads run meanwhile
+                    self._holds_lock_file = fd
 
     def _leave_write_queue(self) -> None:
         queue, self._holds_write_queue = self._holds_write_queue, None
+        fd, self._holds_lock_file = self._holds_lock_file, None
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)  # before the process's queue: another process may be next
         if queue is not None:
             queue.release()
 

@@ -6,19 +6,19 @@ together close a cycle the check saw neither of. Events go out after commit (``p
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypedDict
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from orchestra_site.api.exceptions import InvalidInput, NotFound, ServiceUnavailable
 from orchestra_site.db import writes_serialised
-from orchestra_site.models_insert import insert_if_counts
+from orchestra_site.models_insert import Check, insert_if_counts
 from orchestra_site.models_update import model_update
 from orchestration.services import workspace_ensure, workspace_unpin
 from projects import events, planning, selectors
@@ -234,13 +234,36 @@ def _insert_node(node: Node, *, parents: list[int]) -> None:
     PostgreSQL the caller has locked the project row first (``_project_shared_lock``): the parents
     are then counted in a statement that starts after any concurrent graph edit committed.
     """
-    counts: list[tuple[QuerySet[Any], int]] = [(Project.objects.filter(pk=node.project_id), 1)]
-    if parents:
-        counts.append((Node.objects.filter(project_id=node.project_id, pk__in=parents), len(parents)))
-    if len(set(parents)) == len(parents) and insert_if_counts(node, counts=counts):
+    if len(set(parents)) == len(parents) and insert_if_counts(node, counts=_node_checks(node.project_id, parents)):
         return
     selectors.project_require(node.project_id)
     raise InvalidInput(PARENTS_NOT_FOUND)
+
+
+def _node_checks(project_id: int, parents: list[int]) -> list[Check]:
+    """The project's row, and one row per parent that is a node of that project."""
+    project_sql, parents_sql = _node_check_statements(connection.vendor, len(parents))
+    checks: list[Check] = [(project_sql, [project_id], 1)]
+    if parents:
+        checks.append((parents_sql, [project_id, *parents], len(parents)))
+    return checks
+
+
+@functools.lru_cache(maxsize=64)  # bounded: a client chooses the number of parents
+def _node_check_statements(vendor: str, parent_count: int) -> tuple[str, str]:
+    """The two checks' ``SELECT``s, written once per database and number of parents."""
+    projects, nodes = (connection.ops.quote_name(model._meta.db_table) for model in (Project, Node))
+    marks = ", ".join(["%s"] * parent_count)
+    return (
+        f"SELECT 1 FROM {projects} WHERE {_column(Project, 'id')} = %s",
+        f"SELECT 1 FROM {nodes} WHERE {_column(Node, 'project')} = %s AND {_column(Node, 'id')} IN ({marks})",
+    )
+
+
+def _column(model: type[models.Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field) and field.column
+    return connection.ops.quote_name(field.column)
 
 
 def _checked_parents(*, project_id: int, parent_ids: Sequence[int]) -> list[int]:

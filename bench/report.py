@@ -174,6 +174,15 @@ only ratios from interleaved runs are given; `make bench` on a quiet machine giv
   `PUT desired` 232 a second in one process, 392 with `--workers 2` (p99 104 and 88 ms); node
   creation 182 and 339 (p99 127 and 97 ms). On SQLite it pays since the workers' writers wait
   at the file lock rather than in the busy handler (above; section 8).
+- **PostgreSQL in one process.** With 16 clients serve's one core is the limit (0.94 of a core).
+  py-spy on serve during 3000 `PUT`s: 65% of the HTTP threads' samples wait for PostgreSQL (the
+  workspace row's `SELECT … FOR UPDATE`, the `WITH`, `BEGIN` and `COMMIT`), 16% of them in the
+  pool's check of the connection it hands out (one more round trip per request); with the check
+  turned off, in alternating runs, nothing measurable changed (271 and 278 `PUT`s a second
+  against 270 and 262), so it stays: it is what lets a restarted PostgreSQL cost no failed
+  request. Eight HTTP threads instead of four, in alternating runs: `PUT desired` p99 110 and 111
+  ms against 91 and 88, node creation 109 and 99 against 88 and 86; four stay. A second worker is
+  what pays here (section 8).
 - **Building SQL.** A node creation's checks (the project is there, each parent is one of its
   nodes) ride in its `INSERT`; they were two querysets built and compiled on every request, a
   fifth of an in-process creation under cProfile. They are now two `SELECT`s written once per
@@ -181,8 +190,10 @@ only ratios from interleaved runs are given; `make bench` on a quiet machine giv
   creations a second before, 463 to 495 after; with 16 clients through serve, 302 to 305 before
   and 333 to 355 after on SQLite (p99 72 ms before, 62 and 72 after), 213 to 221 before and 269
   after on PostgreSQL (p99 100 to 116 before, 87 after). What a creation still spends is
-  mostly Django's: DRF copying the input serializer's fields for each request (about a tenth),
-  the edges' and the outbox row's `bulk_create`, the middleware.
+  mostly Django's: DRF copying the input serializer's fields for each request (about a tenth
+  under cProfile; copying them one level deep instead measured 0.95 to 1.07 times as fast in
+  alternating rounds, not worth a serializer that differs from DRF's), the edges' and the outbox
+  row's `bulk_create`, the middleware.
 - **Queries.** A desired change, a running report, a reserved or released slot and a node
   creation (with its parents) are each at most five queries on both databases (`BEGIN` and `COMMIT` included), with
   one outbox INSERT per change on the in-memory layer; a desired change on PostgreSQL is four.

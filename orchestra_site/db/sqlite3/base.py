@@ -29,12 +29,13 @@ while it holds the file lock: the hub's transactions do not call other processes
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import threading
 from typing import Any
 
-from django.db.backends.sqlite3 import base
+from django.db.backends.sqlite3 import base, creation
 
 _queues: dict[str, threading.Lock] = {}
 _queues_guard = threading.Lock()
@@ -56,7 +57,7 @@ def _lock_file_for(name: str) -> int | None:
 
     Only the thread holding the process's queue for ``name`` calls it, so it needs no guard of its own.
     """
-    if name == ":memory:" or name.startswith("file:") or not os.path.isabs(name):
+    if not _lock_file_for_path(name):
         return None
     fd = _lock_files.get(name)
     if fd is None:
@@ -68,6 +69,20 @@ def _lock_file_for(name: str) -> int | None:
     return fd
 
 
+def _remove_lock_file(name: str) -> None:
+    """The database is gone (a test database destroyed): so is its ``-writers`` file."""
+    fd = _lock_files.pop(name, None)
+    if fd is not None:
+        os.close(fd)
+    if _lock_file_for_path(name):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(f"{name}-writers")
+
+
+def _lock_file_for_path(name: str) -> bool:
+    return name != ":memory:" and not name.startswith("file:") and os.path.isabs(name)
+
+
 def _forget_lock_files() -> None:
     # A forked child shares its parent's open file descriptions, hence its flock: it opens its own.
     _lock_files.clear()
@@ -76,7 +91,15 @@ def _forget_lock_files() -> None:
 os.register_at_fork(after_in_child=_forget_lock_files)
 
 
+class DatabaseCreation(creation.DatabaseCreation):
+    def _destroy_test_db(self, test_database_name: str, verbosity: int) -> None:
+        super()._destroy_test_db(test_database_name, verbosity)  # type: ignore[misc]  # not in django-stubs
+        _remove_lock_file(test_database_name)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    creation_class = DatabaseCreation
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._queue_wait = float(self.settings_dict.get("OPTIONS", {}).get("timeout", 5))
@@ -90,10 +113,14 @@ class DatabaseWrapper(base.DatabaseWrapper):
             queue = _queue_for(name)
             if queue.acquire(timeout=self._queue_wait):
                 self._holds_write_queue = queue
-                fd = _lock_file_for(name)
-                if fd is not None:
-                    fcntl.flock(fd, fcntl.LOCK_EX)  # waits in the kernel; other threads run meanwhile
-                    self._holds_lock_file = fd
+                try:
+                    fd = _lock_file_for(name)
+                    if fd is not None:
+                        fcntl.flock(fd, fcntl.LOCK_EX)  # waits in the kernel; other threads run meanwhile
+                        self._holds_lock_file = fd
+                except BaseException:  # the process's queue must not stay taken
+                    self._leave_write_queue()
+                    raise
 
     def _leave_write_queue(self) -> None:
         queue, self._holds_write_queue = self._holds_write_queue, None

@@ -7,6 +7,7 @@ queued in the process, it starts only once that transaction has committed and su
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -15,8 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 
+from orchestra_site.db.sqlite3.base import DatabaseWrapper
+from orchestra_site.db.sqlite3.file_lock import FileLock
 from orchestration import selectors, services
 
 pytestmark = [
@@ -107,7 +110,7 @@ settings.configure(DATABASES={"default": {
     "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 30},
 }})
 django.setup()
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 with connection.cursor() as cursor:
     cursor.execute("PRAGMA busy_timeout = 0")
 print("ready", flush=True)
@@ -129,12 +132,41 @@ def test_a_writer_of_another_process_waits_for_the_lock_file_not_the_busy_handle
             stderr=subprocess.PIPE,
             text=True,
         )
-        assert other.stdout is not None
-        assert other.stdout.readline() == "ready\n"
-        time.sleep(0.3)
-        assert other.poll() is None, "the other process must wait while this one holds the lock"
-    _, error = other.communicate(timeout=20)
+        try:
+            assert other.stdout is not None
+            assert other.stdout.readline() == "ready\n"
+            time.sleep(0.3)
+            assert other.poll() is None, "the other process must wait while this one holds the lock"
+        except BaseException:
+            other.kill()
+            raise
+    try:
+        _, error = other.communicate(timeout=20)
+    finally:
+        other.kill()
 
     assert other.returncode == 0, error  # without the file lock: "database is locked" at once
     assert selectors.workspace_state("/srv/mine").desired == 2
     assert selectors.workspace_state("/srv/other").desired == 7
+
+
+def test_a_writer_goes_on_without_the_file_lock_once_its_time_is_up() -> None:
+    """A process that keeps the file lock (a transaction left open in a shell, a stopped process)
+    holds the others' writers only for their ``timeout``; then SQLite's own lock decides."""
+    services.workspace_set_desired(path="/srv/repo", desired=1)
+    another_process = FileLock(os.path.realpath(connection.settings_dict["NAME"]) + "-writers")
+    assert another_process.acquire(1)
+    database = connections["default"]
+    assert isinstance(database, DatabaseWrapper)
+    database._queue_wait, patience = 0.3, database._queue_wait  # the database's timeout, 30 s, made short
+    try:
+        started = time.monotonic()
+        services.workspace_set_desired(path="/srv/repo", desired=2)
+        waited = time.monotonic() - started
+    finally:
+        database._queue_wait = patience
+        another_process.release()
+        another_process.close()
+
+    assert 0.25 < waited < 5
+    assert selectors.workspace_state("/srv/repo").desired == 2

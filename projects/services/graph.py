@@ -242,21 +242,21 @@ def _insert_node(node: Node, *, parents: list[int]) -> None:
 
 def _node_checks(project_id: int, parents: list[int]) -> list[Check]:
     """The project's row, and one row per parent that is a node of that project."""
-    project_sql, parents_sql = _node_check_statements(connection.vendor, len(parents))
+    project_sql, parents_sql = _node_check_statements(connection.vendor)
     checks: list[Check] = [(project_sql, [project_id], 1)]
     if parents:
-        checks.append((parents_sql, [project_id, *parents], len(parents)))
+        marks = ", ".join(["%s"] * len(parents))
+        checks.append((f"{parents_sql} IN ({marks})", [project_id, *parents], len(parents)))
     return checks
 
 
-@functools.lru_cache(maxsize=64)  # bounded: a client chooses the number of parents
-def _node_check_statements(vendor: str, parent_count: int) -> tuple[str, str]:
-    """The two checks' ``SELECT``s, written once per database and number of parents."""
+@functools.cache
+def _node_check_statements(vendor: str) -> tuple[str, str]:
+    """The two checks' ``SELECT``s (the second without its ``IN`` list), written once per database."""
     projects, nodes = (connection.ops.quote_name(model._meta.db_table) for model in (Project, Node))
-    marks = ", ".join(["%s"] * parent_count)
     return (
         f"SELECT 1 FROM {projects} WHERE {_column(Project, 'id')} = %s",
-        f"SELECT 1 FROM {nodes} WHERE {_column(Node, 'project')} = %s AND {_column(Node, 'id')} IN ({marks})",
+        f"SELECT 1 FROM {nodes} WHERE {_column(Node, 'project')} = %s AND {_column(Node, 'id')}",
     )
 
 

@@ -15,32 +15,53 @@ database's lock free when their turn comes.
 
 Across processes (``serve --workers`` siblings, ``runagents``, a management command) the thread at
 the head of each process's queue then takes an exclusive ``flock`` on a file beside the database
-(``<database>-writers``): the kernel wakes a process waiting there as soon as the holder lets go, so
-the writers of two workers take turns instead of sleeping in the busy handler (whose p99 with
-``--workers 2`` and 16 clients was about 200 ms against 50 to 70 ms in one process).
+(``<database>-writers``, ``file_lock.py``): the kernel wakes a process waiting there as soon as the
+holder lets go, so the writers of two workers take turns instead of sleeping in the busy handler
+(whose p99 with ``--workers 2`` and 16 clients was 130 to 210 ms against 50 to 70 ms in one
+process).
 
-The database's own lock still decides: programs that do not use this backend (the ``sqlite3``
-shell) wait in the busy handler as before, and a writer of this process that waited ``timeout``
-seconds in the process's queue goes ahead to the busy handler without the file lock, so a thread
-that holds a transaction while waiting for another one of its process can never deadlock it
-(SQLite fails one of them after the timeout, as before). A writer never waits for another process
-while it holds the file lock: the hub's transactions do not call other processes.
+Neither wait is endless, and the database's own lock still decides. A writer that has waited
+``timeout`` seconds (the database's setting, 30 s) in its process's queue, or in the queue and at
+the file lock together, goes on to ``BEGIN IMMEDIATE`` without them and waits in the busy handler
+as before, which fails it after a further ``timeout`` if the lock is still held: a thread holding
+a transaction while it waits for another writer of its process, a transaction left open in
+``manage.py shell``, or a stopped process cannot hang the others. Programs that do not use this
+backend (the ``sqlite3`` shell) and writers that gave up on the queue only meet the busy handler;
+so does everyone when the ``-writers`` file cannot be opened (a read-only folder, a file another
+user created), which is logged once.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import logging
 import os
 import threading
+import time
 from typing import Any
 
 from django.db.backends.sqlite3 import base, creation
 
+from orchestra_site.db.sqlite3.file_lock import FileLock
+
+logger = logging.getLogger(__name__)
 _queues: dict[str, threading.Lock] = {}
 _queues_guard = threading.Lock()
-_lock_files: dict[str, int] = {}  # database file -> this process's descriptor of its -writers file
+_file_locks: dict[str, FileLock | None] = {}  # database file -> its -writers lock (None: unusable)
+_keys: dict[str, str] = {}  # NAME as configured -> the database file's real path
 WRITE_STATEMENTS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+def _database_key(name: str) -> str:
+    """One key per database file, however its path is spelled (relative, with ``..``, a symlink)."""
+    key = _keys.get(name)
+    if key is None:
+        key = _keys[name] = os.path.realpath(name) if _on_disk(name) else name
+    return key
+
+
+def _on_disk(name: str) -> bool:
+    return name not in ("", ":memory:") and not name.startswith("file:")
 
 
 def _queue_for(name: str) -> threading.Lock:
@@ -52,43 +73,44 @@ def _queue_for(name: str) -> threading.Lock:
     return queue
 
 
-def _lock_file_for(name: str) -> int | None:
-    """This process's descriptor of the database's ``-writers`` file; None for an in-memory database.
-
-    Only the thread holding the process's queue for ``name`` calls it, so it needs no guard of its own.
-    """
-    if not _lock_file_for_path(name):
-        return None
-    fd = _lock_files.get(name)
-    if fd is None:
-        try:
-            fd = os.open(f"{name}-writers", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError:  # a read-only folder: the busy handler alone keeps processes apart, as before
-            return None
-        _lock_files[name] = fd
-    return fd
+def _file_lock_for(key: str) -> FileLock | None:
+    """The database's ``-writers`` lock in this process; None for an in-memory database or an
+    unusable file. Only the thread at the head of the key's queue calls it."""
+    if key not in _file_locks:
+        lock = None
+        if _on_disk(key):
+            try:
+                lock = FileLock(f"{key}-writers")
+            except OSError as exc:
+                logger.warning(
+                    "%s-writers cannot be used (%s): other processes' writers meet in SQLite's busy handler", key, exc
+                )
+        _file_locks[key] = lock
+    return _file_locks[key]
 
 
 def _remove_lock_file(name: str) -> None:
-    """The database is gone (a test database destroyed): so is its ``-writers`` file."""
-    fd = _lock_files.pop(name, None)
-    if fd is not None:
-        os.close(fd)
-    if _lock_file_for_path(name):
+    """The database is gone (a test database destroyed): so is its ``-writers`` file. Its
+    descriptor stays open (a thread of the process may still hold the lock), then closes with it."""
+    key = _database_key(name)
+    _file_locks.pop(key, None)
+    if _on_disk(key):
         with contextlib.suppress(FileNotFoundError):
-            os.remove(f"{name}-writers")
+            os.remove(f"{key}-writers")
 
 
-def _lock_file_for_path(name: str) -> bool:
-    return name != ":memory:" and not name.startswith("file:") and os.path.isabs(name)
+def _forget_in_child() -> None:
+    # A forked child shares its parent's open files, hence their flocks, and copies its queues in
+    # whatever state they were: it starts its own. Closing its copies leaves the parent's locks be.
+    global _queues
+    for lock in _file_locks.values():
+        if lock is not None:
+            lock.close()
+    _file_locks.clear()
+    _queues = {}
 
 
-def _forget_lock_files() -> None:
-    # A forked child shares its parent's open file descriptions, hence its flock: it opens its own.
-    _lock_files.clear()
-
-
-os.register_at_fork(after_in_child=_forget_lock_files)
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 class DatabaseCreation(creation.DatabaseCreation):
@@ -104,31 +126,33 @@ class DatabaseWrapper(base.DatabaseWrapper):
         super().__init__(*args, **kwargs)
         self._queue_wait = float(self.settings_dict.get("OPTIONS", {}).get("timeout", 5))
         self._holds_write_queue: threading.Lock | None = None
-        self._holds_lock_file: int | None = None
+        self._holds_file_lock: FileLock | None = None
         self.execute_wrappers.append(self._queue_autocommit_write)
 
     def _take_write_queue(self) -> None:
         if self._holds_write_queue is None:
-            name = str(self.settings_dict["NAME"])
-            queue = _queue_for(name)
+            key = _database_key(str(self.settings_dict["NAME"]))
+            deadline = time.monotonic() + self._queue_wait
+            queue = _queue_for(key)
             if queue.acquire(timeout=self._queue_wait):
                 self._holds_write_queue = queue
                 try:
-                    fd = _lock_file_for(name)
-                    if fd is not None:
-                        fcntl.flock(fd, fcntl.LOCK_EX)  # waits in the kernel; other threads run meanwhile
-                        self._holds_lock_file = fd
+                    lock = _file_lock_for(key)
+                    if lock is not None and lock.acquire(max(0.0, deadline - time.monotonic())):
+                        self._holds_file_lock = lock
                 except BaseException:  # the process's queue must not stay taken
                     self._leave_write_queue()
                     raise
 
     def _leave_write_queue(self) -> None:
         queue, self._holds_write_queue = self._holds_write_queue, None
-        fd, self._holds_lock_file = self._holds_lock_file, None
-        if fd is not None:
-            fcntl.flock(fd, fcntl.LOCK_UN)  # before the process's queue: another process may be next
-        if queue is not None:
-            queue.release()
+        lock, self._holds_file_lock = self._holds_file_lock, None
+        try:
+            if lock is not None:
+                lock.release()  # before the process's queue: another process may be next
+        finally:
+            if queue is not None:
+                queue.release()
 
     def _start_transaction_under_autocommit(self) -> None:
         # Only BEGIN IMMEDIATE takes the database's write lock at once; a deferred BEGIN may be a

@@ -189,14 +189,14 @@ only ratios from interleaved runs are given; `make bench` on a quiet machine giv
 - **Building SQL.** A node creation's checks (the project is there, each parent is one of its
   nodes) ride in its `INSERT`; they were two querysets built and compiled on every request, a
   fifth of an in-process creation under cProfile. They are now two `SELECT`s written once per
-  database and number of parents: in process (one client, SQLite, four rounds each) 354 to 393
-  creations a second before, 463 to 495 after; with 16 clients through serve, 302 to 305 before
-  and 333 to 355 after on SQLite (p99 72 ms before, 62 and 72 after), 213 to 221 before and 269
-  after on PostgreSQL (p99 100 to 116 before, 87 after). What a creation still spends is
-  mostly Django's: DRF copying the input serializer's fields for each request (about a tenth
-  under cProfile; copying them one level deep instead measured 0.95 to 1.07 times as fast in
-  alternating rounds, not worth a serializer that differs from DRF's), the edges' and the outbox
-  row's `bulk_create`, the middleware.
+  database (only the `IN` list of parents is joined per request): in process (one client,
+  SQLite, four rounds each) 354 to 393 creations a second before, 463 to 495 after; with 16
+  clients through serve, 302 to 305 before and 333 to 355 after on SQLite (p99 72 ms before, 62
+  and 72 after), 213 to 221 before and 269 after on PostgreSQL (p99 100 to 116 before, 87
+  after). What a creation still spends is mostly Django's: DRF copying the input serializer's
+  fields for each request (about a tenth under cProfile; copying them one level deep instead
+  measured 0.95 to 1.07 times as fast in alternating rounds, not worth a serializer that differs
+  from DRF's), the edges' and the outbox row's `bulk_create`, the middleware.
 - **Queries.** A desired change, a running report, a reserved or released slot and a node
   creation (with its parents) are each at most five queries on both databases (`BEGIN` and `COMMIT` included), with
   one outbox INSERT per change on the in-memory layer; a desired change on PostgreSQL is four.

@@ -10,7 +10,7 @@ from bench.client import HttpConnection, LoadResult, closed_loop
 from bench.hubs import LAYER_LABEL, BenchHub, bench_hub, measurable_layers
 from bench.put_rps import WORKSPACES
 from bench.put_rps import request as put_request
-from bench.report import Section, Table, summary_ms
+from bench.report import Section, Table, load_columns
 
 CLIENTS = 16
 PUTS = 2000
@@ -83,21 +83,10 @@ def run() -> Section:
                 rows = asyncio.run(measure(hub))
             both = True
             for label, result, cpu in rows:
-                p50, p99, _, worst = summary_ms(result.latencies)
-                both = both and float(p99) < TARGET_P99_MS and result.errors == 0
-                table.add(
-                    LAYER_LABEL[layer],
-                    workers,
-                    label,
-                    result.requests,
-                    CLIENTS,
-                    f"{result.rps:.0f}",
-                    p50,
-                    p99,
-                    worst,
-                    result.errors,
-                    f"{cpu:.2f}",
-                )
+                columns = load_columns(result, cpu)
+                p99_shown = float(columns[2])  # judged as the table shows it
+                both = both and p99_shown < TARGET_P99_MS and result.errors == 0
+                table.add(LAYER_LABEL[layer], workers, label, result.requests, CLIENTS, *columns)
             if both:
                 met_by[layer].append(workers)
     section.met = len(met_by) == 2 and all(met_by.values())

@@ -7,7 +7,7 @@ import time
 
 from bench.client import LoadResult, closed_loop
 from bench.hubs import LAYER_LABEL, BenchHub, bench_hub, measurable_layers, workspace_url
-from bench.report import Section, Table, summary_ms
+from bench.report import Section, Table, load_columns
 
 TOTAL = 2000
 CONCURRENCY = 16
@@ -42,18 +42,7 @@ def run() -> Section:
     for layer in measurable_layers(section.notes):
         with bench_hub(layer) as hub:
             result, cpu = asyncio.run(measure(hub))
-        p50, p99, _, worst = summary_ms(result.latencies)
-        table.add(
-            LAYER_LABEL[layer],
-            result.requests,
-            CONCURRENCY,
-            f"{result.rps:.0f}",
-            p50,
-            p99,
-            worst,
-            result.errors,
-            f"{cpu:.2f}",
-        )
+        table.add(LAYER_LABEL[layer], result.requests, CONCURRENCY, *load_columns(result, cpu))
     section.tables.append(table)
     section.notes += [
         f"`PUT /api/orchestration/workspace/<id>/desired` over {WORKSPACES} workspaces, every request a real change "

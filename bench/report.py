@@ -8,6 +8,10 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bench.client import LoadResult
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
@@ -59,6 +63,12 @@ def ms(seconds: float) -> str:
 def summary_ms(values: Sequence[float]) -> tuple[str, str, str, str]:
     """p50, p99, mean and max, in milliseconds."""
     return ms(percentile(values, 50)), ms(percentile(values, 99)), ms(statistics.fmean(values)), ms(max(values))
+
+
+def load_columns(result: LoadResult, cpu: float) -> list[str]:
+    """The columns every closed-loop load table ends with: requests/s, p50, p99 and max ms, errors, serve CPU."""
+    p50, p99, _, worst = summary_ms(result.latencies)
+    return [f"{result.rps:.0f}", p50, p99, worst, str(result.errors), f"{cpu:.2f}"]
 
 
 HEADER = """# Benchmarks

@@ -1,5 +1,6 @@
 """``FileLock``: two instances on one path are two open files, so they exclude each other as two
-processes would; the time limit, the hand-over and the let-go of a lock nobody waits for any more."""
+processes would; the time limit, the hand-over and the let-go of a lock nobody waits for any more.
+And the files beside a test database go with it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import threading
 import time
 from pathlib import Path
 
+from django.db import connection
+
+from orchestra_site.db.sqlite3.base import SIDE_FILES, DatabaseCreation
 from orchestra_site.db.sqlite3.file_lock import FileLock
 
 
@@ -49,3 +53,13 @@ def test_a_lock_given_up_on_is_let_go_when_it_comes(tmp_path: Path) -> None:
         assert time.monotonic() < deadline, "the abandoned lock was never let go"
     mine.release()
     assert other.acquire(1)
+
+
+def test_a_destroyed_test_database_takes_the_files_beside_it(tmp_path: Path) -> None:
+    database = tmp_path / "test.sqlite3"
+    for name in ["test.sqlite3", *(f"test.sqlite3{suffix}" for suffix in SIDE_FILES)]:
+        (tmp_path / name).write_text("")
+
+    DatabaseCreation(connection)._destroy_test_db(str(database), verbosity=0)
+
+    assert list(tmp_path.iterdir()) == []

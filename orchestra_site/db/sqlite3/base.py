@@ -89,14 +89,19 @@ def _file_lock_for(key: str) -> FileLock | None:
     return _file_locks[key]
 
 
-def _remove_lock_file(name: str) -> None:
-    """The database is gone (a test database destroyed): so is its ``-writers`` file. Its
-    descriptor stays open (a thread of the process may still hold the lock), then closes with it."""
+SIDE_FILES = ("-writers", "-wal", "-shm", "-journal")
+
+
+def _remove_side_files(name: str) -> None:
+    """The database is gone (a test database destroyed): so are the files beside it, ours and
+    SQLite's (Django removes only the database file). The ``-writers`` descriptor stays open (a
+    thread of the process may still hold the lock), then closes with the process."""
     key = _database_key(name)
     _file_locks.pop(key, None)
     if _on_disk(key):
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(f"{key}-writers")
+        for suffix in SIDE_FILES:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(f"{key}{suffix}")
 
 
 def _forget_in_child() -> None:
@@ -116,7 +121,7 @@ os.register_at_fork(after_in_child=_forget_in_child)
 class DatabaseCreation(creation.DatabaseCreation):
     def _destroy_test_db(self, test_database_name: str, verbosity: int) -> None:
         super()._destroy_test_db(test_database_name, verbosity)  # type: ignore[misc]  # not in django-stubs
-        _remove_lock_file(test_database_name)
+        _remove_side_files(test_database_name)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):

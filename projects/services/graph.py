@@ -223,7 +223,7 @@ def _project_shared_lock(project_id: int) -> None:
     """
     table = connection.ops.quote_name(Project._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR SHARE", [project_id])
+        cursor.execute(f"SELECT 1 FROM {table} WHERE {_column(Project, 'id')} = %s FOR SHARE", [project_id])
 
 
 def _insert_node(node: Node, *, parents: list[int]) -> None:

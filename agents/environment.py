@@ -1,12 +1,24 @@
-"""The environment an agent starts with, and the rule that keeps code out of it.
+"""The environment an agent starts with, and the allowlist that keeps a client's choices out of it.
 
-An agent inherits an allowlisted part of the hub's environment (what the CLIs need to find their
-login and configuration), plus ``ORCHESTRA_AGENT_ENV_PASSTHROUGH``, plus a template's
-``metadata.env``. The template's variables come from API clients, so they must not be able to
-run code as the hub user: no name that makes a process load code (``LD_PRELOAD``,
-``NODE_OPTIONS``, ``PYTHONSTARTUP``, ``BASH_ENV``, ...) or changes where it finds programs,
-libraries or its configuration (``PATH``, ``HOME``, ``XDG_*``, ``CODEX_HOME``, ...). Such names
-are refused when a template is written and dropped again at launch, for rows written before.
+An agent inherits an allowlisted part of the hub's environment (``DEFAULT_ENV_ALLOWLIST``: what
+the CLIs need to find their login, configuration and model server), plus the operator's
+``ORCHESTRA_AGENT_ENV_PASSTHROUGH``, plus a template's ``metadata.env``. Those last variables come
+from API clients, and nearly every name some program reads can be turned against the hub user:
+it loads code (``LD_PRELOAD``, ``NODE_OPTIONS``, ``BASH_ENV``), plugins, hooks or settings into
+the CLIs (``CLAUDE_CODE_*``, ``*_HOME``, ``*_CONFIG*``, ``GIT_*``), or sends the owner's
+credentials somewhere else (``ANTHROPIC_BASE_URL``, ``OPENAI_BASE_URL``, ``*_PROXY``). A
+blocklist of such names always misses one, so a template, a step or an execution may set only:
+
+- the few names in ``TEMPLATE_ENV_NAMES``, each with a value of a narrow shape (see there why
+  each is harmless);
+- names starting with ``ORCHESTRA_TASK_``: the user's own task variables, which no program
+  interprets (the hub reserves the prefix and reads none of it);
+- names the operator lists in ``ORCHESTRA_AGENT_ENV_ALLOWED``, never an endpoint or a proxy and
+  never a name the hub passes from its own environment: where the owner's credentials go, and
+  the CLIs' configuration, are the operator's settings only.
+
+Anything else is refused when a template or step is written (a 400 naming the field and the
+variable, and how the operator can allow it) and dropped again at launch, for rows written before.
 """
 
 from __future__ import annotations
@@ -76,37 +88,79 @@ NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 MAX_VALUE_LENGTH = 32 * 1024
 MAX_VARIABLES = 100
 
-# Compared upper-cased: a loader or a runtime that reads a name in another case is not worth
-# the risk. Names that load code, or move where programs, libraries, certificates or any
-# configuration are found (a planted config file can name a program to run).
-REFUSED_NAMES = frozenset(
-    {
-        "PATH", "HOME", "ENV", "BASH_ENV", "SHELL", "SHELLOPTS", "BASHOPTS", "PS4", "PROMPT_COMMAND",
-        "IFS", "CDPATH", "ZDOTDIR", "EDITOR", "VISUAL", "PAGER", "BROWSER", "TMPDIR", "TEMP", "TMP",
-        "CLASSPATH", "GCONV_PATH", "GLIBC_TUNABLES", "LOCPATH", "NLSPATH", "HOSTALIASES", "RES_OPTIONS",
-        "OPENSSL_CONF", "OPENSSL_ENGINES", "OPENSSL_MODULES", "SSL_CERT_FILE", "SSL_CERT_DIR",
-        "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "TERMINFO", "TERMINFO_DIRS", "INPUTRC", "MAGIC",
-        "RUBYOPT", "RUBYLIB", "TCLLIBPATH", "GEM_HOME", "GEM_PATH", "BUNDLE_GEMFILE",
-        "GOPATH", "GOROOT", "GOFLAGS", "GOPROXY", "GOTOOLCHAIN", "VIRTUAL_ENV", "CODEX_HOME",
-        "CLAUDE_CONFIG_DIR", "GEMINI_CLI_HOME", "GOOGLE_APPLICATION_CREDENTIALS", "KUBECONFIG",
-        "DOCKER_CONFIG", "DOCKER_HOST", "JAVA_HOME", "COMPOSER_HOME",
-    }
-)  # fmt: skip
-REFUSED_PREFIXES = (
-    "LD_", "DYLD_", "NODE_", "NPM_CONFIG_", "YARN_", "PNPM_", "BUN_", "DENO_", "PYTHON", "PIP_", "UV_",
-    "CONDA", "PERL", "RUBY", "LUA_", "JAVA_", "_JAVA_", "JDK_", "GIT_", "XDG_", "SSH_", "GNUPG", "GPG_",
-    "MALLOC_", "CARGO_", "RUSTUP_", "RUSTC", "ORCHESTRA_", "DJANGO_",
-)  # fmt: skip
+# Names (exactly so spelled) a template may set, and the shape of their values. Each only changes
+# how text is shown, and its value can name nothing outside the system's own data:
+# - TZ: the time zone; a name under the system's zoneinfo (no leading ``/`` or ``:``, no ``..``)
+#   or a POSIX rule, so no file elsewhere is read. TZDIR stays the operator's.
+# - LANG, LANGUAGE, LC_*: the locale and message language, looked up in the system's locale data
+#   by name (no ``/``, so no path; LOCPATH and NLSPATH stay the operator's).
+# - TERM: the terminal type, looked up by name in the system's terminfo (no ``/``; TERMINFO stays
+#   the operator's).
+# - NO_COLOR, FORCE_COLOR, CLICOLOR, CLICOLOR_FORCE, COLUMNS, LINES: colours and width of output.
+# Not here, on purpose: CI (switches tools into an unattended mode: auto-confirmed installs,
+# uploaders looking for tokens), DEBUG and the *_LOG / *_DEBUG names (debug logs can print request
+# headers, credentials included, into the stored log), and anything naming a file or a URL.
+_WORD = r"[A-Za-z0-9_.+-]{0,64}"
+_LOCALE = re.compile(r"[A-Za-z0-9_.@-]{0,64}")
+TEMPLATE_ENV_NAMES: dict[str, re.Pattern[str]] = {
+    "TZ": re.compile(r"(?!.*\.\.)(?:[A-Za-z0-9_+<>,.-][A-Za-z0-9_+<>,./-]{0,63})?"),
+    "LANG": _LOCALE,
+    "LANGUAGE": re.compile(r"[A-Za-z0-9_.@:-]{0,256}"),
+    "LC_ALL": _LOCALE,
+    "LC_CTYPE": _LOCALE,
+    "LC_MESSAGES": _LOCALE,
+    "LC_TIME": _LOCALE,
+    "LC_NUMERIC": _LOCALE,
+    "LC_COLLATE": _LOCALE,
+    "LC_MONETARY": _LOCALE,
+    "TERM": re.compile(_WORD),
+    "NO_COLOR": re.compile(_WORD),
+    "FORCE_COLOR": re.compile(_WORD),
+    "CLICOLOR": re.compile(_WORD),
+    "CLICOLOR_FORCE": re.compile(_WORD),
+    "COLUMNS": re.compile(r"[0-9]{1,5}"),
+    "LINES": re.compile(r"[0-9]{1,5}"),
+}
+TASK_PREFIX = "ORCHESTRA_TASK_"
+# Where the owner's credentials and traffic go: never a client's choice, whatever the operator
+# allows (ORCHESTRA_AGENT_ENV_ALLOWED refuses these names at start-up too).
+ENDPOINT_NAME = re.compile(r"(?i).*(URL|URI|ENDPOINT|PROXY|HOST|API_BASE)")
+
+_HOW_TO_ALLOW = (
+    "a template may set only {fixed}, and names starting with ORCHESTRA_TASK_; the operator can allow"
+    " more with ORCHESTRA_AGENT_ENV_ALLOWED"
+)
 
 
-def refused_reason(name: str) -> str | None:
-    """Why ``name`` may not be set by a template, or None when it may."""
+def operator_only(name: str) -> bool:
+    """An endpoint, a proxy, or a variable the hub passes from its own (the operator's) environment."""
+    return (
+        ENDPOINT_NAME.fullmatch(name) is not None
+        or name in DEFAULT_ENV_ALLOWLIST
+        or name in settings.AGENT_ENV_PASSTHROUGH
+        or name == STEP_RUN_ENV
+    )
+
+
+def refused_reason(name: str, value: object = "") -> str | None:
+    """Why a template may not set ``name`` (to ``value``), or None when it may."""
     if not NAME.match(name):
         return "is not a valid variable name (letters, digits and _, not starting with a digit)"
-    upper = name.upper()
-    if upper in REFUSED_NAMES or upper.startswith(REFUSED_PREFIXES):
-        return "may not be set by a template: it can make the agent load code or read another configuration"
-    return None
+    pattern = TEMPLATE_ENV_NAMES.get(name)
+    if pattern is not None:
+        if isinstance(value, str) and not pattern.fullmatch(value):
+            return f"may not be set to {value[:80]!r} by a template: {name} takes a plain name or number, no path"
+        return None
+    if name.startswith(TASK_PREFIX) and len(name) > len(TASK_PREFIX):
+        return None
+    if operator_only(name):
+        return (
+            "may not be set by a template: endpoints, proxies, credentials and the CLIs' configuration"
+            " are the operator's settings (the hub's own environment, ORCHESTRA_AGENT_ENV_PASSTHROUGH)"
+        )
+    if name in settings.AGENT_ENV_ALLOWED:
+        return None
+    return "may not be set by a template: " + _HOW_TO_ALLOW.format(fixed=", ".join(TEMPLATE_ENV_NAMES))
 
 
 def validate_template_env(env: object, *, field: str = "metadata.env") -> dict[str, str]:
@@ -116,7 +170,7 @@ def validate_template_env(env: object, *, field: str = "metadata.env") -> dict[s
     if len(env) > MAX_VARIABLES:
         raise InvalidInput(f"{field}: at most {MAX_VARIABLES} variables.")
     for name, value in env.items():
-        reason = refused_reason(name)
+        reason = refused_reason(name, value)
         if reason is not None:
             raise InvalidInput(f"{field}.{name}: {reason}.")
         if not isinstance(value, str):
@@ -152,7 +206,11 @@ def safe_template_env(env: object) -> dict[str, str]:
     return {
         name: value
         for name, value in env.items()
-        if isinstance(name, str) and isinstance(value, str) and "\x00" not in value and refused_reason(name) is None
+        if isinstance(name, str)
+        and isinstance(value, str)
+        and "\x00" not in value
+        and len(value) <= MAX_VALUE_LENGTH
+        and refused_reason(name, value) is None
     }
 
 

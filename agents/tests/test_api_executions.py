@@ -40,11 +40,11 @@ def template(db: None) -> AgentTemplate:
             {"name": "c", "agent_type": "gemini", "prompt_template": "C {{a}} {{b}}", "output_format": "markdown"},
         ],
         edges=[(0, 2), (1, 2)],
-        metadata={"timeout_seconds": 30, "env": {"MODE": "x"}},
+        metadata={"timeout_seconds": 30, "env": {"ORCHESTRA_TASK_MODE": "x"}},
     )
     # A variable the API refuses today, stored before the rule: the snapshot leaves it out.
     AgentTemplate.objects.filter(pk=template.pk).update(
-        metadata={"timeout_seconds": 30, "env": {"MODE": "x", "BAD": 1}}
+        metadata={"timeout_seconds": 30, "env": {"ORCHESTRA_TASK_MODE": "x", "BAD": 1}}
     )
     template.refresh_from_db()
     return template
@@ -121,7 +121,7 @@ class TestCreate:
             "output_format": "text",
             "timeout_seconds": 30,
             "idle_timeout_seconds": None,
-            "env": {"MODE": "x"},
+            "env": {"ORCHESTRA_TASK_MODE": "x"},
         }
         assert (execution.queued, execution.workspace_path) == (False, project.workspace_path)
         assert execution.context["node"]["title"] == "Login bug" and execution.context["code"] == "x=1"

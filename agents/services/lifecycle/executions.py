@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents import events, selectors
+from agents.git import validate_branch_name
 from agents.logs import append_entries, status_frame
 from agents.models import (
     EXECUTION_ACTIVE,
@@ -53,7 +54,8 @@ def execution_update(*, project_id: int, execution_id: int, changes: ExecutionCh
 
     A finished execution keeps its status, and one the hub's runner owns (launched) changes
     status only through its runner or ``execution_cancel``: a PATCH cannot mark a running agent
-    completed. A worktree path must lie inside ``ORCHESTRA_WORKTREES_DIR``.
+    completed. A worktree path must lie inside ``ORCHESTRA_WORKTREES_DIR``, and a worktree branch
+    must be a branch name git accepts that cannot be read as an option (checked again before use).
     """
     execution = selectors.execution_get(project_id=project_id, execution_id=execution_id)
     values: dict[str, Any] = dict(changes)
@@ -61,6 +63,8 @@ def execution_update(*, project_id: int, execution_id: int, changes: ExecutionCh
         values["metadata"] = {}
     if values.get("worktree_path") is not None:
         values["worktree_path"] = str(validate_worktree_path(values["worktree_path"]))
+    if values.get("worktree_branch") is not None:
+        values["worktree_branch"] = validate_branch_name(values["worktree_branch"], field="worktree_branch")
     if "status" in values and values["status"] != execution.status:
         _check_status_change(
             finished=execution.is_finished, runner_owned=execution.queued, what="execution", cancel_hint=True

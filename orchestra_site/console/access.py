@@ -14,15 +14,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from orchestra_site.api.exceptions import NotFound
-from orchestra_site.security.auth import trusted_loopback
+from orchestra_site.security.auth import request_trusted_loopback
 
 View = Callable[..., HttpResponse]
 
 
 def console_access_allowed(request: HttpRequest) -> bool:
-    # As the API's loopback authentication reads it: the Host Django resolved (SERVER_NAME without one).
-    headers = {**{name.lower(): value for name, value in request.headers.items()}, "host": request.get_host()}
-    if trusted_loopback(headers=headers, client_address=request.META.get("REMOTE_ADDR")):
+    if request_trusted_loopback(request):  # as the API's loopback authentication reads it
         return True
     user = getattr(request, "user", None)
     return bool(user is not None and user.is_active and user.is_staff)

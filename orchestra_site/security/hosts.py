@@ -14,6 +14,7 @@ with the hub) or with plain cross-site requests. So:
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,14 +26,26 @@ from django.http.request import split_domain_port, validate_host
 from orchestra_site.api.exceptions import error_body
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+# Every request's Host is parsed several times (at the edge, in the middleware, for loopback
+# trust) and nearly always has the same few values; clients choose them, so the cache is bounded.
+_split_host = lru_cache(maxsize=256)(split_domain_port)
 
 
 def host_name(host: str) -> str:
     """``127.0.0.1:8000`` -> ``127.0.0.1``; ``[::1]:8000`` -> ``[::1]``; lower case."""
-    domain, _port = split_domain_port(host.lower())
+    domain, _port = _split_host(host.lower())
     if host.startswith("[") and domain and not domain.startswith("["):
         domain = f"[{domain}]"
     return domain
+
+
+def host_port(host: str) -> int | None:
+    """The port of a ``Host`` value: ``localhost:8000`` -> 8000, ``localhost`` -> 80 (the hub
+    speaks plain HTTP), None when it is not a port."""
+    _domain, port = _split_host(host)
+    if not port:
+        return 80 if host and not host.endswith(":") else None
+    return int(port) if port.isdigit() else None
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -40,7 +53,7 @@ def is_loopback_host(host: str | None) -> bool:
 
 
 def host_allowed(host: str | None) -> bool:
-    domain, _port = split_domain_port((host or "").lower())
+    domain, _port = _split_host((host or "").lower())
     return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
 
 
@@ -57,6 +70,14 @@ def origin_allowed(*, origin: str | None, host: str | None) -> bool:
     return parts.scheme in ("http", "https") and bool(host) and parts.netloc.lower() == (host or "").lower()
 
 
+def host_refusal(host: str) -> str:
+    return f"Host {host[:100]!r} is not allowed: set ORCHESTRA_ALLOWED_HOSTS to serve it."
+
+
+def origin_refusal(origin: str) -> str:
+    return f"Origin {origin[:100]!r} may not change this hub."
+
+
 class HostAndOriginMiddleware:
     """First in the stack: refuse a foreign ``Host`` (400) and a foreign page's write (403)."""
 
@@ -69,10 +90,8 @@ class HostAndOriginMiddleware:
         except DisallowedHost:
             # Without a Host header Django falls back to SERVER_NAME: name whichever it refused.
             raw = request.META.get("HTTP_HOST") or request.META.get("SERVER_NAME", "")
-            return JsonResponse(
-                error_body(f"Host {raw[:100]!r} is not allowed: set ORCHESTRA_ALLOWED_HOSTS to serve it."), status=400
-            )
+            return JsonResponse(error_body(host_refusal(raw)), status=400)
         origin = request.headers.get("origin")
         if origin is not None and request.method not in SAFE_METHODS and not origin_allowed(origin=origin, host=host):
-            return JsonResponse(error_body(f"Origin {origin[:100]!r} may not change this hub."), status=403)
+            return JsonResponse(error_body(origin_refusal(origin)), status=403)
         return self.get_response(request)

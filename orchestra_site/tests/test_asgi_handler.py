@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def scope(method: str, path: str, body: bytes = b"", **extra: bytes) -> dict[str, Any]:
     headers = [
-        (b"host", extra.pop("host", b"localhost")),
+        (b"host", extra.pop("host", b"localhost:8000")),  # the port the scope says the hub listens on
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
     ]

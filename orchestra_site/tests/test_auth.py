@@ -7,6 +7,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
+from orchestra_site.security.auth import PROXY_HEADERS, trusted_loopback
 from orchestra_site.services import api_key_create
 from tests.support.communicators import HubCommunicator
 
@@ -144,3 +145,81 @@ async def test_websocket_origins_are_checked(origin: str | None, allowed: bool) 
         await client.disconnect()
     else:
         assert code == 4403
+
+
+LOOPBACK_HEADERS = {"host": "127.0.0.1:8000"}
+
+
+def test_loopback_trust_needs_a_host_with_the_port_the_hub_listens_on() -> None:
+    def trusted(headers: dict[str, str], port: int | str | None = 8000) -> bool:
+        return trusted_loopback(headers=headers, client_address="127.0.0.1", server_port=port)
+
+    assert trusted(LOOPBACK_HEADERS)
+    assert trusted({"host": "localhost:8000"}, "8000")  # Django's SERVER_PORT is a string
+    assert not trusted({})  # no Host: no hub named at all
+    assert not trusted({"host": "127.0.0.1:9999"})  # another local program's page or proxy
+    assert not trusted({"host": "127.0.0.1"})  # port 80
+    assert trusted({"host": "127.0.0.1"}, 80)
+    assert not trusted({"host": "127.0.0.1:"})
+    assert not trusted(LOOPBACK_HEADERS, None)
+
+
+def test_a_request_on_another_port_or_without_a_host_is_not_loopback() -> None:
+    assert (
+        APIClient().get("/api/orchestration/global", HTTP_HOST="localhost:9999", SERVER_PORT="8000").status_code == 401
+    )
+    assert (
+        APIClient().get("/api/orchestration/global", HTTP_HOST="localhost:8000", SERVER_PORT="8000").status_code == 200
+    )
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "X-Forwarded-For",
+        "X-Real-IP",
+        "Forwarded",
+        "X-Forwarded-Host",
+        "X-Forwarded-Proto",
+        "X-Forwarded-Port",
+        "X-Forwarded-Server",
+        "X-Original-Forwarded-For",
+        "X-Client-IP",
+        "X-Cluster-Client-IP",
+        "True-Client-IP",
+        "CF-Connecting-IP",
+        "Fastly-Client-IP",
+        "X-Azure-ClientIP",
+        "X-Azure-SocketIP",
+        "X-Appengine-User-IP",
+        "Fly-Client-IP",
+        "X-Vercel-Forwarded-For",
+        "X-Envoy-External-Address",
+        "CloudFront-Viewer-Address",
+        "Via",
+    ],
+)
+def test_every_common_proxy_header_means_not_loopback(header: str) -> None:
+    assert header.lower() in PROXY_HEADERS
+    assert not trusted_loopback(
+        headers={**LOOPBACK_HEADERS, header.lower(): ""}, client_address="127.0.0.1", server_port=8000
+    )
+
+
+def test_a_key_created_in_the_admin_is_shown_once_and_never_put_in_a_cookie() -> None:
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    admin = User.objects.create_superuser("root", password="x" * 12)
+    client = Client()
+    client.force_login(admin)
+    created = client.post("/admin/orchestra_site/apikey/add/", {"name": "laptop"})
+    assert created.status_code == 302, created.content
+    raw_key = re.escape("The new key is ")
+    assert all(not re.search(raw_key, morsel.value) for morsel in created.cookies.values())
+    assert "messages" not in created.cookies
+    page = client.get(created["Location"])
+    shown = re.search(r"The new key is (\S+)", page.content.decode())
+    assert shown is not None
+    assert all(shown.group(1) not in morsel.value for morsel in page.cookies.values())
+    assert client.get(created["Location"]).content.decode().count(shown.group(1)) == 0  # shown once

@@ -46,7 +46,8 @@ def test_by_default_only_loopback_names_and_the_listening_name_are_served() -> N
 
 @pytest.mark.parametrize("host", ["localhost:8000", "127.0.0.1:8000", "[::1]:8000", "localhost"])
 def test_loopback_names_are_served_and_trusted(host: str) -> None:
-    response = APIClient().put(DESIRED_URL, {"desired": 2}, format="json", HTTP_HOST=host)
+    port = host.rpartition(":")[2] if host.endswith(":8000") else "80"
+    response = APIClient().put(DESIRED_URL, {"desired": 2}, format="json", HTTP_HOST=host, SERVER_PORT=port)
     assert response.status_code == 200, response.content
 
 
@@ -74,7 +75,13 @@ def test_a_foreign_page_cannot_change_anything_with_or_without_a_key(origin: str
     _, raw_key = api_key_create(name=f"k-{origin}-{method}")
     for extra in ({}, {"HTTP_AUTHORIZATION": f"Bearer {raw_key}"}):
         response = getattr(APIClient(), method)(
-            "/projects", {"name": "x"}, format="json", HTTP_HOST="localhost:8000", HTTP_ORIGIN=origin, **extra
+            "/projects",
+            {"name": "x"},
+            format="json",
+            HTTP_HOST="localhost:8000",
+            SERVER_PORT="8000",
+            HTTP_ORIGIN=origin,
+            **extra,
         )
         assert response.status_code == 403, (method, origin, extra)
         assert "Origin" in response.json()["detail"]
@@ -86,14 +93,14 @@ def test_a_foreign_page_cannot_change_anything_with_or_without_a_key(origin: str
 @pytest.mark.parametrize("origin", ["http://localhost:1420", "tauri://localhost", "http://localhost:8000"])
 def test_the_desktop_app_and_the_hub_itself_may_write(origin: str) -> None:
     response = APIClient().put(
-        DESIRED_URL, {"desired": 1}, format="json", HTTP_HOST="localhost:8000", HTTP_ORIGIN=origin
+        DESIRED_URL, {"desired": 1}, format="json", HTTP_HOST="localhost:8000", SERVER_PORT="8000", HTTP_ORIGIN=origin
     )
     assert response.status_code == 200
 
 
 def test_reads_from_a_foreign_origin_are_left_to_cors() -> None:
     response = APIClient().get(
-        "/api/orchestration/global", HTTP_HOST="localhost:8000", HTTP_ORIGIN="https://evil.example"
+        "/api/orchestration/global", HTTP_HOST="localhost:8000", SERVER_PORT="8000", HTTP_ORIGIN="https://evil.example"
     )
     assert response.status_code == 200
     assert "Access-Control-Allow-Origin" not in response

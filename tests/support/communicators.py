@@ -25,6 +25,7 @@ class HubCommunicator(WebsocketCommunicator):
             headers.append((b"host", b"127.0.0.1:8000"))
         super().__init__(application, path, headers=headers)
         self.scope["client"] = client
+        self.scope["server"] = ("127.0.0.1", 8000)  # the hub's port, which loopback trust checks in Host
 
     async def receive_event(self, timeout: float = 2) -> dict[str, Any]:
         return json.loads(await self.receive_from(timeout))

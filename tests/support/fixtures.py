@@ -4,9 +4,11 @@ worker's own Redis prefix, and which database this pass runs on."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 from django.conf import settings
+from django.test.client import RequestFactory
 from rest_framework.test import APIClient
 
 from tests.hub_processes import redis_prefix
@@ -32,6 +34,21 @@ def _test_client_host_is_loopback(settings):
     """Django's test client speaks as ``Host: testserver`` (which Django's test set-up adds to
     ``ALLOWED_HOSTS``); count it as a loopback name, as ``localhost`` is for a real client."""
     settings.LOOPBACK_HOSTS = [*settings.LOOPBACK_HOSTS, "testserver"]
+
+
+@pytest.fixture(autouse=True)
+def _test_client_sends_host(monkeypatch):
+    """Django's test client sends no ``Host`` header (Django falls back to ``SERVER_NAME``); every
+    real client does, and loopback trust requires one. Send ``Host: testserver`` unless a test
+    names another."""
+    base_environ = RequestFactory._base_environ  # type: ignore[attr-defined]  # private, absent from the stubs
+
+    def with_host(self: RequestFactory, **request: Any) -> dict[str, Any]:
+        environ = base_environ(self, **request)
+        environ.setdefault("HTTP_HOST", environ["SERVER_NAME"])
+        return environ
+
+    monkeypatch.setattr(RequestFactory, "_base_environ", with_host)
 
 
 @pytest.fixture

@@ -73,11 +73,14 @@ def postgres_database(prefix: str = DATABASE_PREFIX) -> Iterator[str]:
 
 class HubProcess:
     """One ``manage.py serve`` on a free port, healthy once the constructor returns. ``api_key`` is
-    sent with every request (for a hub with ``ORCHESTRA_TRUST_LOOPBACK=false``)."""
+    sent with every request (for a hub with ``ORCHESTRA_TRUST_LOOPBACK=false``); ``port`` is given to
+    start a hub again where a stopped one listened."""
 
-    def __init__(self, env: dict[str, str], *extra_args: str, api_key: str | None = None) -> None:
+    def __init__(
+        self, env: dict[str, str], *extra_args: str, api_key: str | None = None, port: int | None = None
+    ) -> None:
         self.api_key = api_key
-        self.port = free_port()
+        self.port = port or free_port()
         self.env = env
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"

@@ -39,11 +39,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import engineio  # type: ignore[import-untyped]
-from engineio import packet as engineio_packet
+from engineio import packet as engineio_packet  # type: ignore[import-untyped]
 from engineio.async_drivers import asgi as engineio_asgi  # type: ignore[import-untyped]
 
 from orchestra_site.realtime.sending import start_send
+from orchestration.socketio_stop import StoppableEngineIOServer
 
 
 class DirectWebSocket(engineio_asgi.WebSocket):
@@ -68,6 +68,25 @@ class DirectWebSocket(engineio_asgi.WebSocket):
         if queue is not None:
             queue.unbind(self)
         await super().close()
+
+    async def going_away(self, *, code: int, reason: str) -> None:
+        """Close with ``code`` (the library's own close sends none: 1000, a normal closure), for
+        the hub's stop (``socketio_stop``). Nothing is written directly after it."""
+        queue = getattr(self, "queue", None)
+        if queue is not None:
+            queue.unbind(self)
+        try:
+            await self.asgi_send({"type": "websocket.close", "code": code, "reason": reason})
+        except Exception:
+            pass  # the connection is already gone
+
+    def abort(self) -> None:
+        """Drop the connection now, unflushed: for a client that reads nothing, whose close would
+        wait for ever. ASGI has no such message; ``asgi_send`` is the server's protocol's
+        ``send`` (uvicorn's, which nothing wraps for a WebSocket), and its transport is aborted."""
+        transport = getattr(getattr(self.asgi_send, "__self__", None), "transport", None)
+        if transport is not None:
+            transport.abort()
 
 
 class WriteThroughQueue(asyncio.Queue[Any]):
@@ -160,8 +179,9 @@ class WriteThroughQueue(asyncio.Queue[Any]):
         return item
 
 
-class DirectEngineIOServer(engineio.AsyncServer):
-    """Engine.IO's ASGI server with ``WriteThroughQueue`` queues and ``DirectWebSocket`` sockets."""
+class DirectEngineIOServer(StoppableEngineIOServer):
+    """Engine.IO's ASGI server with ``WriteThroughQueue`` queues and ``DirectWebSocket`` sockets,
+    and the stop of ``socketio_stop``."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -121,7 +121,10 @@ async def connect(sid: str, environ: dict[str, Any], auth: object = None) -> Non
     headers = scope_headers(scope)
     key = api_key_of(auth, scope)
     client = scope.get("client") or (None, None)
-    principal = await database_sync_to_async(principal_for)(headers=headers, client_address=client[0], query_key=key)
+    listening = scope.get("server") or (None, None)
+    principal = await database_sync_to_async(principal_for)(
+        headers=headers, client_address=client[0], server_port=listening[1], query_key=key
+    )
     if principal is None:
         given = key or headers.get("authorization") or headers.get("x-api-key")
         raise SocketIOConnectionRefused("Invalid API key." if given else "Authentication required: send auth.token.")
@@ -160,18 +163,11 @@ async def disconnect(sid: str, reason: str | None = None) -> None:
         await subscriber.session.close()
 
 
-async def disconnect_every_client(timeout: float = 2.0) -> None:
-    """Close every Socket.IO client of this process, as a stopping hub does.
-
-    A polling client always has a GET waiting for its next packets, answered at the latest by the
-    next ping (25 s); the server's graceful stop would wait for it. Its CLOSE packet answers it now,
-    and WebSocket clients get theirs too, so each client knows the hub went away on purpose.
-    """
-    if server.eio.sockets:
-        try:
-            await asyncio.wait_for(server.eio.disconnect(), timeout)
-        except TimeoutError:
-            pass  # a client that no longer reads: the server's own stop closes its connection
+async def transports_close(timeout: float = 1.0) -> None:
+    """Let go of every Socket.IO client of this process, as a stopping hub does: each one's
+    transport ends (no Socket.IO or Engine.IO disconnect packet), so that every client reconnects
+    by itself when the hub is back, and no long-poll holds the stop up (``socketio_stop``)."""
+    await server.eio.stop(timeout)
 
 
 def is_socketio_request(scope: Scope) -> bool:
@@ -192,6 +188,14 @@ async def refuse_foreign_host(scope: Scope, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+async def refuse_jsonp(send: Any) -> None:
+    """Engine.IO's JSONP polling (``?j=``) answers with a script any page may load with a
+    ``<script>`` tag, which no same-origin rule covers; the hub's clients never use it."""
+    body = json.dumps(error_body("JSONP polling (the j query parameter) is not served.")).encode()
+    await send({"type": "http.response.start", "status": 400, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+
+
 def with_socketio(app: Any) -> Any:
     """Serve Socket.IO requests in front of ``app`` (the Channels router), which gets the rest."""
 
@@ -200,6 +204,8 @@ def with_socketio(app: Any) -> Any:
             await app(scope, receive, send)
         elif not host_allowed(scope_headers(scope).get("host")):
             await refuse_foreign_host(scope, receive, send)
+        elif scope["type"] == "http" and "j" in parse_qs(scope.get("query_string", b"").decode("latin1"), True):
+            await refuse_jsonp(send)
         else:
             await socketio_app(scope, receive, send)
 

@@ -9,12 +9,25 @@ from agents.selectors import log_entries, terminal_frame
 from orchestra_site.realtime.consumers import HubConsumer
 from orchestra_site.realtime.events import Frame, execution_group
 
+# The stored log is sent page by page, each read once the previous one is sent: the first page is
+# small so a long log starts at once, the next ones grow (up to REPLAY_MAX_PAGE entries) while
+# their entries average under REPLAY_PAGE_BYTES per page, so a log of huge lines is never read
+# into memory more than a few entries at a time.
+REPLAY_FIRST_PAGE = 4
+REPLAY_GROWTH = 4
+REPLAY_MAX_PAGE = 500
+REPLAY_PAGE_BYTES = 1024 * 1024
+# Live frames held back while the socket is busy (a replay, a slow client) beyond this many bytes
+# are dropped: they are stored, and the socket reads them from the database when it is free.
+HELD_BYTES_MAX = 4 * 1024 * 1024
+
 
 class TerminalConsumer(HubConsumer):
     """Joins the execution's group *before* reading the stored log, then drops live frames whose
     ``seq`` the replay already sent: no gap, no duplicate, whenever the client connects."""
 
     replayed_up_to = 0
+    missed_up_to = 0  # the largest seq of a live frame dropped while the socket was busy
     execution_id = 0
 
     async def connect(self) -> None:
@@ -37,15 +50,39 @@ class TerminalConsumer(HubConsumer):
             )
 
     async def replay(self) -> None:
+        """Send the stored entries after ``replayed_up_to``, a page at a time, until none is left."""
+        limit = REPLAY_FIRST_PAGE
         while True:
             entries = await database_sync_to_async(log_entries)(
-                execution_id=self.execution_id, after=self.replayed_up_to
+                execution_id=self.execution_id, after=self.replayed_up_to, limit=limit
             )
-            for entry in entries:
-                await self.send_json(terminal_frame(entry))
-                self.replayed_up_to = entry.seq
             if not entries:
                 return
+            sent = 0
+            for entry in entries:
+                text = await self.encode_json(terminal_frame(entry))
+                sent += len(text)
+                await self.send(text_data=text)
+                self.replayed_up_to = entry.seq
+            average = max(sent // len(entries), 1)
+            limit = max(1, min(REPLAY_MAX_PAGE, limit * REPLAY_GROWTH, REPLAY_PAGE_BYTES // average))
+
+    def deliver_frames(self, group: str, frames: list[Frame]) -> None:
+        """Hold live frames while busy only up to ``HELD_BYTES_MAX``; past it they are dropped and
+        read back from the database once the socket is free (``release``)."""
+        if self.busy:
+            held = sum(len(text) for _, batch in self.pending for text, _ in batch)
+            if held + sum(len(text) for text, _ in frames) > HELD_BYTES_MAX:
+                seqs = [seq for _, seq in frames if seq is not None]
+                self.missed_up_to = max([self.missed_up_to, *seqs])
+                return
+        super().deliver_frames(group, frames)
+
+    async def release(self) -> None:
+        await super().release()
+        if not self.busy and self.missed_up_to > self.replayed_up_to:
+            async with self.holding_frames():
+                await self.replay()
 
     async def send_frames(self, group: str, frames: list[Frame]) -> None:
         """Send what follows what the socket has. On a gap (a frame lost, or overtaken by one from

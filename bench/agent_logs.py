@@ -57,12 +57,14 @@ async def measure(hub: BenchHub) -> dict[str, float]:
         pass  # frames were lost: the status frame never came
     cpu = (hub.cpu_seconds() - cpu_before) / (time.perf_counter() - wall_before)
     entries = [e for e in await project.log(eid) if e["kind"] == "output"]
+    stored_bytes = sum(len(json.dumps(e["data"])) for e in entries)
     await http.close()
     stored_first, stored_last = stamp(entries[0]["created_at"]), stamp(entries[-1]["created_at"])
     agent_seconds = stamp(done["step_runs"][0]["finished_at"]) - stamp(done["step_runs"][0]["started_at"])
     gaps = sum(b - a > 1 for a, b in zip(received.seqs, received.seqs[1:], strict=False))
     return {
         "stored": len(entries),
+        "bytes_per_line": stored_bytes / max(len(entries), 1),
         "stored_rate": len(entries) / max(stored_last - stored_first, 1e-6),
         "received": received.outputs,
         "socket_rate": received.outputs / max(received.last - received.first, 1e-6),
@@ -85,6 +87,7 @@ def run() -> Section:
             "Layer",
             "Lines stored",
             "Stored rows/s",
+            "Stored bytes/line",
             "Lines on the socket",
             "Socket lines/s",
             "Gaps in seq",
@@ -101,6 +104,7 @@ def run() -> Section:
             LAYER_LABEL[layer],
             f"{r['stored']:,.0f}",
             f"{r['stored_rate']:,.0f}",
+            f"{r['bytes_per_line']:,.0f}",
             f"{r['received']:,.0f}",
             f"{r['socket_rate']:,.0f}",
             f"{r['gaps']:.0f}",
@@ -117,6 +121,8 @@ def run() -> Section:
         "`/projects/{pid}/executions/{eid}/terminal` from just after the launch (it replays what it missed).",
         "Stored rows/s: output entries over the time between the first and the last one's `created_at`. "
         "Socket lines/s: output frames over the time between the first and the last received.",
+        "Stored bytes/line: the output entries' stored frames as JSON text, per line of ~80 bytes (the line "
+        "once, plus the frame's fields).",
         "Gaps in seq: places where the socket skipped stored entries (frames lost on the way).",
         "serve CPU: CPU seconds of serve per wall second from the launch until the execution finished and the "
         "socket was done (1.0 = one of the two cores).",

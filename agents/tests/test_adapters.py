@@ -14,6 +14,7 @@ import pytest
 
 from agents.adapters import AGENT_TYPES, PROJECT_ROOT, get_adapter, model_endpoint_env, resolve_binary
 from agents.adapters.base import StepSettings
+from agents.runner.process import cut_marker
 
 WS = Path("/ws")
 EVIL = "--version --dangerously-skip-permissions"
@@ -282,3 +283,13 @@ def test_long_lines_over_64k() -> None:
     assert res["text"] == big
     (plain,) = get_adapter("gemini").parse_line(big + "{")
     assert plain["kind"] == "text" and plain["text"] == big + "{"
+
+
+@pytest.mark.parametrize("agent", AGENT_TYPES)
+def test_a_line_the_hub_cut_reads_as_marked_text(agent: str) -> None:
+    whole = CLAUDE_LINES[-1]
+    cut = whole[:40] + cut_marker(cut=len(whole) - 40, line_max=40) + "\n"
+    ad = get_adapter(agent, ["t", "{prompt}"] if agent == "custom" else None)
+    (ev,) = ad.parse_line(cut)
+    assert ev["kind"] == "text" and ev["text"] == cut.rstrip("\n")
+    assert ev["text"].endswith("bytes (ORCHESTRA_AGENT_LINE_MAX_BYTES)]")

@@ -1,13 +1,24 @@
-"""``run_to_completion``: the planner's way to run a CLI, on ``AgentProcess`` like the runner's workers."""
+"""``AgentProcess`` and ``run_to_completion`` (the planner's way to run a CLI, on ``AgentProcess``
+like the runner's workers): lines as they come, over-long ones cut, memory bounded."""
 
 from __future__ import annotations
 
 import os
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
-from agents.runner.process import run_to_completion
+from agents.runner.process import AgentProcess, OutputLine, cut_marker, run_to_completion
+
+
+def all_lines(process: AgentProcess) -> list[OutputLine]:
+    lines: list[OutputLine] = []
+    deadline = time.monotonic() + 30
+    while not process.output_closed and time.monotonic() < deadline:
+        lines.extend(process.read(timeout=1))
+    process.wait(10)
+    return lines
 
 
 def test_it_collects_both_streams_and_the_exit_code_in_the_given_folder_and_environment(tmp_path: Path) -> None:
@@ -44,3 +55,42 @@ def test_at_its_timeout_the_whole_process_group_is_killed(tmp_path: Path) -> Non
         time.sleep(0.05)
     else:
         raise AssertionError(f"the grandchild {grandchild} outlived the timeout")
+
+
+def test_a_line_over_the_cap_is_cut_and_marked_and_the_lines_around_it_are_whole(tmp_path: Path) -> None:
+    script = (
+        "import sys; w = sys.stdout.buffer.write; w(b'before\\n'); "
+        "[w(b'\\xc3\\xa9' * 50_000) for _ in range(30)]; w(b'\\nafter\\n'); w(b'no newline at the end')"
+    )
+    process = AgentProcess([sys.executable, "-c", script], cwd=tmp_path, env={}, line_max=4096)
+    before, long, after, last = all_lines(process)
+    assert (before.text, before.cut, before.size) == ("before\n", 0, 7)
+    assert long.size == 3_000_001 and long.cut == 3_000_000 - 4096
+    assert long.text == "é" * 2048 + cut_marker(cut=long.cut, line_max=4096) + "\n"
+    assert "more bytes cut" in long.text and "ORCHESTRA_AGENT_LINE_MAX_BYTES" in long.text
+    assert (after.text, last.text) == ("after\n", "no newline at the end")
+    assert process.printed == 7 + 3_000_001 + 6 + 21
+
+
+def test_a_huge_line_is_never_held_whole_in_memory(tmp_path: Path) -> None:
+    script = "import sys; [sys.stdout.buffer.write(b'x' * 1_000_000) for _ in range(20)]; print('end')"
+    tracemalloc.start()
+    try:
+        process = AgentProcess([sys.executable, "-c", script], cwd=tmp_path, env={}, line_max=64 * 1024)
+        lines = all_lines(process)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [line.size for line in lines] == [20_000_004]
+    assert peak < 2_000_000, f"reading a 20 MB line took {peak} bytes at its peak"
+
+
+def test_an_agent_that_prints_faster_than_it_is_read_waits_for_the_reader(tmp_path: Path) -> None:
+    script = "import sys; [sys.stdout.buffer.write(b'y' * 99_999 + b'\\n') for _ in range(300)]"
+    process = AgentProcess([sys.executable, "-c", script], cwd=tmp_path, env={})
+    time.sleep(1.0)  # nobody reads: the queue fills up to its bound, then the agent waits on its pipe
+    queued = process.printed
+    assert queued < 12_000_000, f"{queued} bytes were read ahead of the reader"
+    assert process.poll() is None  # still blocked on its pipe, not done
+    lines = all_lines(process)
+    assert len(lines) == 300 and process.poll() == 0

@@ -29,11 +29,13 @@ the same on node creation. Besides the hops it saves Django's new thread per req
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers import base
@@ -41,11 +43,15 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import FileResponse, HttpResponseBase
 from django.urls import set_script_prefix
 
-# Four threads: one would leave every request behind a slow one (a planner call); on SQLite more
-# would only queue for its one write lock, and on PostgreSQL each holds one of the pool's
-# connections (ORCHESTRA_DB_POOL_SIZE, 10 by default) during a request, which sockets and the
-# runner share.
+# Four threads: one would leave every request behind a slow one; on SQLite more would only queue
+# for its one write lock, and on PostgreSQL each holds one of the pool's connections
+# (ORCHESTRA_DB_POOL_SIZE, 10 by default) during a request, which sockets and the runner share.
 HTTP_WORKERS = 4
+# Requests that wait for an agent (a plan: seconds to minutes) run on threads of their own, never
+# on the four above, so any number of plans leaves every other request its threads. The lane has
+# two threads more than plans may run at once (ORCHESTRA_PLAN_CONCURRENCY), which answer the
+# plans over that cap with a 429 at once.
+AGENT_REQUEST_PATHS = re.compile(r"/projects/[^/]+/plan/?")
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
 Send = Callable[[Mapping[str, Any]], Awaitable[None]]
@@ -61,6 +67,9 @@ class OneHopASGIHandler(ASGIHandler):
         base.BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="http")
+        self.agent_executor = ThreadPoolExecutor(
+            max_workers=settings.PLAN_CONCURRENCY + 2, thread_name_prefix="http-agent"
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,15 +81,14 @@ class OneHopASGIHandler(ASGIHandler):
             body_file = await self.read_body(receive)
         except RequestAborted:
             return
+        executor = self.agent_executor if AGENT_REQUEST_PATHS.fullmatch(scope["path"]) else self.executor
         try:
-            response = await sync_to_async(self.respond, thread_sensitive=False, executor=self.executor)(
-                scope, body_file
-            )
+            response = await sync_to_async(self.respond, thread_sensitive=False, executor=executor)(scope, body_file)
             try:
                 await self.send_response(response, send)
             finally:
                 if response.streaming:
-                    await sync_to_async(response.close, thread_sensitive=False, executor=self.executor)()
+                    await sync_to_async(response.close, thread_sensitive=False, executor=executor)()
         finally:
             body_file.close()
 

@@ -3,18 +3,25 @@
 ``run_planner`` is the seam: the agents app registers a real agent call (``register_planner``) that
 gets ``planner_prompt(...)`` and returns the model's text; with none registered it answers 503. Whatever the
 model answers goes through ``parse_plan_json``, which only lets a well-formed DAG through.
+
+A plan runs its agent for seconds to minutes, on a thread of its own (the hub's HTTP handler runs
+plan requests in a lane apart from the threads every other request uses: ``orchestra_site.
+asgi_handler``). ``plan_slots`` keeps plans to ``ORCHESTRA_PLAN_CONCURRENCY`` at once and answers
+429 with ``Retry-After`` beyond it at once.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypedDict
 
 from django.conf import settings
 
-from orchestra_site.api.exceptions import ServiceUnavailable
+from orchestra_site.api.exceptions import ServiceUnavailable, TooBusy
 from projects.dag import depths
 from projects.models import TITLE_MAX, NodeStatus
 
@@ -95,10 +102,44 @@ def register_planner(planner: Callable[[str], str]) -> None:
     _planner = planner
 
 
+PLAN_RETRY_AFTER = 10  # seconds: a plan's agent usually answers within tens of seconds
+
+
+class PlanSlots:
+    """How many plans this process runs at once, at most ``settings.PLAN_CONCURRENCY`` (read on
+    every plan, so a test's settings apply)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.running = 0
+
+    @contextmanager
+    def take(self) -> Iterator[None]:
+        with self._lock:
+            limit = settings.PLAN_CONCURRENCY
+            if self.running >= limit:
+                raise TooBusy(
+                    f"{self.running} plans are already running, the most this hub runs at once "
+                    f"(ORCHESTRA_PLAN_CONCURRENCY={limit}); try again in {PLAN_RETRY_AFTER}s.",
+                    retry_after=PLAN_RETRY_AFTER,
+                )
+            self.running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+plan_slots = PlanSlots()
+
+
 def run_planner(prompt: str, resources: list[ResourceData]) -> str:
-    """Run the planner agent on ``planner_prompt(prompt, resources)`` and return its text answer."""
+    """Run the planner agent on ``planner_prompt(prompt, resources)`` and return its text answer,
+    or ``TooBusy`` (429) when as many plans as allowed are running already."""
     if _planner is not None:
-        return _planner(planner_prompt(prompt, resources))
+        with plan_slots.take():
+            return _planner(planner_prompt(prompt, resources))
     raise ServiceUnavailable(
         "No planner agent can run: the hub has no agent runner wired for planning "
         f"(ORCHESTRA_PLANNER_AGENT={settings.PLANNER_AGENT})."

@@ -80,8 +80,11 @@ class ProjectViewSet(DatabaseIdViewSet):
 
     @extend_schema(
         request=PlanRequestSerializer,
-        responses={200: PlanSerializer, **ERRORS, 503: ERR},
-        description="A draft of nodes and index edges from the planner agent; nothing is stored.",
+        responses={200: PlanSerializer, **ERRORS, 429: ERR, 503: ERR},
+        description=(
+            "A draft of nodes and index edges from the planner agent; nothing is stored. 429 (with "
+            "Retry-After) when ORCHESTRA_PLAN_CONCURRENCY plans are already running."
+        ),
     )
     @action(detail=True, methods=["post"])
     def plan(self, request: Request, pid: int) -> Response:

@@ -8,7 +8,9 @@ symlinks are resolved, so a folder that became a link to somewhere else is refus
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -61,10 +63,14 @@ def validate_workspace_path(value: object, *, project_id: int | None, field: str
         if folder.is_relative_to(resolved):
             raise InvalidInput(f"{field}: {resolved} holds the hub's own folder {folder}; choose a folder inside it.")
     others = Project.objects.all() if project_id is None else Project.objects.exclude(pk=project_id)
-    for other in others.values_list("workspace_path", flat=True):
+    for other in others.exclude(workspace_path="").values_list("workspace_path", flat=True):
         other_path = Path(other)
-        if other_path != resolved and other_path.is_relative_to(resolved):
+        if other_path == resolved:
+            raise InvalidInput(f"{field}: {resolved} is already another project's workspace.")
+        if other_path.is_relative_to(resolved):
             raise InvalidInput(f"{field}: {resolved} holds another project's workspace ({other_path}).")
+        if resolved.is_relative_to(other_path):
+            raise InvalidInput(f"{field}: {resolved} is inside another project's workspace ({other_path}).")
     return resolved
 
 
@@ -74,6 +80,30 @@ def validate_worktree_path(value: object, *, field: str = "worktree_path") -> Pa
     if resolved == Path(settings.WORKTREES_DIR).resolve():
         raise InvalidInput(f"{field}: must be a folder inside ORCHESTRA_WORKTREES_DIR, not the folder itself.")
     return resolved
+
+
+@contextmanager
+def pinned_folder(path: Path) -> Iterator[Path]:
+    """The validated, resolved folder ``path``, opened, as a path that names the opened folder
+    itself (``/proc/self/fd/N``) while the block runs: start the agent there.
+
+    A check by path and a start by path are two lookups, and a folder on the path swapped for a
+    link between them would put the agent somewhere else. Here the folder is opened without
+    following a final link, and the real path of what was opened must be the one that was
+    checked; the agent's ``chdir`` then goes through the open descriptor (inherited by the child
+    until it execs), so what happens to the path afterwards no longer matters.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        raise InvalidInput(f"The agent's folder {path} cannot be opened as a folder ({exc.strerror or exc}).") from None
+    try:
+        opened = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        if opened != path:
+            raise InvalidInput(f"The agent's folder {path} changed as the agent started: it led to {opened}.")
+        yield Path(f"/proc/self/fd/{fd}")
+    finally:
+        os.close(fd)
 
 
 def make_workspace_dir(path: Path) -> None:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from django.test import Client
 from rest_framework.test import APIClient
 
+from agents.environment import safe_template_env, validate_template_env
 from agents.models import AgentTemplate, Execution, StepRun
 from agents.services import executions
+from orchestra_site.api.exceptions import InvalidInput
 from projects.models import Project
 from tests.support.agent_runs import (
     RunnerThread,
@@ -93,7 +99,8 @@ def test_a_project_may_not_hold_the_workspaces_folder_or_other_projects(
     )
     assert moved.status_code == 200  # its own workspace is not "another project's"
     sibling = api_client.post("/projects", {"name": "Same", "workspace_path": str(tmp_path / "repos")}, format="json")
-    assert sibling.status_code == 201  # two projects may share one checkout
+    assert sibling.status_code == 400  # nor may two projects share one folder
+    assert sibling.json()["detail"].startswith("workspace_path: ")
 
 
 def test_a_worktree_written_before_the_rules_fails_the_step_and_runs_nothing(
@@ -180,9 +187,142 @@ def test_a_template_env_that_loads_code_is_refused(api_client: APIClient, name: 
     assert not AgentTemplate.objects.filter(name="t").exists()
 
 
+# Names a client could use against the hub user or the owner's credentials, by kind. A blocklist
+# accepted 66 of 67 such names; the allowlist must refuse every one.
+DANGEROUS_NAMES = {
+    "loader": ["LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "DYLD_INSERT_LIBRARIES", "GCONV_PATH", "GLIBC_TUNABLES",
+               "MALLOC_CONF", "LOCPATH", "NLSPATH", "TERMINFO", "TZDIR"],
+    "runtime": ["NODE_OPTIONS", "node_options", "NODE_PATH", "NODE_TLS_REJECT_UNAUTHORIZED", "NPM_CONFIG_REGISTRY",
+                "npm_config_script_shell", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONWARNINGS", "PERL5OPT", "RUBYOPT",
+                "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "BASH_ENV", "ENV", "PROMPT_COMMAND", "PS4", "IFS", "PATH",
+                "HOME", "ZDOTDIR", "EDITOR", "VISUAL", "PAGER", "BROWSER", "SHELL", "TMPDIR", "UV_INDEX_URL",
+                "PIP_INDEX_URL", "RUSTC_WRAPPER", "GOFLAGS", "BUN_OPTIONS", "DENO_DIR"],
+    "cli config": ["CLAUDE_CONFIG_DIR", "CLAUDE_CODE_SHELL_PREFIX", "CLAUDE_CODE_USE_BEDROCK",
+                   "CLAUDE_CODE_GIT_BASH_PATH", "CLAUDE_CODE_API_KEY_HELPER_TTL_MS", "ANTHROPIC_CUSTOM_HEADERS",
+                   "ANTHROPIC_MODEL", "CODEX_HOME",
+                   "GEMINI_CLI_HOME", "GEMINI_CLI_SYSTEM_SETTINGS_PATH", "GEMINI_SYSTEM_MD", "XDG_CONFIG_HOME",
+                   "XDG_DATA_HOME", "DISABLE_AUTOUPDATER", "MCP_TIMEOUT", "CI", "DEBUG", "ANTHROPIC_LOG"],
+    "proxy": ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy",
+              "GLOBAL_AGENT_HTTP_PROXY"],
+    "endpoint": ["ANTHROPIC_BASE_URL", "ANTHROPIC_BEDROCK_BASE_URL", "ANTHROPIC_VERTEX_BASE_URL", "OPENAI_BASE_URL",
+                 "OPENAI_API_BASE", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_VERTEX_BASE_URL", "CODE_ASSIST_ENDPOINT",
+                 "OLLAMA_HOST"],
+    "git": ["GIT_SSH_COMMAND", "GIT_SSH", "GIT_ASKPASS", "GIT_EXEC_PATH", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_PARAMETERS",
+            "GIT_CONFIG_COUNT", "GIT_DIR", "GIT_EXTERNAL_DIFF", "GIT_PAGER", "GIT_TEMPLATE_DIR"],
+    "ssh": ["SSH_AUTH_SOCK", "SSH_ASKPASS", "SSH_ASKPASS_REQUIRE"],
+    "credential": ["ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
+                   "GOOGLE_APPLICATION_CREDENTIALS", "AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
+                   "GH_TOKEN", "GITHUB_TOKEN", "KUBECONFIG", "DOCKER_HOST", "DOCKER_CONFIG", "NETRC", "CURL_HOME",
+                   "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "OPENSSL_CONF"],
+    "the hub's": ["ORCHESTRA_STEP_RUN", "ORCHESTRA_SECRET_KEY", "DJANGO_SETTINGS_MODULE", "ORCHESTRA_TASK_", "tz"],
+}  # fmt: skip
+
+
+def test_every_dangerous_name_is_refused_and_dropped_at_launch() -> None:
+    names = [name for kind in DANGEROUS_NAMES.values() for name in kind]
+    assert len(names) >= 60
+    accepted = []
+    for name in names:
+        try:
+            validate_template_env({name: "x"})
+            accepted.append(name)
+        except InvalidInput as refused:
+            assert refused.detail.startswith(f"metadata.env.{name}: may not be set by a template")
+    assert accepted == []
+    assert safe_template_env(dict.fromkeys(names, "x")) == {}
+
+
+def test_a_refusal_says_what_may_be_set_and_how_the_operator_allows_more(api_client: APIClient) -> None:
+    response = api_client.post("/agent-templates", {"name": "t", "metadata": {"env": {"CI": "1"}}}, format="json")
+    assert (response.status_code, response.json()["detail"]) == (
+        400,
+        "metadata.env.CI: may not be set by a template: a template may set only TZ, LANG, LANGUAGE, LC_ALL,"
+        " LC_CTYPE, LC_MESSAGES, LC_TIME, LC_NUMERIC, LC_COLLATE, LC_MONETARY, TERM, NO_COLOR, FORCE_COLOR,"
+        " CLICOLOR, CLICOLOR_FORCE, COLUMNS, LINES, and names starting with ORCHESTRA_TASK_; the operator can"
+        " allow more with ORCHESTRA_AGENT_ENV_ALLOWED.",
+    )
+    endpoint = api_client.post(
+        "/agent-templates",
+        {"name": "t", "steps": [{"name": "s", "agent_type": "custom", "prompt_template": "p",
+                                 "metadata": {"env": {"ANTHROPIC_BASE_URL": "https://collector.attacker.example"}}}]},
+        format="json",
+    )  # fmt: skip
+    assert (endpoint.status_code, endpoint.json()["detail"]) == (
+        400,
+        "steps[0].metadata.env.ANTHROPIC_BASE_URL: may not be set by a template: endpoints, proxies, credentials"
+        " and the CLIs' configuration are the operator's settings (the hub's own environment,"
+        " ORCHESTRA_AGENT_ENV_PASSTHROUGH).",
+    )
+
+
+def test_the_allowed_names_are_accepted_with_plain_values(api_client: APIClient, settings: Any) -> None:
+    settings.AGENT_ENV_ALLOWED = ["MY_FEATURE_FLAG"]
+    env = {
+        "TZ": "Europe/Paris",
+        "LANG": "en_US.UTF-8",
+        "LANGUAGE": "fr:en",
+        "LC_ALL": "C",
+        "TERM": "xterm-256color",
+        "NO_COLOR": "1",
+        "FORCE_COLOR": "3",
+        "COLUMNS": "120",
+        "ORCHESTRA_TASK_TICKET": "ABC-12 https://tracker.example/ABC-12",
+        "MY_FEATURE_FLAG": "on",
+    }
+    response = api_client.post("/agent-templates", {"name": "t", "metadata": {"env": env}}, format="json")
+    assert response.status_code == 201, response.content
+    assert AgentTemplate.objects.get(name="t").metadata == {"env": env}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TZ", "/etc/passwd"),
+        ("TZ", ":/tmp/zone"),
+        ("TZ", "../../../../tmp/zone"),
+        ("LANG", "../../tmp/locale"),
+        ("LC_ALL", "en_US/../../tmp"),
+        ("LANGUAGE", "fr:../../tmp"),
+        ("TERM", "../../tmp/evil-terminfo"),
+        ("COLUMNS", "wide"),
+    ],
+)
+def test_an_allowed_name_with_a_path_for_value_is_refused(name: str, value: str) -> None:
+    with pytest.raises(InvalidInput, match=f"^metadata.env.{name}: may not be set to .* by a template"):
+        validate_template_env({name: value})
+    assert safe_template_env({name: value}) == {}
+
+
+def test_the_operator_cannot_let_templates_set_its_own_variables(settings: Any) -> None:
+    settings.AGENT_ENV_PASSTHROUGH = ["MY_TOOL_TOKEN"]
+    settings.AGENT_ENV_ALLOWED = ["MY_TOOL_TOKEN", "ANTHROPIC_API_KEY", "CLAUDE_CONFIG_DIR", "OPENAI_BASE_URL"]
+    for name in settings.AGENT_ENV_ALLOWED:
+        with pytest.raises(InvalidInput, match="are the operator's settings"):
+            validate_template_env({name: "x"})
+
+
+@pytest.mark.parametrize("value", ["ANTHROPIC_BASE_URL", "MY_TOOL,HTTPS_PROXY", "BAD NAME"])
+def test_an_endpoint_or_proxy_in_the_operators_allowlist_stops_start_up(value: str) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRA_")}
+    done = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env={**clean, "DJANGO_SETTINGS_MODULE": "orchestra_site.settings", "ORCHESTRA_AGENT_ENV_ALLOWED": value},
+        capture_output=True,
+        text=True,
+        cwd=django_settings.BASE_DIR,
+    )
+    assert done.returncode != 0
+    assert f"ORCHESTRA_AGENT_ENV_ALLOWED={value!r} is not valid: comma-separated variable names" in done.stderr
+
+
 @pytest.mark.parametrize(
     ("env", "field"),
-    [({"A B": "x"}, "A B"), ({"C": 5}, "C"), ({"1X": "y"}, "1X"), ({"OK": "fine", "N": None}, "N")],
+    [
+        ({"A B": "x"}, "A B"),
+        ({"ORCHESTRA_TASK_C": 5}, "ORCHESTRA_TASK_C"),
+        ({"1X": "y"}, "1X"),
+        ({"ORCHESTRA_TASK_OK": "fine", "ORCHESTRA_TASK_N": None}, "ORCHESTRA_TASK_N"),
+    ],
 )
 def test_env_names_are_identifiers_and_values_strings(api_client: APIClient, env: dict[str, Any], field: str) -> None:
     template = make_template(api_client, [("S", "custom", "0")])
@@ -202,19 +342,47 @@ def test_step_metadata_is_checked_like_the_templates(api_client: APIClient) -> N
     assert response.json()["detail"].startswith("steps[0].metadata.env.PATH: ")
 
 
-def test_an_ordinary_variable_reaches_the_agent_and_an_old_row_is_filtered_at_launch(
-    api_client: APIClient, fake_agent: list[str], project: dict[str, Any], node: dict[str, Any]
+def test_an_allowed_variable_reaches_the_agent_and_an_old_row_is_filtered_at_launch(
+    api_client: APIClient,
+    fake_agent: list[str],
+    project: dict[str, Any],
+    node: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    template = make_template(api_client, [("A", "custom", "env FEATURE"), ("B", "custom", "env NODE_OPTIONS")])
+    template = make_template(
+        api_client,
+        [
+            ("A", "custom", "env ORCHESTRA_TASK_FEATURE"),
+            ("B", "custom", "env NODE_OPTIONS"),
+            ("C", "custom", "env ANTHROPIC_BASE_URL"),
+            ("D", "custom", "env TZ"),
+            ("E", "custom", "env FEATURE"),
+        ],
+    )
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "https://models.operator.example")
     # Written before the rule existed (or straight into the database): launch drops it again.
     AgentTemplate.objects.filter(pk=template["id"]).update(
-        metadata={"env": {"FEATURE": "on", "NODE_OPTIONS": "--require=/tmp/evil.js"}}
+        metadata={
+            "env": {
+                "ORCHESTRA_TASK_FEATURE": "on",
+                "NODE_OPTIONS": "--require=/tmp/evil.js",
+                "ANTHROPIC_BASE_URL": "https://collector.attacker.example",
+                "TZ": "Europe/Paris",
+                "FEATURE": "on",
+            }
+        }
     )
     execution = launch(api_client, project, node, template)
     with RunnerThread():
         wait_for(execution_finished(execution["id"]))
     outputs = dict(StepRun.objects.filter(execution_id=execution["id"]).values_list("name", "output"))
-    assert outputs == {"A": "FEATURE=on", "B": "NODE_OPTIONS=<unset>"}
+    assert outputs == {
+        "A": "ORCHESTRA_TASK_FEATURE=on",
+        "B": "NODE_OPTIONS=<unset>",
+        "C": "ANTHROPIC_BASE_URL=https://models.operator.example",
+        "D": "TZ=Europe/Paris",
+        "E": "FEATURE=<unset>",
+    }
 
 
 # --- The admin says no on the field ------------------------------------------------------------

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from rest_framework.test import APIClient
 
+from orchestra_site.asgi_handler import HTTP_WORKERS, http_application
+from projects.services import project_create
 from tests.fake_model_server import FakeModelServer
 from tests.support.agent_runs import point_clis_at
 
@@ -52,3 +58,89 @@ def test_a_planner_that_cannot_log_in_is_a_clear_503(
     response = api_client.post(f"/projects/{project['id']}/plan", {"prompt": "anything"}, format="json")
     assert response.status_code == 503
     assert response.json()["detail"].startswith("The planner agent (claude) failed")
+
+
+SLOW_PLANNER = f"import sys, time; time.sleep(1.5); print({json.dumps(json.dumps(PLAN))})"
+
+
+async def asgi_call(app: Any, method: str, path: str, body: bytes = b"") -> tuple[int, dict[str, str], bytes, float]:
+    """One request through the hub's ASGI handler: status, headers, body, and when it was answered."""
+    incoming = [{"type": "http.request", "body": body, "more_body": False}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        if incoming:
+            return incoming.pop()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(dict(message))
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"localhost:8000"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    await app(scope, receive, send)
+    headers = {name.decode().lower(): value.decode() for name, value in sent[0].get("headers", [])}
+    content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return sent[0]["status"], headers, content, time.monotonic()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_plans_over_the_cap_get_429_while_other_requests_are_answered(settings: Any) -> None:
+    settings.PLANNER_AGENT = "custom"
+    settings.CUSTOM_AGENT_COMMAND = [sys.executable, "-c", SLOW_PLANNER, "{prompt}"]
+    assert settings.PLAN_CONCURRENCY == 2
+    project = await sync_to_async(project_create)(name="Busy")
+    app = http_application()  # the handler `serve` runs: a fixed pool of HTTP threads
+    plan = json.dumps({"prompt": "Plan it"}).encode()
+    plans = [asyncio.create_task(asgi_call(app, "POST", f"/projects/{project.pk}/plan", plan)) for _ in range(5)]
+    await asyncio.sleep(0.3)
+    health = await asgi_call(app, "GET", "/health")
+    listing = await asgi_call(app, "GET", "/projects")
+    answers = await asyncio.gather(*plans)
+
+    planned = [answer for answer in answers if answer[0] == 200]
+    refused = [answer for answer in answers if answer[0] == 429]
+    assert len(planned) == 2 and len(refused) == 3, [answer[:3] for answer in answers]
+    for _, headers, content, _ in refused:
+        assert headers["retry-after"] == "10"
+        assert "ORCHESTRA_PLAN_CONCURRENCY=2" in json.loads(content)["detail"]
+    assert [n["title"] for n in json.loads(planned[0][2])["nodes"]] == ["Read the parser", "Fix the bug", "Add tests"]
+    # Both were answered while the two plans still ran (each takes 1.5 s).
+    assert health[0] == 200 and listing[0] == 200
+    assert max(health[3], listing[3]) < min(answer[3] for answer in planned)
+    # The slots are given back: the next plan runs.
+    assert (await asgi_call(app, "POST", f"/projects/{project.pk}/plan", plan))[0] == 200
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_more_plans_than_http_threads_leave_every_other_request_its_threads(settings: Any) -> None:
+    settings.PLANNER_AGENT = "custom"
+    settings.CUSTOM_AGENT_COMMAND = [sys.executable, "-c", SLOW_PLANNER, "{prompt}"]
+    settings.PLAN_CONCURRENCY = HTTP_WORKERS + 1  # as many plans as there are HTTP threads, and one more
+    project = await sync_to_async(project_create)(name="Busy")
+    app = http_application()
+    plan = json.dumps({"prompt": "Plan it"}).encode()
+    plans = [asyncio.create_task(asgi_call(app, "POST", f"/projects/{project.pk}/plan", plan)) for _ in range(5)]
+    await asyncio.sleep(0.3)
+    others = await asyncio.gather(*(asgi_call(app, "GET", "/projects") for _ in range(HTTP_WORKERS * 2)))
+    answers = await asyncio.gather(*plans)
+    assert [answer[0] for answer in answers] == [200] * 5
+    assert {answer[0] for answer in others} == {200}
+    assert max(answer[3] for answer in others) < min(answer[3] for answer in answers)  # none waited for a plan

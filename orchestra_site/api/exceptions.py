@@ -41,6 +41,16 @@ class Conflict(HubError):
     status = 400
 
 
+class TooBusy(HubError):
+    """The hub runs as many of these as it allows at once; ``retry_after`` seconds is a fair wait."""
+
+    status = 429
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class ServiceUnavailable(HubError):
     """Something the hub needs for this request cannot run right now (e.g. no planner agent)."""
 

@@ -214,10 +214,47 @@ def test_the_workspace_folder_is_recreated_on_demand(project):
 def test_a_deleted_projects_workspace_is_left_to_prune_unless_another_project_uses_it(api_client, tmp_path):
     shared = tmp_path / "shared"
     first = api_client.post("/projects", {"name": "a", "workspace_path": str(shared)}, format="json").json()
-    second = api_client.post("/projects", {"name": "b", "workspace_path": str(shared)}, format="json").json()
+    # Two projects on one folder are refused now; a row written before that rule may still share it.
+    second = {"id": Project.objects.create(name="b", workspace_path=str(shared)).pk}
     assert Workspace.objects.get(path=str(shared)).pinned
 
     api_client.delete(f"/projects/{first['id']}")
     assert Workspace.objects.get(path=str(shared)).pinned  # still b's workspace
     api_client.delete(f"/projects/{second['id']}")
     assert not Workspace.objects.get(path=str(shared)).pinned
+
+
+@pytest.mark.parametrize("relation", ["the same folder", "a link to it", "a folder inside it", "a folder holding it"])
+def test_nested_or_identical_workspaces_are_refused_both_ways(api_client, tmp_path, relation):
+    taken = tmp_path / "repos" / "a"
+    first = api_client.post("/projects", {"name": "First", "workspace_path": str(taken)}, format="json")
+    assert first.status_code == 201
+    (tmp_path / "link").symlink_to(taken)
+    path = {
+        "the same folder": taken,
+        "a link to it": tmp_path / "link",
+        "a folder inside it": taken / "sub",
+        "a folder holding it": tmp_path / "repos",
+    }[relation]
+
+    created = api_client.post("/projects", {"name": "Second", "workspace_path": str(path)}, format="json")
+    other = api_client.post("/projects", {"name": "Other", "workspace_path": str(tmp_path / "b")}, format="json").json()
+    moved = api_client.patch(f"/projects/{other['id']}", {"workspace_path": str(path)}, format="json")
+
+    for response in (created, moved):
+        assert response.status_code == 400
+        detail = response.json()["detail"]
+        assert detail.startswith(f"workspace_path: {path.resolve()} ")
+        assert str(taken) in detail and "another project's workspace" in detail
+    assert set(Project.objects.values_list("name", "workspace_path")) == {
+        ("First", str(taken)),
+        ("Other", str(tmp_path / "b")),
+    }
+
+
+def test_a_project_may_move_within_or_around_its_own_workspace(api_client, tmp_path):
+    project = api_client.post("/projects", {"name": "P", "workspace_path": str(tmp_path / "a")}, format="json").json()
+    for path in (tmp_path / "a" / "sub", tmp_path / "a", tmp_path / "a"):
+        response = api_client.patch(f"/projects/{project['id']}", {"workspace_path": str(path)}, format="json")
+        assert response.status_code == 200, response.content
+        assert response.json()["workspace_path"] == str(path)

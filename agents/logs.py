@@ -18,11 +18,15 @@ from django.db.models import Max
 
 from agents.adapters import AgentEvent
 from agents.models import Execution, ExecutionLogEntry
+from orchestra_site.outages import TRANSIENT, Outage, forget_broken_connection
 from orchestra_site.realtime.events import broadcast_many, execution_group
 
 FLUSH_EVERY = 0.1  # seconds
 FLUSH_SIZE = 200
 OUTPUT_PREVIEW = 1000
+# What one step keeps in memory while the database cannot take its frames: beyond it the oldest
+# output goes (the step's first and last frames, and its result, are kept).
+MAX_UNWRITTEN_BYTES = 8 * 1024 * 1024
 
 
 def append_entries(*, execution_id: int, step_run_id: int | None, frames: list[dict[str, Any]]) -> list[int]:
@@ -56,6 +60,7 @@ class LogWriter:
         self.pending: list[dict[str, Any]] = []
         self.last_flush = time.monotonic()
         self.lock = threading.Lock()
+        self.outage = Outage(f"writing the log of execution {execution_id}")
 
     def add(self, frame: dict[str, Any]) -> None:
         with self.lock:
@@ -64,15 +69,41 @@ class LogWriter:
         if due:
             self.flush()
 
-    def flush(self) -> None:
+    def flush(self) -> bool:
+        """Write what is buffered; False when the database refused it (the frames are kept, up to
+        ``MAX_UNWRITTEN_BYTES``, and go with the next flush: a database that blinks loses no output)."""
         with self.lock:
             frames, self.pending = self.pending, []
             self.last_flush = time.monotonic()
-        append_entries(execution_id=self.execution_id, step_run_id=self.step_run_id, frames=frames)
+        try:
+            append_entries(execution_id=self.execution_id, step_run_id=self.step_run_id, frames=frames)
+        except TRANSIENT as error:
+            self.outage.failed(error)
+            forget_broken_connection()
+            with self.lock:
+                self.pending = unwritten_kept(frames + self.pending)
+            return False
+        self.outage.recovered()
+        return True
+
+
+def unwritten_kept(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``frames`` within ``MAX_UNWRITTEN_BYTES``: output frames are dropped oldest first."""
+    sizes = [len(frame.get("data") or "") + 200 for frame in frames]
+    excess = sum(sizes) - MAX_UNWRITTEN_BYTES
+    if excess <= 0:
+        return frames
+    kept = []
+    for frame, size in zip(frames, sizes, strict=True):
+        if excess > 0 and frame.get("type") == "output":
+            excess -= size
+            continue
+        kept.append(frame)
+    return kept
 
 
 def render_event(event: AgentEvent) -> str:
-    """The text a terminal pane shows for a normalized event (the raw line stays in ``event``)."""
+    """The text a terminal pane shows for a normalized event."""
     kind, text = event["kind"], event.get("text", "")
     if kind == "text":
         return text + "\n"
@@ -91,14 +122,27 @@ def render_event(event: AgentEvent) -> str:
 def output_frame(
     *, execution_id: int, step_id: int | None, step_run_id: int, data: str, event: dict[str, Any]
 ) -> dict[str, Any]:
+    """An ``output`` frame: ``data`` is what the terminal shows, ``event`` the normalized fields
+    (``stored_event``), so the agent's line is stored and sent once, not three times over."""
     return {
         "type": "output",
         "execution_id": execution_id,
         "step_id": step_id,
         "step_run_id": step_run_id,
         "data": data,
-        "event": event,
+        "event": stored_event(event, data=data),
     }
+
+
+def stored_event(event: dict[str, Any], *, data: str) -> dict[str, Any]:
+    """The event without the copies of the line that ``data`` already carries: never ``raw`` (the
+    line as printed: its fields are the event's, its text is ``data``), and ``text`` only when
+    ``data`` does not show it whole (a long tool result, a final answer)."""
+    kept = {key: value for key, value in event.items() if key != "raw"}
+    text = kept.get("text")
+    if isinstance(text, str) and text in data:
+        del kept["text"]
+    return kept
 
 
 def step_start_frame(*, execution_id: int, step_id: int | None, step_run_id: int, step_name: str) -> dict[str, Any]:

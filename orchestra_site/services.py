@@ -40,8 +40,9 @@ def hub_process_register(*, kind: str) -> HubProcess:
     )
 
 
-def hub_process_heartbeat(*, process_id: int) -> None:
-    HubProcess.objects.filter(pk=process_id, stopped_at__isnull=True).update(heartbeat_at=timezone.now())
+def hub_process_heartbeat(*, process_id: int) -> bool:
+    """Renew the process's heartbeat; False when its row is gone or marked stopped."""
+    return bool(HubProcess.objects.filter(pk=process_id, stopped_at__isnull=True).update(heartbeat_at=timezone.now()))
 
 
 def hub_process_stop(*, process_id: int) -> None:

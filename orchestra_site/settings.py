@@ -8,6 +8,7 @@ A bad value fails loudly at start-up. ``.env.example`` lists them all; so does t
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -79,8 +80,52 @@ def _path_list(name: str, default: list[str]) -> list[Path]:
 
 
 # --- Where the hub keeps its files -------------------------------------------------------------
-DATA_DIR = Path(env.str("ORCHESTRA_DATA_DIR", default=str(BASE_DIR / "var"))).expanduser()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# The data dir holds the database, its WAL, the secret key and the agents' default folders: it is
+# the owner's alone (0700, its files 0600), and one that cannot be used stops start-up with one line.
+_DATA_DIR_RAW = env.str("ORCHESTRA_DATA_DIR", default=str(BASE_DIR / "var"))
+
+
+def _data_dir_unusable(reason: str) -> ImproperlyConfigured:
+    reason = reason[:1].lower() + reason[1:]  # "Read-only file system" -> "read-only file system"
+    return ImproperlyConfigured(f"ORCHESTRA_DATA_DIR={_DATA_DIR_RAW!r} cannot be used: {reason}.")
+
+
+def _owner_only(path: Path, mode: int) -> None:
+    """Take group and other permissions off ``path`` (only ever tightened, never loosened)."""
+    current = path.stat().st_mode & 0o777
+    if current & ~mode:
+        try:
+            path.chmod(current & mode)
+        except PermissionError:
+            pass  # not ours to change; the data dir's own 0700 still closes it to others
+
+
+def _data_dir() -> Path:
+    path = Path(_DATA_DIR_RAW).expanduser()
+    if path.exists() and not path.is_dir():
+        raise _data_dir_unusable("it is not a directory")
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _owner_only(path, 0o700)
+    except OSError as exc:
+        raise _data_dir_unusable(exc.strerror or str(exc)) from None
+    if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
+        raise _data_dir_unusable("it is not writable by this user" if os.access(path, os.R_OK) else "permission denied")
+    return path
+
+
+def _private_file(path: Path, *, create: bool) -> None:
+    """Create ``path`` 0600 (when asked and missing), or take others' permissions off it."""
+    try:
+        if create and not path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        if path.exists():
+            _owner_only(path, 0o600)
+    except OSError as exc:
+        raise _data_dir_unusable(f"{path.name}: {exc.strerror or exc}") from None
+
+
+DATA_DIR = _data_dir()
 
 
 def _secret_key() -> str:
@@ -89,10 +134,14 @@ def _secret_key() -> str:
     if configured:
         return configured
     key_file = DATA_DIR / "secret_key"
-    if not key_file.exists():
-        key_file.touch(mode=0o600)
-        key_file.write_text(secrets.token_urlsafe(50))
-    return key_file.read_text().strip()
+    try:
+        if not key_file.exists():
+            _private_file(key_file, create=True)
+            key_file.write_text(secrets.token_urlsafe(50))
+        _private_file(key_file, create=False)
+        return key_file.read_text().strip()
+    except OSError as exc:
+        raise _data_dir_unusable(f"secret_key: {exc.strerror or exc}") from None
 
 
 SECRET_KEY = _secret_key()
@@ -165,6 +214,9 @@ TEMPLATES = [
 ]
 
 # --- Database ------------------------------------------------------------------------------------
+# How long a transaction may sit idle, and a statement wait for a row lock, on PostgreSQL.
+DB_IDLE_IN_TRANSACTION_TIMEOUT = _duration("ORCHESTRA_DB_IDLE_IN_TRANSACTION_TIMEOUT", "10s")
+DB_LOCK_TIMEOUT = _duration("ORCHESTRA_DB_LOCK_TIMEOUT", "15s")
 DATABASES = {"default": env.db_url("ORCHESTRA_DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'orchestra.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Django's backend, with this process's writers queued for the write lock in the process
@@ -184,6 +236,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests use a file too (not shared-cache memory), so threads and processes lock like in production.
     # One file per test process, so concurrent test runs never share it.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-orchestra-{os.getpid()}.sqlite3")}
+    # SQLite creates its -wal and -shm files with the database file's permissions: 0600 for all three.
+    _SQLITE_FILE = Path(str(DATABASES["default"]["NAME"]))
+    if _SQLITE_FILE.is_absolute():  # not ``:memory:`` or a ``file:`` URI
+        _private_file(_SQLITE_FILE, create=True)
+        for _suffix in ("-wal", "-shm", "-journal"):
+            _private_file(_SQLITE_FILE.with_name(_SQLITE_FILE.name + _suffix), create=False)
 else:
     # Socket consumers, the runner and its agents' workers run in threads that come and go, so
     # persistent per-thread connections (CONN_MAX_AGE) would pile up; a pool per process reuses a
@@ -194,6 +252,31 @@ else:
         "max_size": _int("ORCHESTRA_DB_POOL_SIZE", 10, minimum=1),
         "timeout": 30,
     }
+    # Waits are bounded, so a process that vanishes (killed, cut off) frees its locks in seconds:
+    # the server ends a transaction left idle, a lock wait gives up (the runner retries next
+    # cycle), and TCP keepalives find a dead peer in about 10 s instead of the kernel's 2 hours.
+    DATABASES["default"]["OPTIONS"].update(
+        {
+            "options": " ".join(
+                f"-c {name}={value}"
+                for name, value in {
+                    "idle_in_transaction_session_timeout": f"{DB_IDLE_IN_TRANSACTION_TIMEOUT * 1000:.0f}",
+                    "lock_timeout": f"{DB_LOCK_TIMEOUT * 1000:.0f}",
+                    # The server's side of the same keepalives: a vanished client's locks go too.
+                    "tcp_keepalives_idle": "5",
+                    "tcp_keepalives_interval": "2",
+                    "tcp_keepalives_count": "3",
+                }.items()
+            ),
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 2,
+            "keepalives_count": 3,
+            "tcp_user_timeout": 15000,
+        }
+    )
+    # The pool checks a connection before handing it out: one the server dropped (a restart) is
+    # replaced there, not discovered by the request or the runner that gets it.
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -216,6 +299,20 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
+
+# --- The HTTP edge (orchestra_site/security/edge.py, orchestra_site/asgi_server.py) ----------------
+# The largest request body, in bytes. A larger ``Content-Length`` is refused from the headers, a
+# chunked body as soon as it passes the limit; bodies are held in memory, never in a temporary file.
+MAX_REQUEST_BODY = _int("ORCHESTRA_MAX_REQUEST_BODY", 2_621_440, minimum=1024, maximum=1024**3)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY
+FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY
+# A connection that has not sent a request's complete headers within this is closed.
+HEADER_TIMEOUT = _duration("ORCHESTRA_HEADER_TIMEOUT", "10s")
+# Open connections (HTTP and WebSocket) per ``serve`` process; 0 sizes it from the open-file limit.
+MAX_CONNECTIONS = _int("ORCHESTRA_MAX_CONNECTIONS", 0)
+# Open connections from one client address per ``serve`` process; 0 for no per-client cap. Loopback
+# clients are held to the total only (everyone through the SSH tunnel arrives from 127.0.0.1).
+MAX_CONNECTIONS_PER_CLIENT = _int("ORCHESTRA_MAX_CONNECTIONS_PER_CLIENT", 256)
 
 # --- Authentication ------------------------------------------------------------------------------
 TRUST_LOOPBACK = _bool("ORCHESTRA_TRUST_LOOPBACK", True)
@@ -279,10 +376,26 @@ DEFAULT_DESIRED = _int("ORCHESTRA_DEFAULT_DESIRED", 1, maximum=MAX_DESIRED)
 MAX_RUNNING = _int("ORCHESTRA_MAX_RUNNING", 8)
 STEP_TIMEOUT = _duration("ORCHESTRA_STEP_TIMEOUT", "1h")
 STEP_IDLE_TIMEOUT = _duration("ORCHESTRA_STEP_IDLE_TIMEOUT", "10m")
+# What one agent may print: a longer line is cut (and marked), a step that prints more is stopped.
+AGENT_LINE_MAX_BYTES = _int("ORCHESTRA_AGENT_LINE_MAX_BYTES", 1024 * 1024, minimum=1024, maximum=64 * 1024 * 1024)
+AGENT_OUTPUT_MAX_BYTES = _int("ORCHESTRA_AGENT_OUTPUT_MAX_BYTES", 64 * 1024 * 1024, minimum=1024)
 CANCEL_GRACE = _duration("ORCHESTRA_CANCEL_GRACE", "10s")
 RUNNER_HEARTBEAT = _duration("ORCHESTRA_RUNNER_HEARTBEAT", "5s")
 RUNNER_DEAD_AFTER = _duration("ORCHESTRA_RUNNER_DEAD_AFTER", "30s")
 AGENT_ENV_PASSTHROUGH = env.list("ORCHESTRA_AGENT_ENV_PASSTHROUGH", default=[])
+# Names a template may set beyond the few harmless ones (agents/environment.py). Never an endpoint
+# or a proxy: where the owner's credentials are sent stays the operator's choice alone.
+AGENT_ENV_ALLOWED = [name for name in env.list("ORCHESTRA_AGENT_ENV_ALLOWED", default=[]) if name]
+if any(
+    not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", name)
+    or re.fullmatch(r"(?i).*(URL|URI|ENDPOINT|PROXY|HOST|API_BASE)", name)
+    for name in AGENT_ENV_ALLOWED
+):
+    raise _bad(
+        "ORCHESTRA_AGENT_ENV_ALLOWED",
+        env.str("ORCHESTRA_AGENT_ENV_ALLOWED"),
+        "comma-separated variable names, none an endpoint or a proxy (…_URL, …_ENDPOINT, …_PROXY, …_HOST)",
+    )
 AGENT_BIN_DIR = env.str("ORCHESTRA_AGENT_BIN_DIR", default=str(BASE_DIR / "node_modules" / ".bin"))
 CUSTOM_AGENT_COMMAND = env.list("ORCHESTRA_CUSTOM_AGENT_COMMAND", default=[])
 if CUSTOM_AGENT_COMMAND and (not CUSTOM_AGENT_COMMAND[0] or CUSTOM_AGENT_COMMAND[1:].count("{prompt}") != 1):
@@ -292,6 +405,9 @@ if CUSTOM_AGENT_COMMAND and (not CUSTOM_AGENT_COMMAND[0] or CUSTOM_AGENT_COMMAND
         "a comma-separated argv whose program comes first and one later element is exactly {prompt}",
     )
 PLANNER_AGENT = _choice("ORCHESTRA_PLANNER_AGENT", "claude", ("claude", "codex", "gemini", "custom"))
+# Plans at once per hub process; more are answered 429. Plans run on threads of their own
+# (orchestra_site.asgi_handler.AGENT_REQUEST_PATHS), never on the HTTP threads other requests use.
+PLAN_CONCURRENCY = _int("ORCHESTRA_PLAN_CONCURRENCY", 2, minimum=1, maximum=16)
 
 # --- The rest of Django --------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -303,13 +419,19 @@ USE_I18N = False
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"  # only for ``collectstatic``; WhiteNoise also looks here
-STATIC_ROOT.mkdir(exist_ok=True)
+try:
+    STATIC_ROOT.mkdir(exist_ok=True)
+except OSError as _error:
+    raise _data_dir_unusable(f"static: {_error.strerror or _error}") from None
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # WhiteNoise serves the static files from the hub itself, also under the one-process ``serve``.
 # Finders mode reads them where they live (the console's ``static/``, the admin, the Swagger UI
 # sidecar), so no ``collectstatic`` step is needed; files found at start-up are served.
 WHITENOISE_USE_FINDERS = True
 LOGIN_URL = "console-login"
+# Messages live in the session (server side), not in a signed but readable cookie: the admin's
+# message carries a new API key.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 LOGGING = {
     "version": 1,

@@ -27,8 +27,12 @@ def hub_env(data_dir: Path, **overrides: str) -> dict[str, str]:
 
 
 def redis_prefix() -> str:
-    """The channel-layer prefix of this test process (one per pytest-xdist worker)."""
-    return f"orchestra-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    """The channel-layer prefix of this test process: one per pytest-xdist worker, and one per test
+    run (the run's first process id), so two runs on one machine never share groups."""
+    run = os.environ.setdefault(
+        "ORCHESTRA_TEST_RUN", str(os.getppid() if "PYTEST_XDIST_WORKER" in os.environ else os.getpid())
+    )
+    return f"orchestra-test-{run}-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 
 
 def postgres_database() -> AbstractContextManager[str]:

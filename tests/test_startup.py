@@ -4,7 +4,10 @@ one warning, and every socket is brought up to date when Redis is back. Real pro
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -49,12 +52,69 @@ def serve_fails(env: dict[str, str], timeout: float = 20) -> tuple[int, str, flo
         ("ORCHESTRA_PORT", "99999", "an integer from 1 to 65535"),
         ("ORCHESTRA_WORKERS", "0", "an integer from 1 to 64"),
         ("ORCHESTRA_PLANNER_AGENT", "vim", "one of claude, codex, gemini, custom"),
+        ("ORCHESTRA_PLAN_CONCURRENCY", "17", "an integer from 1 to 16"),
     ],
 )
 def test_a_bad_setting_stops_serve_with_one_line(tmp_path: Path, name: str, value: str, allowed: str) -> None:
     code, output, _ = serve_fails(hub_env(tmp_path / "data", **{name: value}))
     assert code != 0
     assert output == f"orchestra: {name}={value!r} is not valid: {allowed}."
+
+
+@pytest.fixture
+def read_only_folder(tmp_path: Path) -> Iterator[Path]:
+    """A folder nobody can write: a read-only tmpfs as root (whom permissions do not stop), else 0500."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o500)
+        yield folder
+        folder.chmod(0o700)
+        return
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+@pytest.mark.parametrize("command", ["serve", "migrate", "runagents"])
+def test_a_read_only_data_dir_stops_each_command_with_one_line(read_only_folder: Path, command: str) -> None:
+    done = manage(command, env=hub_env(read_only_folder), timeout=30)
+    output = (done.stdout + done.stderr).strip()
+    reason = "read-only file system" if os.geteuid() == 0 else "it is not writable by this user"
+    assert done.returncode != 0
+    assert output == f"orchestra: ORCHESTRA_DATA_DIR={str(read_only_folder)!r} cannot be used: {reason}."
+
+
+@pytest.mark.parametrize("below", ["", "sub"])
+def test_a_data_dir_that_is_a_file_stops_start_up_with_one_line(tmp_path: Path, below: str) -> None:
+    (tmp_path / "file").write_text("")
+    data_dir = tmp_path / "file" / below if below else tmp_path / "file"
+    done = manage("migrate", env=hub_env(data_dir), timeout=30)
+    output = (done.stdout + done.stderr).strip()
+    reason = "not a directory" if below else "it is not a directory"
+    assert done.returncode != 0
+    assert output == f"orchestra: ORCHESTRA_DATA_DIR={str(data_dir)!r} cannot be used: {reason}."
+
+
+def test_the_data_dir_and_its_files_are_the_owners_alone(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o755)
+    (data_dir / "secret_key").write_text("an old key")
+    (data_dir / "secret_key").chmod(0o644)  # written before the data dir was private
+    assert manage("migrate", env=hub_env(data_dir)).returncode == 0
+    database = data_dir / "orchestra.sqlite3"
+    with sqlite3.connect(database) as conn:  # SQLite gives -wal and -shm the database file's mode
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE t (x)")
+        modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in data_dir.glob("orchestra.sqlite3*")}
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data_dir / "secret_key").stat().st_mode) == 0o600
+    assert {"orchestra.sqlite3", "orchestra.sqlite3-wal", "orchestra.sqlite3-shm"} <= set(modes)
+    assert set(modes.values()) == {0o600}, modes
 
 
 @pytest.mark.parametrize(
@@ -162,16 +222,18 @@ def test_a_redis_outage_is_one_warning_and_every_socket_gets_a_fresh_snapshot_af
                         "PUT", "/api/orchestration/workspace/%2Fsrv%2Fa/desired", {"desired": desired}
                     )
                     assert status == 200
-                assert hub.request("GET", "/health") == (
-                    503,
-                    {
-                        "status": "degraded",
-                        "version": "2.0.0",
-                        "database": True,
-                        "channel_layer": False,
-                        "channel_layer_backend": "redis",
-                    },
-                )
+                status, health = hub.request("GET", "/health")
+                assert isinstance(health, dict)
+                assert (status, health["heartbeat_age_seconds"] < 15) == (503, True)
+                assert {key: value for key, value in health.items() if key != "heartbeat_age_seconds"} == {
+                    "status": "degraded",
+                    "version": "2.0.0",
+                    "database": True,
+                    "database_writable": True,
+                    "channel_layer": False,
+                    "channel_layer_backend": "redis",
+                    "reasons": ["the channel layer does not answer"],
+                }
                 time.sleep(2)
                 with redis_server(port):
                     fresh = frames_until(

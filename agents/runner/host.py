@@ -6,11 +6,12 @@ import asyncio
 import threading
 
 from agents.runner.loop import Runner
+from orchestra_site.heartbeat import Heartbeat
 
 
-async def run_in_process(stop: asyncio.Event, *, hub_process_id: int) -> None:
+async def run_in_process(stop: asyncio.Event, *, hub_process_id: int, heartbeat: Heartbeat) -> None:
     halt = threading.Event()
-    runner = Runner(hub_process_id=hub_process_id, stop=halt)
+    runner = Runner(hub_process_id=hub_process_id, stop=halt, heartbeat=heartbeat)
     thread = threading.Thread(target=runner.run_forever, name="agent-runner", daemon=True)
     thread.start()
     await stop.wait()

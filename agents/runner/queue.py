@@ -25,11 +25,14 @@ def ready_step_runs(*, limit: int = 50, within: Q | None = None) -> list[StepRun
     return list(ready.exclude(parents__status__in=NOT_COMPLETED).select_related("execution").order_by("id")[:limit])
 
 
-def cancelled_step_run_ids(step_run_ids: list[int]) -> set[int]:
-    """Which of these running steps must stop: cancelled (skipped) or their execution ended."""
+def step_run_ids_to_stop(step_run_ids: list[int], *, runner_id: int) -> set[int]:
+    """Which of this runner's running steps must stop: cancelled (skipped), their execution ended,
+    or no longer this runner's (a peer reaped it while this runner could not beat)."""
     if not step_run_ids:
         return set()
-    stop = Q(status__in=(StepRunStatus.SKIPPED, StepRunStatus.FAILED, StepRunStatus.COMPLETED)) | ~Q(
-        execution__status__in=EXECUTION_ACTIVE
+    stop = (
+        Q(status__in=(StepRunStatus.SKIPPED, StepRunStatus.FAILED, StepRunStatus.COMPLETED))
+        | ~Q(execution__status__in=EXECUTION_ACTIVE)
+        | ~Q(runner_id=runner_id)
     )
     return set(StepRun.objects.filter(stop, pk__in=step_run_ids).values_list("pk", flat=True))

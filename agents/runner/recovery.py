@@ -16,6 +16,7 @@ from django.utils import timezone
 from agents.environment import STEP_RUN_ENV
 from agents.models import StepRun, StepRunStatus
 from agents.runner.process import kill_group
+from agents.runner.tree import kill_tree, tree_marker
 from agents.services.lifecycle import StepOutcome, release_slot, step_run_finish
 from orchestra_site.models import HubProcess
 
@@ -32,26 +33,41 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def dead_runner_ids(*, me: int | None) -> list[int]:
-    """Runners that stopped, missed their heartbeat, or (on this host) whose process is gone."""
-    cutoff = timezone.now() - timedelta(seconds=settings.RUNNER_DEAD_AFTER)
+def dead_runners(*, me: int | None) -> dict[int, str]:
+    """Runners that stopped, missed their heartbeat, or (on this host) whose process is gone,
+    each with what happened to it.
+
+    A runner that misses its heartbeat stops its own agents at half of
+    ``ORCHESTRA_RUNNER_DEAD_AFTER`` (``orchestra_site.heartbeat``), so by the time it counts as
+    dead here its agents are gone, even if it was only cut off from the database.
+    """
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.RUNNER_DEAD_AFTER)
     holding = Q(step_runs__status=StepRunStatus.RUNNING) | Q(step_runs__slot_path__isnull=False)
     busy = HubProcess.objects.filter(holding).distinct()
     if me is not None:
         busy = busy.exclude(pk=me)
-    dead = []
+    dead = {}
     for runner in busy:
-        gone_here = runner.hostname == socket.gethostname() and not pid_alive(runner.pid)
-        if runner.stopped_at is not None or runner.heartbeat_at < cutoff or gone_here:
-            dead.append(runner.pk)
+        where = f"the runner {runner.hostname}:{runner.pid}"
+        if runner.stopped_at is not None:
+            dead[runner.pk] = f"{where} stopped while the agent ran"
+        elif runner.hostname == socket.gethostname() and not pid_alive(runner.pid):
+            dead[runner.pk] = f"{where} exited while the agent ran"
+        elif runner.heartbeat_at < cutoff:
+            silent = (now - runner.heartbeat_at).total_seconds()
+            dead[runner.pk] = (
+                f"{where} missed its heartbeat for {silent:.0f}s (stopped, or cut off from the database) "
+                "while the agent ran; it stops its agents when it cannot beat"
+            )
     return dead
 
 
 def reap_dead_runners(*, me: int | None) -> int:
     """Mark the running steps of dead runners failed as crashed and free their slots."""
-    dead = dead_runner_ids(me=me)
+    dead = dead_runners(me=me)
     orphaned = StepRun.objects.filter(Q(runner_id__in=dead) | Q(runner__isnull=True), status=StepRunStatus.RUNNING)
-    crashed = _crash(list(orphaned.select_related("runner")))
+    crashed = _crash(list(orphaned.select_related("runner")), why=dead)
     # A step cancelled while its runner was dying is no longer running but may still hold a slot.
     for step_run_id in StepRun.objects.filter(runner_id__in=dead, slot_path__isnull=False).values_list("pk", flat=True):
         release_slot(step_run_id)
@@ -63,28 +79,36 @@ def recover_after_hub_restart() -> int:
     return _crash(list(StepRun.objects.filter(status=StepRunStatus.RUNNING).select_related("runner")))
 
 
-def _crash(step_runs: list[StepRun]) -> int:
+def _crash(step_runs: list[StepRun], *, why: dict[int, str] | None = None) -> int:
     for step_run in step_runs:
         runner = step_run.runner
         if runner is not None and runner.hostname == socket.gethostname():
             end_orphan(step_run)
-        where = f"{runner.hostname}:{runner.pid}" if runner else "an unknown runner"
-        step_run_finish(
-            step_run_id=step_run.pk,
-            outcome=StepOutcome(
-                status="failed",
-                crashed=True,
-                error=f"crashed: the runner {where} stopped while the agent ran; its result is unknown",
-            ),
-        )
-        logger.warning("step run %s marked crashed (runner %s)", step_run.pk, where)
+        if runner is None:
+            happened = "an unknown runner held the agent"
+        else:
+            stopped = f"the runner {runner.hostname}:{runner.pid} stopped while the agent ran"
+            happened = (why or {}).get(runner.pk) or stopped
+        step_run_crash(step_run_id=step_run.pk, error=f"crashed: {happened}; its result is unknown")
+        logger.warning("step run %s marked crashed (%s)", step_run.pk, happened)
     return len(step_runs)
 
 
+def step_run_crash(*, step_run_id: int, error: str) -> None:
+    """Finish a step whose agent nobody watches any more: failed, crashed (a DAG run retries it
+    without using an attempt), its slot freed."""
+    step_run_finish(step_run_id=step_run_id, outcome=StepOutcome(status="failed", crashed=True, error=error))
+
+
 def end_orphan(step_run: StepRun) -> None:
-    """Kill the agent a dead runner left on this host, if that pid is really ours."""
-    if step_run.pid and is_our_agent(step_run.pid, step_run.pk):
-        kill_group(step_run.pid, signal.SIGKILL)
+    """Kill the agent a dead runner left on this host and all it started: its pid if that pid is
+    really ours, its cgroup, and every process that carries its marker (``setsid`` ones too)."""
+    pid = step_run.pid if step_run.pid and is_our_agent(step_run.pid, step_run.pk) else None
+    runner = step_run.runner
+    marker = tree_marker(hub_pid=runner.pid, tag=str(step_run.pk)) if runner is not None else None
+    kill_tree(pid, marker=marker)
+    if pid is not None:
+        kill_group(pid, signal.SIGKILL)
 
 
 def is_our_agent(pid: int, step_run_id: int) -> bool:

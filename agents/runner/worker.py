@@ -4,63 +4,113 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import subprocess
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from django.conf import settings
-from django.db import connection
+from django.db import close_old_connections, connection
 
 from agents import logs
 from agents.adapters import AgentEvent
 from agents.adapters.base import Adapter
 from agents.environment import positive_seconds
-from agents.models import Execution, StepRun
+from agents.git import create_worktree
+from agents.models import Execution, StepRun, StepRunStatus
 from agents.prompts import substitute_step_outputs
 from agents.runner.launching import build_launch
-from agents.runner.process import AgentProcess, kill_group
+from agents.runner.process import AgentProcess
 from agents.services.lifecycle import StepOutcome, step_run_finish, step_run_record_pid
-from orchestra_site.api.exceptions import HubError, InvalidInput
-from projects.workspaces import make_workspace_dir, validate_workspace_path, validate_worktree_path
+from orchestra_site.api.exceptions import HubError
+from orchestra_site.outages import TRANSIENT, Outage, backoff, retry_database
+from projects.workspaces import make_workspace_dir, pinned_folder, validate_workspace_path, validate_worktree_path
 
 logger = logging.getLogger(__name__)
 _worktree_lock = threading.Lock()
 STDERR_TAIL = 20
+STDERR_LINE_MAX = 2000  # characters of a stderr line kept for the error message
+T = TypeVar("T")
 
 
 class StepWorker(threading.Thread):
     """Runs the agent of one step run. ``stop_reason`` is set by the runner to end it early."""
 
-    def __init__(self, step_run_id: int, *, on_finish: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        step_run_id: int,
+        *,
+        on_finish: Callable[[], None] | None = None,
+        runner_stopping: threading.Event | None = None,
+        runner_id: int | None = None,
+    ) -> None:
         super().__init__(name=f"step-run-{step_run_id}", daemon=True)
         self.step_run_id = step_run_id
         self.stop_reason: str | None = None
+        self.stop_grace: float | None = None  # None: ORCHESTRA_CANCEL_GRACE
+        self.stop_requested_at: float | None = None
+        self.runner_id = runner_id
         self.interrupted = False  # stopped by the hub itself, not the agent's fault: marked crashed
         self.on_finish = on_finish
+        self.runner_stopping = runner_stopping or threading.Event()
+        self.process: AgentProcess | None = None
+        self.settled = False  # the step's outcome is written (or was never this worker's to write)
+        self.outage = Outage(f"the database writes of step run {step_run_id}")
 
-    def request_stop(self, reason: str, *, interrupted: bool = False) -> None:
+    def request_stop(self, reason: str, *, interrupted: bool = False, grace: float | None = None) -> None:
         if self.stop_reason is None:
             self.interrupted = interrupted
+        if grace is not None:
+            self.stop_grace = grace if self.stop_grace is None else min(grace, self.stop_grace)
+        if self.stop_requested_at is None:
+            self.stop_requested_at = time.monotonic()
         self.stop_reason = self.stop_reason or reason
+
+    def stop_requested_for(self) -> float:
+        """Seconds since the runner first asked this worker to stop (0 if it has not)."""
+        return 0.0 if self.stop_requested_at is None else time.monotonic() - self.stop_requested_at
 
     def run(self) -> None:
         try:
             self.run_step()
-        except Exception as exc:  # a bug or a lost database must not leave the step "running"
+        except TRANSIENT as error:  # the runner settles the step (``Runner.settle_lost_workers``) or a restart does
+            logger.warning("step run %s: its outcome could not be written (%s)", self.step_run_id, error)
+        except Exception as exc:  # a bug must not leave the step "running" nor its agent unwatched
             logger.exception("step run %s failed inside the hub", self.step_run_id)
-            step_run_finish(
-                step_run_id=self.step_run_id, outcome=StepOutcome(status="failed", error=f"hub error: {exc}")
-            )
+            self.end_agent()
+            outcome = StepOutcome(status="failed", error=f"hub error: {exc}")
+            try:
+                self.write(lambda: step_run_finish(step_run_id=self.step_run_id, outcome=outcome))
+                self.settled = True
+            except TRANSIENT:
+                logger.warning("step run %s left unsettled: the database is unreachable", self.step_run_id)
         finally:
+            self.end_agent()  # nothing an agent started outlives the worker that watched it
             connection.close()
             if self.on_finish is not None:
                 self.on_finish()
 
+    def write(self, change: Callable[[], T]) -> T:
+        """A database write of this step, retried through outages: the agent's result is kept
+        until it lands. Given up only when the runner stops (a restart settles the step)."""
+        return retry_database(change, what=self.outage.what, give_up=self.runner_stopping.is_set, outage=self.outage)
+
+    def end_agent(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.stop(grace=0)
+        if self.process is not None:
+            self.process.kill_tree()
+
     def run_step(self) -> None:
-        step_run = StepRun.objects.select_related("execution").get(pk=self.step_run_id)
+        step_run = self.write(lambda: StepRun.objects.select_related("execution").get(pk=self.step_run_id))
+        mine = (StepRunStatus.RUNNING, self.runner_id)
+        if self.runner_id is not None and (step_run.status, step_run.runner_id) != mine:
+            # Claimed before a cut that outlasted the dead-after time: a peer took it over meanwhile.
+            logger.warning("step run %s is no longer this runner's; its agent is not started", step_run.pk)
+            self.settled = True
+            return
         execution = step_run.execution
         writer = logs.LogWriter(execution_id=execution.pk, step_run_id=step_run.pk)
         writer.add(
@@ -77,12 +127,14 @@ class StepWorker(threading.Thread):
                 cwd=cwd,
                 step_run_id=step_run.pk,
             )
-            process = AgentProcess(argv, cwd=cwd, env=env)
+            with pinned_folder(cwd) as folder:  # no link swapped in since the check can move the agent
+                process = AgentProcess(argv, cwd=folder, env=env)
         except (HubError, OSError) as exc:
             detail = exc.detail if isinstance(exc, HubError) else f"could not start the agent: {exc}"
             self.finish(step_run, writer, StepOutcome(status="failed", error=detail))
             return
-        step_run_record_pid(step_run_id=step_run.pk, pid=process.pid)
+        self.process = process
+        self.write(lambda: step_run_record_pid(step_run_id=step_run.pk, pid=process.pid))
         outcome = self.supervise(step_run, adapter, process, writer)
         self.finish(step_run, writer, outcome)
 
@@ -110,10 +162,10 @@ class StepWorker(threading.Thread):
                     "idle_timeout_seconds); the agent was stopped"
                 )
             if self.stop_reason is not None:
-                process.stop(grace=settings.CANCEL_GRACE)
+                process.stop(grace=settings.CANCEL_GRACE if self.stop_grace is None else self.stop_grace)
                 break
         exit_code = process.wait()
-        kill_group(process.pid, 9)  # nothing the agent started outlives it
+        process.kill_tree()  # nothing the agent started outlives it, setsid descendants included
         while not process.output_closed:
             self.pump(step_run, adapter, process, writer, kept, stderr_tail, wait=0.5)
         writer.flush()
@@ -131,38 +183,45 @@ class StepWorker(threading.Thread):
         wait: float = 0.2,
     ) -> None:
         execution_id, step_id = step_run.execution_id, step_run.step_id
-        for stream, line in process.read(timeout=wait):
+        output_max = settings.AGENT_OUTPUT_MAX_BYTES
+        for line in process.read(timeout=wait):
             self.last_output = time.monotonic()
-            if stream == "stderr":
-                stderr_tail.append(line.rstrip())
-                stderr_event = {"kind": "stderr", "text": line.rstrip("\n"), "raw": line.rstrip("\n")}
-                writer.add(
-                    logs.output_frame(
-                        execution_id=execution_id,
-                        step_id=step_id,
-                        step_run_id=step_run.pk,
-                        data=line,
-                        event=stderr_event,
-                    )
+            if process.taken > output_max:
+                # Past the step's cap nothing more is stored or kept in memory, and the agent ends.
+                process.discard()
+                self.request_stop(
+                    f"printed more than {output_max} bytes (ORCHESTRA_AGENT_OUTPUT_MAX_BYTES); the agent was stopped"
                 )
                 continue
-            for event in adapter.parse_line(line):
-                if event["kind"] in ("text", "result"):
-                    kept.append(event)
+            shown: list[tuple[str, dict[str, object]]]
+            if line.stream == "stderr":
+                stderr_tail.append(line.text.rstrip()[:STDERR_LINE_MAX])
+                shown = [(line.text, {"kind": "stderr", "text": line.text.rstrip("\n")})]
+            else:
+                events = adapter.parse_line(line.text)
+                kept.extend(event for event in events if event["kind"] in ("text", "result"))
+                shown = [(logs.render_event(event), dict(event)) for event in events]
+            for data, event_fields in shown:
+                if line.cut:
+                    event_fields["cut_bytes"] = line.cut
                 writer.add(
                     logs.output_frame(
                         execution_id=execution_id,
                         step_id=step_id,
                         step_run_id=step_run.pk,
-                        data=logs.render_event(event),
-                        event=dict(event),
+                        data=data,
+                        event=event_fields,
                     )
                 )
         writer.flush()
+        # Give a pooled PostgreSQL connection back between reads (a no-op on SQLite): a worker holds
+        # none while its agent works, so eight agents never starve the heartbeat or the API of the pool.
+        close_old_connections()
 
     def finish(self, step_run: StepRun, writer: logs.LogWriter, outcome: StepOutcome) -> None:
         writer.flush()
-        done = step_run_finish(step_run_id=step_run.pk, outcome=outcome)
+        done = self.write(lambda: step_run_finish(step_run_id=step_run.pk, outcome=outcome))
+        self.settled = True
         writer.add(
             logs.step_complete_frame(
                 execution_id=done.execution_id,
@@ -174,10 +233,11 @@ class StepWorker(threading.Thread):
                 error=done.error,
             )
         )
-        execution = Execution.objects.get(pk=done.execution_id)
+        execution = self.write(lambda: Execution.objects.get(pk=done.execution_id))
         if execution.is_finished:
             writer.add(logs.status_frame(execution_id=execution.pk, status=execution.status, error=execution.error))
-        writer.flush()
+        while not writer.flush() and not self.runner_stopping.is_set():
+            time.sleep(backoff(1, first=0.5))  # the last frames too: the terminal shows how it ended
 
 
 def outcome_of(
@@ -222,7 +282,8 @@ def execution_cwd(execution: Execution) -> Path:
     """The workspace, or the execution's git worktree (created by the first step that needs it).
 
     Both are checked again here, symlinks resolved, whatever was checked when they were written:
-    a row written before the rules, or a folder replaced by a link since, fails the step.
+    a row written before the rules, or a folder replaced by a link since, fails the step. The
+    agent is then started in the folder as opened (``pinned_folder``), not by this path again.
     """
     workspace = validate_workspace_path(execution.workspace_path, project_id=execution.project_id)
     make_workspace_dir(workspace)
@@ -235,21 +296,3 @@ def execution_cwd(execution: Execution) -> Path:
                 repository=workspace, path=path, branch=execution.worktree_branch or f"agent/exec-{execution.pk}"
             )
     return path
-
-
-def create_worktree(*, repository: Path, path: Path, branch: str) -> None:
-    git = ["git", "-C", str(repository)]
-    if subprocess.run([*git, "rev-parse", "--git-dir"], capture_output=True).returncode != 0:
-        raise InvalidInput(f"create_worktree: {repository} is not a git repository")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    branch_exists = subprocess.run(
-        [*git, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"], capture_output=True
-    )
-    args = (
-        ["worktree", "add", str(path), branch]
-        if branch_exists.returncode == 0
-        else ["worktree", "add", "-b", branch, str(path)]
-    )
-    done = subprocess.run([*git, *args], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise InvalidInput(f"create_worktree: git worktree add failed: {done.stderr.strip()}")

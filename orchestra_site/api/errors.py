@@ -19,7 +19,8 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from orchestra_site.api.exceptions import HubError, error_body
+from orchestra_site.api.exceptions import HubError, TooBusy, error_body
+from orchestra_site.outages import TRANSIENT
 
 logger = logging.getLogger(__name__)
 # Pages for people, whose 404 stays an HTML page: the admin and the web console.
@@ -45,11 +46,28 @@ def flatten_errors(errors: Any, prefix: str = "") -> list[str]:
     return [f"{prefix}: {errors}" if prefix else str(errors)]
 
 
+def unavailable(exc: Exception) -> tuple[dict[str, Any], int, dict[str, str]] | None:
+    """A database that is restarting, unreachable, full or busy past its lock timeout is not the
+    client's fault nor a bug: 503 (507 for a full disk) with Retry-After, and nothing was written
+    (the request's transaction rolled back)."""
+    if not isinstance(exc, TRANSIENT):
+        return None
+    text = str(exc)
+    if "disk is full" in text or "No space left" in text or "could not extend file" in text:
+        return error_body("The hub's disk is full: nothing was written. Free space and retry."), 507, {}
+    detail = "The database is unavailable (restarting, unreachable or busy): nothing was written. Retry shortly."
+    return error_body(detail), 503, {"Retry-After": "2"}
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, RequestDataTooBig):
         return Response(error_body("Request body too large."), status=413)
+    if (answer := unavailable(exc)) is not None:
+        body, code, headers = answer
+        return Response(body, status=code, headers=headers)
     if isinstance(exc, HubError):
-        return Response(error_body(exc.detail), status=exc.status)
+        retry = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooBusy) else None
+        return Response(error_body(exc.detail), status=exc.status, headers=retry)
     if isinstance(exc, DjangoValidationError):
         errors = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
         exc = drf_exceptions.ValidationError(errors)
@@ -84,6 +102,10 @@ class JsonErrorMiddleware:
             return None
         if isinstance(exception, RequestDataTooBig):
             return JsonResponse(error_body("Request body too large."), status=413)
+        if (answer := unavailable(exception)) is not None:
+            body, code, headers = answer
+            logger.warning("%s %s: %s", request.method, request.path, exception)
+            return JsonResponse(body, status=code, headers=headers)
         logger.exception("Unhandled error on %s %s", request.method, request.path)
         return JsonResponse(error_body("Internal Server Error"), status=500)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -12,9 +11,9 @@ from django.db.models import Max
 from django.utils import timezone
 
 from orchestra_site.models import OutboxEvent
+from orchestra_site.outages import Outage, backoff, forget_broken_connection
 from orchestra_site.realtime.events import PROCESS_ID, bind_event_loop
 
-logger = logging.getLogger(__name__)
 KEEP_ROWS_FOR = timedelta(minutes=5)
 BATCH = 500
 
@@ -52,15 +51,21 @@ class OutboxRelay:
     async def run(self, stop: asyncio.Event) -> None:
         if self.cursor is None:
             await self.start()
+        outage = Outage("the outbox relay")
+        failures = 0
         while not stop.is_set():
             try:
                 delivered = await self.relay_once()
-            except Exception:  # a locked database or a restart must not end the relay
-                logger.exception("outbox relay failed; retrying")
-                delivered = 0
+            except Exception as error:  # a locked database or a restart must not end the relay
+                outage.failed(error)  # logged once per outage, not ten times a second
+                await database_sync_to_async(forget_broken_connection)()
+                failures, delivered = failures + 1, 0
+            else:
+                outage.recovered()
+                failures = 0
             if not delivered:
                 try:
-                    await asyncio.wait_for(stop.wait(), timeout=self.interval)
+                    await asyncio.wait_for(stop.wait(), timeout=backoff(failures) if failures else self.interval)
                 except TimeoutError:
                     pass
 

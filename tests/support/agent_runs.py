@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 
 from agents.models import Execution, StepRun
 from agents.runner.loop import Runner
+from orchestra_site.heartbeat import Heartbeat
 from orchestra_site.models import HubProcess
 from orchestra_site.services import hub_process_register
 from tests.agent_env import offline_env
@@ -117,7 +118,8 @@ class RunnerThread:
     def __init__(self) -> None:
         self.process = hub_process_register(kind=HubProcess.KIND_RUNNER)
         self.stop = threading.Event()
-        self.runner = Runner(hub_process_id=self.process.pk, stop=self.stop)
+        self.heartbeat = Heartbeat(process_id=self.process.pk, stop=self.stop)
+        self.runner = Runner(hub_process_id=self.process.pk, stop=self.stop, heartbeat=self.heartbeat)
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
@@ -127,12 +129,14 @@ class RunnerThread:
             close_old_connections()
 
     def __enter__(self) -> RunnerThread:
+        self.heartbeat.start()
         self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
         self.thread.join(timeout=60)
+        self.heartbeat.join(timeout=10)
 
 
 def wait_for(predicate: Callable[[], Any], *, timeout: float = 60, every: float = 0.1) -> Any:

@@ -16,7 +16,9 @@ from django.core.management.base import BaseCommand
 
 from agents.runner.loop import Runner
 from orchestra_site import services as site_services
+from orchestra_site.heartbeat import Heartbeat
 from orchestra_site.models import HubProcess
+from orchestra_site.outages import TRANSIENT
 from orchestra_site.preflight import preflight
 
 
@@ -29,20 +31,16 @@ class Command(BaseCommand):
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-        heartbeat = threading.Thread(target=self.beat, args=(process.pk, stop), daemon=True)
+        heartbeat = Heartbeat(process_id=process.pk, stop=stop)
         heartbeat.start()
         self.stdout.write(f"runagents {process.hostname}:{process.pid} taking work (runner id {process.pk})")
         try:
-            Runner(hub_process_id=process.pk, stop=stop).run_forever()
+            Runner(hub_process_id=process.pk, stop=stop, heartbeat=heartbeat).run_forever()
         finally:
             stop.set()
-            site_services.hub_process_stop(process_id=process.pk)
+            heartbeat.join(timeout=settings.RUNNER_HEARTBEAT + 1)
+            try:
+                site_services.hub_process_stop(process_id=process.pk)
+            except TRANSIENT:  # the database is away: peers see the heartbeat stop instead
+                pass
         self.stdout.write("runagents stopped.")
-
-    @staticmethod
-    def beat(process_id: int, stop: threading.Event) -> None:
-        from django.db import connection
-
-        while not stop.wait(settings.RUNNER_HEARTBEAT):
-            site_services.hub_process_heartbeat(process_id=process_id)
-        connection.close()

@@ -2,7 +2,8 @@
 changes its nodes' and its own status.
 
 ``dag_run_advance`` is called by every runner's loop (and so resumes running DAG runs after a
-restart). It locks the run's row, so advancers on several machines take turns, and every status
+restart). It locks the run's row (skipping a run locked by another), so advancers on several
+machines take turns without waiting on each other, and every status
 change is still a compare-and-set on the old status. One pass:
 
 1. follow the executions of queued and running nodes: ``running``, ``completed``, or, when the
@@ -66,7 +67,12 @@ def dag_runs_advance() -> int:
 @transaction.atomic
 def dag_run_advance(*, dag_run_id: int) -> int:
     """One pass over one run (see the module docstring); the number of executions started."""
-    dag_run = DagRun.objects.select_for_update().filter(pk=dag_run_id, status__in=DAG_RUN_ACTIVE).first()
+    # SKIP LOCKED: a run another runner is advancing is skipped this cycle, never waited for: a
+    # runner cut off while holding the lock must not freeze the others (its session ends after
+    # ``ORCHESTRA_DB_IDLE_IN_TRANSACTION_TIMEOUT``). SQLite has one writer at a time anyway.
+    dag_run = (
+        DagRun.objects.select_for_update(skip_locked=True).filter(pk=dag_run_id, status__in=DAG_RUN_ACTIVE).first()
+    )
     if dag_run is None:
         return 0
     run_nodes = list(DagRunNode.objects.filter(dag_run_id=dag_run.pk).select_related("node").order_by("id"))

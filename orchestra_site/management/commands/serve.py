@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import socket
+import threading
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
@@ -27,13 +29,15 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from orchestra_site import services as site_services
 from orchestra_site.asgi_server import HubServer, server_config
 from orchestra_site.gc_schedule import CollectionSchedule, freeze_startup_objects
+from orchestra_site.heartbeat import HUB_PROCESS_ENV, Heartbeat
 from orchestra_site.models import HubProcess
+from orchestra_site.outages import TRANSIENT
 from orchestra_site.preflight import preflight
 from orchestra_site.realtime.events import bind_event_loop, layer_is_shared
 from orchestra_site.realtime.relay import OutboxRelay
 from orchestra_site.workers import WorkerPool, listen, relay_from_parent
 from orchestration.services import workspaces_prune, workspaces_reset_running
-from orchestration.socketio_server import disconnect_every_client
+from orchestration.socketio_server import transports_close
 
 logger = logging.getLogger("orchestra.serve")
 # How long the parent of ``--workers N`` waits for its workers to close their connections.
@@ -80,6 +84,10 @@ class Command(BaseCommand):
         except OSError as error:
             raise CommandError(f"cannot listen on {self.host}:{self.port}: {error.strerror or error}") from None
         self.process = site_services.hub_process_register(kind=HubProcess.KIND_SERVE)
+        heartbeat_stop = threading.Event()
+        self.heartbeat = Heartbeat(process_id=self.process.pk, stop=heartbeat_stop)
+        self.heartbeat.start()
+        os.environ[HUB_PROCESS_ENV] = str(self.process.pk)  # its workers' /health reads this heartbeat
         failure = None
         try:
             self.publish_workspace_roots()
@@ -91,7 +99,12 @@ class Command(BaseCommand):
         finally:
             for sock in sockets:
                 sock.close()
-            site_services.hub_process_stop(process_id=self.process.pk)
+            heartbeat_stop.set()
+            self.heartbeat.join(timeout=settings.RUNNER_HEARTBEAT + 1)
+            try:
+                site_services.hub_process_stop(process_id=self.process.pk)
+            except TRANSIENT:  # the database is away: peers see the heartbeat stop instead
+                logger.warning("could not record this process's stop: the database is unreachable")
         if failure:
             raise CommandError(failure)
         self.stdout.write("Orchestra hub stopped.")
@@ -116,7 +129,7 @@ class Command(BaseCommand):
         self.stop.set()
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=settings.CANCEL_GRACE + 5)
-        await disconnect_every_client()  # Socket.IO's long-polls would hold the server's stop up
+        await transports_close()  # Socket.IO's long-polls would hold the server's stop up
         server.should_exit = True
         await serving
         await collecting
@@ -190,18 +203,14 @@ class Command(BaseCommand):
 
     def background_jobs(self, relay: OutboxRelay | None) -> list[Callable[[], Coroutine[Any, Any, None]]]:
         """What a hub runs once, beside its one process or in the parent of its workers."""
-        jobs: list[Callable[[], Coroutine[Any, Any, None]]] = [self.heartbeat, self.prune_periodically]
+        jobs: list[Callable[[], Coroutine[Any, Any, None]]] = [self.prune_periodically]
         if relay is not None:
             jobs.append(lambda: relay.run(self.stop))
         if self.with_runner:
             from agents.runner.host import run_in_process
 
-            jobs.append(lambda: run_in_process(self.stop, hub_process_id=self.process.pk))
+            jobs.append(lambda: run_in_process(self.stop, hub_process_id=self.process.pk, heartbeat=self.heartbeat))
         return jobs
-
-    async def heartbeat(self) -> None:
-        while not await self.sleep(settings.RUNNER_HEARTBEAT):
-            await database_sync_to_async(site_services.hub_process_heartbeat)(process_id=self.process.pk)
 
     async def prune_periodically(self) -> None:
         while not await self.sleep(settings.PRUNE_INTERVAL):

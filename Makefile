@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NPM_STAMP := node_modules/.installed
 
-.PHONY: run test bench lint install migrate clean chromium
+.PHONY: run test chaos bench lint install migrate clean chromium
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,9 +47,18 @@ test: install chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
-	$(BIN)/pytest -n $(TEST_WORKERS) -m "not fuzz"
+	$(BIN)/pytest -n $(TEST_WORKERS) -m "not fuzz and not chaos"
 	ORCHESTRA_DATABASE_URL=$(TEST_POSTGRES_URL) ORCHESTRA_REDIS_URL=$(TEST_REDIS_URL) \
-		$(BIN)/pytest -n $(TEST_WORKERS) -m "not slow and not cli" orchestra_site orchestration projects agents tests/test_schema_fuzz.py
+		$(BIN)/pytest -n $(TEST_WORKERS) -m "not slow and not cli and not chaos" orchestra_site orchestration projects agents tests/test_schema_fuzz.py
+
+# The chaos test (tests/chaos, not part of `make test`): `serve` and two `runagents` on a private
+# PostgreSQL (initdb into a temporary folder, its own port and socket folder; never the machine's)
+# and the machine's Redis, running a DAG of agents while the database restarts and runners are
+# killed or cut off. About two minutes.
+CHAOS_PG_BIN ?= /usr/lib/postgresql/15/bin
+
+chaos: install
+	CHAOS_PG_BIN=$(CHAOS_PG_BIN) TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -m chaos -rA tests/chaos
 
 bench: migrate
 	$(BIN)/python -m bench

@@ -35,6 +35,7 @@ BENCHMARKS = {
     "overhead": "bench.overhead",
     "latency": "bench.latency",
     "workers": "bench.workers",
+    "mixed_load": "bench.mixed_load",
 }
 
 

@@ -13,6 +13,8 @@ import asyncio
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.hubs import LAYER_LABEL, BenchHub, bench_hub, raise_open_files_limit
@@ -102,12 +104,10 @@ def start_clients(port: int, total: int, path: str) -> list[subprocess.Popen[str
     ]
 
 
-def measure(hub: BenchHub, path: str) -> dict[str, float]:
-    asyncio.run(warm_up(hub.port, path))
-    time.sleep(SETTLE_SECONDS)
-    before, fds_before = rss_kib(hub.pid), open_fds(hub.pid)
-    started = time.perf_counter()
-    clients = start_clients(hub.port, SOCKETS, path)
+@contextmanager
+def idle_clients(port: int, total: int, path: str) -> Iterator[tuple[int, int]]:
+    """``total`` idle sockets held by child processes while the block runs: (opened, failed)."""
+    clients = start_clients(port, total, path)
     opened = failed = 0
     try:
         for client in clients:
@@ -115,9 +115,7 @@ def measure(hub: BenchHub, path: str) -> dict[str, float]:
             word, ok, bad = client.stdout.readline().split()
             assert word == "ready", word
             opened, failed = opened + int(ok), failed + int(bad)
-        connect_seconds = time.perf_counter() - started
-        time.sleep(SETTLE_SECONDS)
-        after, fds_after = rss_kib(hub.pid), open_fds(hub.pid)
+        yield opened, failed
     finally:
         for client in clients:
             assert client.stdin is not None
@@ -127,6 +125,17 @@ def measure(hub: BenchHub, path: str) -> dict[str, float]:
                 client.wait(60)
             except subprocess.TimeoutExpired:
                 client.kill()
+
+
+def measure(hub: BenchHub, path: str) -> dict[str, float]:
+    asyncio.run(warm_up(hub.port, path))
+    time.sleep(SETTLE_SECONDS)
+    before, fds_before = rss_kib(hub.pid), open_fds(hub.pid)
+    started = time.perf_counter()
+    with idle_clients(hub.port, SOCKETS, path) as (opened, failed):
+        connect_seconds = time.perf_counter() - started
+        time.sleep(SETTLE_SECONDS)
+        after, fds_after = rss_kib(hub.pid), open_fds(hub.pid)
     return {
         "opened": opened,
         "failed": failed,

@@ -207,6 +207,20 @@ only ratios from interleaved runs are given; `make bench` on a quiet machine giv
   fields for each request (about a tenth under cProfile; copying them one level deep instead
   measured 0.95 to 1.07 times as fast in alternating rounds, not worth a serializer that differs
   from DRF's), the edges' and the outbox row's `bulk_create`, the middleware.
+- **Mixed load (section 10): the target is not met.** Two causes, each measured alone on one hub.
+  *Sockets*: every `/orchestration` socket gets the totals after every PUT, one `send()` system
+  call per socket per PUT on serve's one event loop (py-spy: a third of serve's samples in
+  uvicorn's `transport.write`). With 200 sockets the 16 clients fell, on a quiet machine, from
+  about 500 PUTs a second (p99 51 to 59 ms) to 128 to 176 (p99 165 to 194 ms). Sending the totals
+  to large groups at most every 50 ms (newest frame only) measured 337 to 413 PUTs a second (p99
+  69 to 108 ms), but it skips totals a client would otherwise see, which the hub promises not to do
+  (`tests/test_fanout.py`: every socket gets every change): not landed. *Agents*: storing the
+  output of 20 agents printing 50 lines a second took half of serve's core (serve CPU 0.65 to 0.69
+  with the logs stored, 0.19 with the store replaced by nothing): each agent's log writer commits
+  its own transaction every 0.1 to 0.2 s, about 200 a second. One flush for every writer of the
+  process, in one transaction, measured 0.30 (from a copy of `agents/logs.py`); with it and the
+  paced totals the whole mix met the target (p99 116 and 117 ms on a quiet machine), without them
+  it does not (p99 430 ms in the run above). Left for a change that can keep every frame.
 - **Queries.** A desired change, a running report, a reserved or released slot and a node
   creation (with its parents) are each at most five queries on both databases (`BEGIN` and `COMMIT` included), with
   one outbox INSERT per change on the in-memory layer; a desired change on PostgreSQL is four.

@@ -169,6 +169,13 @@ def run_git(
     return done
 
 
+# Files of a .git folder that git reads as plain files; an agent can replace any of them.
+PLAIN_FILES = (
+    "HEAD", "config", "config.worktree", "index", "packed-refs", "shallow", "objects/info/alternates",
+    "objects/info/http-alternates", "info/attributes", "info/exclude", "info/grafts",
+)  # fmt: skip
+
+
 def repository_open(work_tree: Path) -> Repository:
     """``work_tree`` as a repository the hub's git may work in, or ``GitRefused`` saying why."""
     work_tree = Path(work_tree).resolve()
@@ -182,6 +189,13 @@ def repository_open(work_tree: Path) -> Repository:
         raise GitRefused(f"{work_tree} is not a git repository (no .git folder; bare repositories are refused)")
     if (git_dir / "commondir").exists():
         raise GitRefused(f"{git_dir} has a commondir file pointing to another repository; refused")
+    for name in PLAIN_FILES:
+        path = git_dir / name
+        if (path.exists() or path.is_symlink()) and (path.is_symlink() or not path.is_file()):
+            # A FIFO here would hold git (and every worktree waiting behind it) until its timeout.
+            raise GitRefused(f"{path} is not a plain file (a link, a pipe or a folder); refused")
+    if (git_dir / "objects").is_symlink():
+        raise GitRefused(f"{git_dir}/objects is a link to another folder; refused")
     repository = Repository(work_tree=work_tree, git_dir=git_dir)
     if run_git(repository, "rev-parse", "--git-dir", check=False, timeout=CHECK_TIMEOUT_SECONDS).returncode != 0:
         raise GitRefused(f"{work_tree} is not a git repository (.git is not a valid git folder)")

@@ -9,6 +9,7 @@ live frames with a larger ``seq`` sees everything once, in order (``agents.consu
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from typing import Any
@@ -124,14 +125,35 @@ def output_frame(
 ) -> dict[str, Any]:
     """An ``output`` frame: ``data`` is what the terminal shows, ``event`` the normalized fields
     (``stored_event``), so the agent's line is stored and sent once, not three times over."""
+    data = storable(data)
     return {
         "type": "output",
         "execution_id": execution_id,
         "step_id": step_id,
         "step_run_id": step_run_id,
         "data": data,
-        "event": stored_event(event, data=data),
+        "event": storable(stored_event(event, data=data)),
     }
+
+
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(value: Any) -> Any:
+    """``value`` with every string made storable: what an agent prints may hold a NUL (PostgreSQL's
+    text and jsonb refuse it) or, once its JSON is decoded, a lone surrogate (no database takes it);
+    each becomes U+FFFD, so a valid line never fails its step."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "\ufffd")
+        if not value.isascii():
+            value = LONE_SURROGATE.sub("\ufffd", value)
+        return value
+    if isinstance(value, dict):
+        return {key: storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    return value
 
 
 def stored_event(event: dict[str, Any], *, data: str) -> dict[str, Any]:

@@ -22,19 +22,33 @@ import threading
 import time
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from orchestra_site import services as site_services
 from orchestra_site.outages import Outage, backoff, forget_broken_connection
 
 # ``serve`` names its process row here, so that its ``--workers`` children's ``/health`` reads it.
 HUB_PROCESS_ENV = "ORCHESTRA_HUB_PROCESS_ID"
+HEARTBEAT_APPLICATION_NAME = "orchestra-heartbeat"
 
 
 def fence_after() -> float:
     """Seconds without a renewal after which a process stops its agents: half the time after
     which its peers may reap them, which leaves the other half for the agents to stop."""
     return settings.RUNNER_DEAD_AFTER / 2
+
+
+def own_connection() -> BaseDatabaseWrapper:
+    """A connection of the default database for this thread alone, outside the PostgreSQL pool: a
+    pool every connection has been taken from must not stop a live process from beating (its peers
+    would reap its agents). ``connections`` is per thread, so only the heartbeat's thread uses it."""
+    wrapper = connections.create_connection(DEFAULT_DB_ALIAS)
+    options = {key: value for key, value in wrapper.settings_dict.get("OPTIONS", {}).items() if key != "pool"}
+    if wrapper.vendor == "postgresql":
+        options["application_name"] = HEARTBEAT_APPLICATION_NAME  # what pg_stat_activity shows for it
+    wrapper.settings_dict = {**wrapper.settings_dict, "OPTIONS": options}
+    return wrapper
 
 
 class Heartbeat(threading.Thread):
@@ -48,11 +62,12 @@ class Heartbeat(threading.Thread):
         self.failures = 0
 
     def run(self) -> None:
+        connections[DEFAULT_DB_ALIAS] = own_connection()
         try:
             while not self.stop.wait(self.next_wait()):
                 self.beat()
         finally:
-            connection.close()
+            connections[DEFAULT_DB_ALIAS].close()
 
     def next_wait(self) -> float:
         """The beat interval; sooner while the database refuses, so an outage ends in one beat."""

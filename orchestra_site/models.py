@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 from django.db import models
 
@@ -74,11 +75,17 @@ class OutboxEvent(models.Model):
 
 class HubProcessQuerySet(models.QuerySet["HubProcess"]):
     def alive(self, *, dead_after: float) -> HubProcessQuerySet:
-        from datetime import timedelta
+        """Processes whose heartbeat is younger than ``dead_after`` seconds, by the database's clock."""
+        from django.db.models.functions import Now
 
-        from django.utils import timezone
+        return self.filter(heartbeat_at__gte=Now() - timedelta(seconds=dead_after))
 
-        return self.filter(heartbeat_at__gte=timezone.now() - timedelta(seconds=dead_after))
+    def with_silence(self) -> HubProcessQuerySet:
+        """Each process with ``silent_for``: how long since its last heartbeat, by the database's clock."""
+        from django.db.models import F
+        from django.db.models.functions import Now
+
+        return self.annotate(silent_for=Now() - F("heartbeat_at"))
 
 
 class HubProcess(models.Model):
@@ -99,6 +106,7 @@ class HubProcess(models.Model):
     stopped_at = models.DateTimeField(null=True, blank=True)
 
     objects = HubProcessQuerySet.as_manager()
+    silent_for: timedelta  # on rows read through ``HubProcessQuerySet.with_silence()``
 
     class Meta:
         ordering = ["-started_at"]

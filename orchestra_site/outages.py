@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from django.db import InterfaceError, OperationalError, close_old_connections, connection
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
 
 logger = logging.getLogger("orchestra.outages")
 T = TypeVar("T")
@@ -66,10 +66,11 @@ class Outage:
 def forget_broken_connection() -> None:
     """After a database error, drop this thread's connection if it is unusable (a fresh one is
     opened by the next query); a pooled connection goes back to its pool, which discards it."""
+    connection = connections[DEFAULT_DB_ALIAS]
     try:
         if connection.in_atomic_block:
             return  # the transaction's owner rolls back and closes it
-        close_old_connections()
+        connection.close_if_unusable_or_obsolete()
         if connection.connection is not None and not connection.is_usable():
             connection.close()
     except Exception:  # closing a dead connection may fail too; the next query reconnects

@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from orchestra_site.models import ApiKey, HubProcess
@@ -41,8 +42,13 @@ def hub_process_register(*, kind: str) -> HubProcess:
 
 
 def hub_process_heartbeat(*, process_id: int) -> bool:
-    """Renew the process's heartbeat; False when its row is gone or marked stopped."""
-    return bool(HubProcess.objects.filter(pk=process_id, stopped_at__isnull=True).update(heartbeat_at=timezone.now()))
+    """Renew the process's heartbeat; False when its row is gone or marked stopped.
+
+    The time is the database's (``Now()``), as is every comparison with it (``alive``,
+    ``recovery.dead_runners``): runners on machines whose clocks disagree never reap each other
+    for it."""
+    beating = HubProcess.objects.filter(pk=process_id, stopped_at__isnull=True)
+    return bool(beating.update(heartbeat_at=Now()))
 
 
 def hub_process_stop(*, process_id: int) -> None:

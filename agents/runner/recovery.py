@@ -6,12 +6,10 @@ import logging
 import os
 import signal
 import socket
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db.models import Q
-from django.utils import timezone
 
 from agents.environment import STEP_RUN_ENV
 from agents.models import StepRun, StepRunStatus
@@ -41,10 +39,8 @@ def dead_runners(*, me: int | None) -> dict[int, str]:
     ``ORCHESTRA_RUNNER_DEAD_AFTER`` (``orchestra_site.heartbeat``), so by the time it counts as
     dead here its agents are gone, even if it was only cut off from the database.
     """
-    now = timezone.now()
-    cutoff = now - timedelta(seconds=settings.RUNNER_DEAD_AFTER)
     holding = Q(step_runs__status=StepRunStatus.RUNNING) | Q(step_runs__slot_path__isnull=False)
-    busy = HubProcess.objects.filter(holding).distinct()
+    busy = HubProcess.objects.filter(holding).distinct().with_silence()
     if me is not None:
         busy = busy.exclude(pk=me)
     dead = {}
@@ -54,8 +50,7 @@ def dead_runners(*, me: int | None) -> dict[int, str]:
             dead[runner.pk] = f"{where} stopped while the agent ran"
         elif runner.hostname == socket.gethostname() and not pid_alive(runner.pid):
             dead[runner.pk] = f"{where} exited while the agent ran"
-        elif runner.heartbeat_at < cutoff:
-            silent = (now - runner.heartbeat_at).total_seconds()
+        elif (silent := runner.silent_for.total_seconds()) > settings.RUNNER_DEAD_AFTER:
             dead[runner.pk] = (
                 f"{where} missed its heartbeat for {silent:.0f}s (stopped, or cut off from the database) "
                 "while the agent ran; it stops its agents when it cannot beat"

@@ -33,6 +33,7 @@ _worktree_lock = threading.Lock()
 STDERR_TAIL = 20
 STDERR_LINE_MAX = 2000  # characters of a stderr line kept for the error message
 T = TypeVar("T")
+LINE_COST = 200  # bytes a stored line costs beyond its text (its log row), charged against the output cap
 
 
 class StepWorker(threading.Thread):
@@ -58,6 +59,7 @@ class StepWorker(threading.Thread):
         self.process: AgentProcess | None = None
         self.settled = False  # the step's outcome is written (or was never this worker's to write)
         self.outage = Outage(f"the database writes of step run {step_run_id}")
+        self.lines_read = 0
 
     def request_stop(self, reason: str, *, interrupted: bool = False, grace: float | None = None) -> None:
         if self.stop_reason is None:
@@ -186,7 +188,10 @@ class StepWorker(threading.Thread):
         output_max = settings.AGENT_OUTPUT_MAX_BYTES
         for line in process.read(timeout=wait):
             self.last_output = time.monotonic()
-            if process.taken > output_max:
+            self.lines_read += 1
+            # Each line is charged what storing it costs beyond its text, so a flood of tiny lines
+            # meets the cap as surely as a few long ones.
+            if process.taken + LINE_COST * self.lines_read > output_max:
                 # Past the step's cap nothing more is stored or kept in memory, and the agent ends.
                 process.discard()
                 self.request_stop(
@@ -195,6 +200,8 @@ class StepWorker(threading.Thread):
                 continue
             shown: list[tuple[str, dict[str, object]]]
             if line.stream == "stderr":
+                if not line.text.strip():
+                    continue  # a blank stderr line shows nothing: not worth a stored row
                 stderr_tail.append(line.text.rstrip()[:STDERR_LINE_MAX])
                 shown = [(line.text, {"kind": "stderr", "text": line.text.rstrip("\n")})]
             else:
@@ -244,6 +251,9 @@ def outcome_of(
     adapter: Adapter, kept: list[AgentEvent], exit_code: int, stop_reason: str | None, stderr_tail: deque[str]
 ) -> StepOutcome:
     result = adapter.final_result(kept)
+    if result is not None:
+        result = logs.storable(result)  # the answer is stored too: no NUL, no lone surrogate
+    stderr_tail = deque(logs.storable(list(stderr_tail)))
     numbers = {}
     if result is not None:
         numbers = {
@@ -254,16 +264,16 @@ def outcome_of(
             "session_id": result.get("session_id"),
         }
     if stop_reason is not None:
-        return StepOutcome(status="failed", error=stop_reason, exit_code=exit_code, **numbers)  # type: ignore[arg-type]
+        return StepOutcome(status="failed", error=stop_reason, exit_code=exit_code, **numbers)
     if exit_code == 0 and result is not None and not result.get("is_error"):
-        return StepOutcome(status="completed", output=result["text"], exit_code=exit_code, **numbers)  # type: ignore[arg-type]
+        return StepOutcome(status="completed", output=result["text"], exit_code=exit_code, **numbers)
     detail = result["text"] if result is not None and result.get("is_error") else "\n".join(stderr_tail)
     return StepOutcome(
         status="failed",
         output=result["text"] if result is not None else None,
         error=f"the agent failed (exit code {exit_code}): {detail}".strip(),
         exit_code=exit_code,
-        **numbers,  # type: ignore[arg-type]
+        **numbers,
     )
 
 

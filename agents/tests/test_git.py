@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -236,7 +237,7 @@ def test_a_planted_fifo_config_does_not_hang_the_runner(
     config = repo / ".git" / "config"
     config.unlink()
     os.mkfifo(config)
-    with pytest.raises(InvalidInput, match=r"^create_worktree: git rev-parse did not finish in 0.5 s$"):
+    with pytest.raises(InvalidInput, match=r"\.git/config is not a plain file \(a link, a pipe or a folder\)"):
         worktree_of(repo, tmp_path)
 
 
@@ -341,3 +342,17 @@ def test_a_bad_branch_stored_in_the_row_is_refused_again_before_use(
     step = StepRun.objects.get(execution_id=execution["id"])
     assert step.status == "failed"
     assert step.error == "create_worktree: worktree_branch: a branch name may not start with '-', got '--orphan'."
+
+
+@pytest.mark.parametrize("name", ["objects/info/alternates", "packed-refs", "info/attributes", "HEAD"])
+def test_a_pipe_or_a_link_in_place_of_a_file_git_reads_is_refused_at_once(tmp_path: Path, name: str) -> None:
+    repository = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repository)], check=True)
+    planted = repository / ".git" / name
+    planted.parent.mkdir(parents=True, exist_ok=True)
+    planted.unlink(missing_ok=True)
+    os.mkfifo(planted)  # git would wait on it until its timeout, every worktree behind it
+    started = time.monotonic()
+    with pytest.raises(git.GitRefused, match="is not a plain file"):
+        git.repository_open(repository)
+    assert time.monotonic() - started < 2

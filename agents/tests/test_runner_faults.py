@@ -6,20 +6,24 @@ from __future__ import annotations
 import re
 import threading
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.db import connection, connections, transaction
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from agents.logs import unwritten_kept
 from agents.models import DagRun, ExecutionLogEntry, StepRun
+from agents.runner import recovery
 from agents.runner.loop import Runner
 from agents.runner.worker import StepWorker
 from agents.services.lifecycle import dag_runs_advance, step_run_claim
-from orchestra_site.heartbeat import Heartbeat
+from orchestra_site.heartbeat import HEARTBEAT_APPLICATION_NAME, Heartbeat
 from orchestra_site.models import HubProcess
-from orchestra_site.services import hub_process_register
+from orchestra_site.services import hub_process_heartbeat, hub_process_register
 from orchestration.models import Workspace
 from tests.support.agent_runs import (
     RunnerThread,
@@ -34,6 +38,16 @@ from tests.support.dag_runs import add_node, start_dag_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's sessions and row locks")
+
+
+def terminate_the_heartbeats_session() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name = %s",
+            [HEARTBEAT_APPLICATION_NAME],
+        )
+        return cursor.fetchone()[0]
 
 
 def terminate_every_other_session() -> int:
@@ -54,9 +68,10 @@ def test_a_heartbeat_outlives_its_connections_being_cut(settings: Any) -> None:
     heartbeat = Heartbeat(process_id=process.pk, stop=stop)
     heartbeat.start()
     try:
+        cut_at = time.monotonic()
         for _ in range(3):
-            wait_for(lambda: heartbeat.age < 0.5 and heartbeat.failures == 0, timeout=10)
-            assert terminate_every_other_session() >= 1
+            wait_for(lambda: heartbeat.last_renewed > cut_at and heartbeat.failures == 0, timeout=10)  # noqa: B023
+            assert terminate_the_heartbeats_session() == 1  # what a restart does to it, and nothing else
             cut_at = time.monotonic()
             while heartbeat.last_renewed <= cut_at and time.monotonic() - cut_at < 30:
                 time.sleep(0.1)
@@ -257,3 +272,48 @@ def test_a_step_taken_over_before_its_agent_started_is_not_started(
     assert (step.status, step.runner_id, step.pid) == ("running", peer.pk, None)
     assert worker.settled and worker.process is None
     assert not ExecutionLogEntry.objects.filter(execution_id=execution["id"]).exists()
+
+
+def test_a_runner_whose_clock_is_behind_is_not_reaped_while_it_beats(
+    api_client: APIClient, fake_agent: list[str], project: dict[str, Any], node: dict[str, Any]
+) -> None:
+    execution = launch(api_client, project, node, make_template(api_client, [("Held", "custom", "0")]))
+    behind = hub_process_register(kind=HubProcess.KIND_RUNNER)
+    assert step_run_claim(
+        step_run=StepRun.objects.select_related("execution").get(execution_id=execution["id"]), runner_id=behind.pk
+    )
+    with time_machine.travel(timezone.now() - timedelta(minutes=2)):  # its machine's clock is 2 minutes behind
+        assert hub_process_heartbeat(process_id=behind.pk)
+    assert recovery.dead_runners(me=None) == {}  # the heartbeat carries the database's time, not the machine's
+
+
+@postgres_only
+def test_a_heartbeat_beats_when_every_pooled_connection_is_taken(settings: Any) -> None:
+    settings.RUNNER_HEARTBEAT = 0.2
+    process = hub_process_register(kind=HubProcess.KIND_RUNNER)
+    release = threading.Event()
+    # This thread holds one of the pool's connections; the others take the rest.
+    holding = threading.Barrier(settings.DATABASES["default"]["OPTIONS"]["pool"]["max_size"])
+
+    def hold_a_connection() -> None:  # threads that keep the pool's connections (a leak, a burst)
+        connection.ensure_connection()
+        holding.wait(30)
+        release.wait(30)
+        connection.close()
+
+    holders = [threading.Thread(target=hold_a_connection) for _ in range(holding.parties - 1)]
+    for holder in holders:
+        holder.start()
+    holding.wait(30)
+    stop = threading.Event()
+    heartbeat = Heartbeat(process_id=process.pk, stop=stop)
+    started = time.monotonic()
+    heartbeat.start()
+    try:
+        wait_for(lambda: heartbeat.last_renewed > started, timeout=5)
+    finally:
+        stop.set()
+        release.set()
+        heartbeat.join(5)
+        for holder in holders:
+            holder.join(5)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from agents.logs import storable
 from agents.models import Execution, ExecutionLogEntry, StepRun
 from orchestration.models import Workspace
 from tests.support.agent_runs import (
@@ -142,3 +143,31 @@ def test_each_line_is_stored_once(
     assert frames[7]["event"] == {"kind": "text", "subtype": "plain"}
     per_line = stored_bytes(step.execution_id) / 500
     assert per_line < 2000 + 250, f"{per_line:.0f} bytes stored per 2000-byte line"
+
+
+def test_a_flood_of_tiny_lines_meets_the_cap_as_a_few_long_ones_do(
+    api_client: APIClient, loud_agent: list[str], project: dict[str, Any], node: dict[str, Any], settings: Any
+) -> None:
+    settings.AGENT_OUTPUT_MAX_BYTES = 200_000  # each line counts 200 bytes beyond its text
+    step = run_one_step(api_client, project, node, "tiny 100000")
+    assert step.status == "failed"
+    assert step.error == "printed more than 200000 bytes (ORCHESTRA_AGENT_OUTPUT_MAX_BYTES); the agent was stopped"
+    stored = ExecutionLogEntry.objects.filter(execution_id=step.execution_id, kind="output")
+    assert stored.count() < 1000  # not 200 000 rows for 200 KB printed
+    assert not [frame for frame in stored.values_list("data", flat=True) if frame["data"].strip() == ""]
+
+
+def test_a_nul_and_bytes_that_are_not_utf8_are_stored_as_replacement_characters(
+    api_client: APIClient, loud_agent: list[str], project: dict[str, Any], node: dict[str, Any]
+) -> None:
+    step = run_one_step(api_client, project, node, "odd")
+    assert step.status == "completed", step.error
+    first = stored_output(step.execution_id)[0]["data"]
+    assert first == "before\ufffdafter \ufffd\ufffd not utf-8\n"
+    assert "\x00" not in (step.output or "") and "before\ufffdafter" in (step.output or "")
+
+
+def test_storable_replaces_what_no_database_takes_wherever_it_is() -> None:
+    event = {"kind": "text", "text": "a \x00 b", "input": {"path": ["x\ud800y"]}, "n": 3}
+    assert storable(event) == {"kind": "text", "text": "a \ufffd b", "input": {"path": ["x\ufffdy"]}, "n": 3}
+    assert storable("plain ascii") == "plain ascii"

@@ -64,6 +64,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return Response(error_body("Request body too large."), status=413)
     if (answer := unavailable(exc)) is not None:
         body, code, headers = answer
+        logger.warning("%s: %s", type(exc).__name__, exc)  # the operator sees what the database said
         return Response(body, status=code, headers=headers)
     if isinstance(exc, HubError):
         retry = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooBusy) else None

@@ -10,7 +10,6 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -36,13 +35,13 @@ def hub_process_check(process_id: int) -> tuple[bool, float | None, str | None]:
     try:
         with transaction.atomic():
             HubProcess.objects.filter(pk=process_id).update(heartbeat_at=F("heartbeat_at"))
-        beat = HubProcess.objects.filter(pk=process_id).values_list("heartbeat_at", flat=True).first()
+        row = HubProcess.objects.filter(pk=process_id).with_silence().first()
     except Exception as error:
         first_line = (str(error).strip().splitlines() or [""])[0]
         return False, None, f"the database refused a write: {type(error).__name__}: {first_line}"
-    if beat is None:
+    if row is None:
         return True, None, None
-    age = (timezone.now() - beat).total_seconds()
+    age = row.silent_for.total_seconds()  # by the database's clock, which wrote the heartbeat
     if age > fence_after():
         return (
             True,

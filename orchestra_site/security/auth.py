@@ -169,7 +169,9 @@ def trusted_loopback(*, headers: dict[str, str], client_address: str | None, ser
     host = headers.get("host")
     if not is_loopback_host(host) or host_port(host or "") != _as_port(server_port):
         return False
-    return not any(name in PROXY_HEADERS for name in headers)
+    # A proxy may pass a header spelt with underscores (X_Forwarded_For), which some frameworks
+    # read as the dashed one: it counts the same.
+    return not any(name.replace("_", "-") in PROXY_HEADERS for name in headers)
 
 
 def _as_port(value: int | str | None) -> int | None:

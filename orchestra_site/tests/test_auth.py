@@ -223,3 +223,9 @@ def test_a_key_created_in_the_admin_is_shown_once_and_never_put_in_a_cookie() ->
     assert shown is not None
     assert all(shown.group(1) not in morsel.value for morsel in page.cookies.values())
     assert client.get(created["Location"]).content.decode().count(shown.group(1)) == 0  # shown once
+
+
+def test_a_proxy_header_spelt_with_underscores_means_not_loopback() -> None:
+    assert not trusted_loopback(
+        headers={**LOOPBACK_HEADERS, "x_forwarded_for": "1.2.3.4"}, client_address="127.0.0.1", server_port=8000
+    )

@@ -107,14 +107,15 @@ def test_a_runner_cut_off_while_it_holds_a_row_lock_freezes_nobody_and_runs_noth
     with Cluster(tmp_path, **short_settings(dead_after)) as cluster, Partition(cluster.pg.port) as partition:
         # The far runner reaches the database through the partition's proxy, from another host
         # name: the hub cannot see or kill its agents from here, as with a runner on another machine.
-        # Each runner takes at most half of the workspace's slots, so both always hold agents.
+        # ORCHESTRA_MAX_RUNNING is the hub's cap (each process checks the hub-wide count against
+        # it): at 2, the far runner, which starts first, holds both agents, and the near one can
+        # only take over what it reaps. (Started together, the near one often won every claim.)
         half = {"ORCHESTRA_MAX_RUNNING": str(desired // 2)}
         cluster.env_overrides["runagents-near"] = half
         cluster.env_overrides["runagents-far"] = {
             **half,
             "ORCHESTRA_DATABASE_URL": cluster.database_url(port=partition.port),
         }
-        near = cluster.add_runner("runagents-near")
         far = cluster.add_runner("runagents-far", hostname="chaos-far")
         project_id, workspace = create_dag(cluster, WIDE, work)
         cluster.set_desired(workspace, desired)
@@ -124,6 +125,7 @@ def test_a_runner_cut_off_while_it_holds_a_row_lock_freezes_nobody_and_runs_noth
         )
         faults = []
         wait_for(lambda: busy(cluster, far), 30, lambda: f"{far.name} never took a step:\n{cluster.report()}")
+        near = cluster.add_runner("runagents-near")
         caught = partition.cut_inside_a_transaction(cluster, timeout=15)
         cut_at = cluster.now()
         faults.append(f"t={cut_at:.1f}s {far.name} cut off from the database: {caught}")

@@ -220,7 +220,8 @@ only ratios from interleaved runs are given; `make bench` on a quiet machine giv
   its own transaction every 0.1 to 0.2 s, about 200 a second. One flush for every writer of the
   process, in one transaction, measured 0.30 (from a copy of `agents/logs.py`); with it and the
   paced totals the whole mix met the target (p99 116 and 117 ms on a quiet machine), without them
-  it does not (p99 430 ms in the run above). Left for a change that can keep every frame.
+  it does not (p99 430 and 743 ms in two runs of section 10 on this code). Left for a change that
+  can keep every frame.
 - **Queries.** A desired change, a running report, a reserved or released slot and a node
   creation (with its parents) are each at most five queries on both databases (`BEGIN` and `COMMIT` included), with
   one outbox INSERT per change on the in-memory layer; a desired change on PostgreSQL is four.

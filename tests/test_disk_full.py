@@ -13,7 +13,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.hub_processes import ROOT, HubProcess, hub_env, manage, running_hub
+from tests.support.agent_runs import wait_for
 
 pytestmark = pytest.mark.slow
 FAKE_AGENT = f"{sys.executable},{ROOT / 'bench' / 'fake_agent.py'},{{prompt}}"
@@ -71,16 +71,6 @@ def created(hub: HubProcess, path: str, body: dict[str, Any]) -> Any:
     return answer
 
 
-def until(predicate: Any, *, timeout: float = 30, every: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(every)
-    raise AssertionError("timed out")
-
-
 def test_a_full_disk_is_answered_clearly_and_nothing_leaks_when_space_comes_back(small_disk: Path) -> None:
     env = hub_env(small_disk / "data", ORCHESTRA_CUSTOM_AGENT_COMMAND=FAKE_AGENT)
     assert manage("migrate", "--noinput", env=env).returncode == 0
@@ -92,11 +82,11 @@ def test_a_full_disk_is_answered_clearly_and_nothing_leaks_when_space_comes_back
         launch = f"/projects/{project['id']}/nodes/{node['id']}/launch"
         execution = created(hub, launch, {"template_id": template["id"]})
         base = f"/projects/{project['id']}/executions/{execution['id']}"
-        until(lambda: hub.request("GET", base)[1]["status"] == "running")
+        wait_for(lambda: hub.request("GET", base)[1]["status"] == "running")
 
         filler = fill(small_disk)
         # The hub says so: /health turns degraded with the reason once writes fail.
-        health: Any = until(lambda: (answer := hub.request("GET", "/health"))[0] == 503 and answer[1])
+        health: Any = wait_for(lambda: (answer := hub.request("GET", "/health"))[0] == 503 and answer[1])
         assert health["database_writable"] is False
         assert "the database refused a write" in health["reasons"][0]
         # Writes are refused clearly, never with a 500.
@@ -110,13 +100,13 @@ def test_a_full_disk_is_answered_clearly_and_nothing_leaks_when_space_comes_back
         status, cancelled = hub.request("POST", base + "/cancel")
         assert status in (200, 503, 507), cancelled
         if status == 200:
-            until(lambda: not Path(f"/proc/{pid}").exists())
+            wait_for(lambda: not Path(f"/proc/{pid}").exists())
 
         filler.unlink()  # space comes back
-        until(lambda: hub.request("GET", "/health")[0] == 200)
+        wait_for(lambda: hub.request("GET", "/health")[0] == 200)
         if status != 200:
             assert hub.request("POST", base + "/cancel")[0] == 200
-        until(lambda: not Path(f"/proc/{pid}").exists())
+        wait_for(lambda: not Path(f"/proc/{pid}").exists())
         # Its step is settled and its slot freed, without a restart.
-        until(lambda: hub.request("GET", base)[1]["status"] == "cancelled")
-        until(lambda: hub.request("GET", "/api/orchestration/global")[1]["running"] == 0)
+        wait_for(lambda: hub.request("GET", base)[1]["status"] == "cancelled")
+        wait_for(lambda: hub.request("GET", "/api/orchestration/global")[1]["running"] == 0)

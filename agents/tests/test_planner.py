@@ -17,6 +17,7 @@ from orchestra_site.asgi_handler import HTTP_WORKERS, http_application
 from projects.services import project_create
 from tests.fake_model_server import FakeModelServer
 from tests.support.agent_runs import point_clis_at
+from tests.support.asgi_scopes import scope
 
 pytestmark = [pytest.mark.cli, pytest.mark.django_db]
 
@@ -77,25 +78,7 @@ async def asgi_call(app: Any, method: str, path: str, body: bytes = b"") -> tupl
     async def send(message: dict[str, Any]) -> None:
         sent.append(dict(message))
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"localhost:8000"),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
-    await app(scope, receive, send)
+    await app(scope(method, path, body), receive, send)
     headers = {name.decode().lower(): value.decode() for name, value in sent[0].get("headers", [])}
     content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return sent[0]["status"], headers, content, time.monotonic()

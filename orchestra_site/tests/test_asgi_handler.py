@@ -14,31 +14,9 @@ from django.core import signals
 from django.core.handlers.asgi import ASGIHandler
 
 from orchestra_site.asgi_handler import OneHopASGIHandler, http_application
+from tests.support.asgi_scopes import scope
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def scope(method: str, path: str, body: bytes = b"", **extra: bytes) -> dict[str, Any]:
-    headers = [
-        (b"host", extra.pop("host", b"localhost:8000")),  # the port the scope says the hub listens on
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    headers += [(name.replace("_", "-").encode(), value) for name, value in extra.items()]
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
 
 
 async def call(app: Any, method: str, path: str, body: object = None, **headers: bytes) -> tuple[int, bytes, list[str]]:

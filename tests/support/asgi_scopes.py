@@ -1,0 +1,28 @@
+"""An HTTP scope as the hub's server hands it to the ASGI app, for tests that call the app directly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def scope(method: str, path: str, body: bytes = b"", **extra: bytes) -> dict[str, Any]:
+    headers = [
+        (b"host", extra.pop("host", b"localhost:8000")),  # the port the scope says the hub listens on
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    headers += [(name.replace("_", "-").encode(), value) for name, value in extra.items()]
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }

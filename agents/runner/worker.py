@@ -84,7 +84,9 @@ class StepWorker(threading.Thread):
             self.end_agent()
             outcome = StepOutcome(status="failed", error=f"hub error: {exc}")
             try:
-                self.write(lambda: step_run_finish(step_run_id=self.step_run_id, outcome=outcome))
+                self.write(
+                    lambda: step_run_finish(step_run_id=self.step_run_id, outcome=outcome, runner_id=self.runner_id)
+                )
                 self.settled = True
             except TRANSIENT:
                 logger.warning("step run %s left unsettled: the database is unreachable", self.step_run_id)
@@ -227,8 +229,10 @@ class StepWorker(threading.Thread):
 
     def finish(self, step_run: StepRun, writer: logs.LogWriter, outcome: StepOutcome) -> None:
         writer.flush()
-        done = self.write(lambda: step_run_finish(step_run_id=step_run.pk, outcome=outcome))
+        done = self.write(lambda: step_run_finish(step_run_id=step_run.pk, outcome=outcome, runner_id=self.runner_id))
         self.settled = True
+        if self.runner_id is not None and done.runner_id != self.runner_id:
+            return  # taken over by a peer: how the step ends is its runner's to say
         writer.add(
             logs.step_complete_frame(
                 execution_id=done.execution_id,

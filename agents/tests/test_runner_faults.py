@@ -156,6 +156,10 @@ def test_a_step_a_peer_reaped_is_stopped_by_the_runner_that_still_ran_it(
         step = wait_for(running_step(execution["id"]))
         StepRun.objects.filter(pk=step.pk).update(runner_id=peer.pk)  # no longer this runner's step
         wait_for(lambda: pid_gone(step.pid), timeout=10)
+        time.sleep(0.5)  # its worker has ended
+    step.refresh_from_db()
+    assert (step.status, step.runner_id, step.error) == ("running", peer.pk, None)  # the peer's to end, not ours
+    assert Workspace.objects.get(path=project["workspace_path"]).running == 1  # its slot, held by the peer
 
 
 def test_a_worker_that_ends_without_settling_its_step_is_noticed(

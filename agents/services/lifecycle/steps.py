@@ -77,12 +77,16 @@ def step_run_record_pid(*, step_run_id: int, pid: int) -> None:
     StepRun.objects.filter(pk=step_run_id).update(pid=pid)
 
 
-def step_run_finish(*, step_run_id: int, outcome: StepOutcome) -> StepRun:
-    """Write the outcome (if the step is still running), free its slot, and settle the execution."""
+def step_run_finish(*, step_run_id: int, outcome: StepOutcome, runner_id: int | None = None) -> StepRun:
+    """Write the outcome (if the step is still running, on ``runner_id`` when it is given), free
+    its slot, and settle the execution."""
+    running = StepRun.objects.filter(pk=step_run_id, status=StepRunStatus.RUNNING)
+    if runner_id is not None:
+        running = running.filter(runner_id=runner_id)  # a step taken over is no longer this runner's to end
     with transaction.atomic():
         now = timezone.now()
         update_rows(
-            StepRun.objects.filter(pk=step_run_id, status=StepRunStatus.RUNNING),
+            running,
             now=now,
             status=outcome.status,
             output=outcome.output,
@@ -96,7 +100,9 @@ def step_run_finish(*, step_run_id: int, outcome: StepOutcome) -> StepRun:
             crashed=outcome.crashed,
             finished_at=now,
         )
-        release_slot(step_run_id)
+        others = StepRun.objects.filter(pk=step_run_id, status=StepRunStatus.RUNNING).exclude(runner_id=runner_id)
+        if runner_id is None or not others.exists():  # a slot taken over is the runner's that runs it now
+            release_slot(step_run_id)
         step_run = StepRun.objects.select_related("execution").get(pk=step_run_id)
         events.send_step_run_updated(step_run, project_id=step_run.execution.project_id)
         execution_settle(execution_id=step_run.execution_id)

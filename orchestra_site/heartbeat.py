@@ -30,7 +30,6 @@ from orchestra_site.outages import Outage, backoff, forget_broken_connection
 
 # ``serve`` names its process row here, so that its ``--workers`` children's ``/health`` reads it.
 HUB_PROCESS_ENV = "ORCHESTRA_HUB_PROCESS_ID"
-HEARTBEAT_APPLICATION_NAME = "orchestra-heartbeat"
 
 
 def fence_after() -> float:
@@ -45,8 +44,6 @@ def own_connection() -> BaseDatabaseWrapper:
     would reap its agents). ``connections`` is per thread, so only the heartbeat's thread uses it."""
     wrapper = connections.create_connection(DEFAULT_DB_ALIAS)
     options = {key: value for key, value in wrapper.settings_dict.get("OPTIONS", {}).items() if key != "pool"}
-    if wrapper.vendor == "postgresql":
-        options["application_name"] = HEARTBEAT_APPLICATION_NAME  # what pg_stat_activity shows for it
     wrapper.settings_dict = {**wrapper.settings_dict, "OPTIONS": options}
     return wrapper
 

@@ -71,7 +71,7 @@ class Runner:
 
         DAG runs move first, so a node whose parents just finished is claimed in the same cycle.
         """
-        if self.fence():
+        if self.heartbeat.fenced:  # its agents are stopped by ``watch_heartbeat``
             return False
         self.settle_lost_workers()
         if time.monotonic() - self.last_reap > REAP_EVERY:
@@ -116,8 +116,8 @@ class Runner:
         while not self.stop.wait(FENCE_CHECK_EVERY):
             self.fence()
 
-    def fence(self) -> bool:
-        """Stop every agent while the heartbeat cannot vouch for them; True while it cannot.
+    def fence(self) -> None:
+        """Stop every agent while the heartbeat cannot vouch for them.
 
         Peers reap a runner whose heartbeat is ``ORCHESTRA_RUNNER_DEAD_AFTER`` old. This runner
         stops its agents at half that (``fence_after``), with a grace short enough that they are
@@ -129,7 +129,7 @@ class Runner:
             if self.fenced:
                 logger.warning("runner %s: its heartbeat lands again; it takes work again", self.hub_process_id)
             self.fenced = False
-            return False
+            return
         self.heartbeat.lapsed.clear()
         why = self.heartbeat.outage.reason or "no beat landed"
         reason = (
@@ -144,7 +144,6 @@ class Runner:
         if fenced and not self.fenced:
             logger.warning("runner %s stops its agents and claims nothing: %s", self.hub_process_id, reason)
         self.fenced = fenced
-        return fenced
 
     def stop_cancelled(self) -> None:
         for step_run_id in queue.step_run_ids_to_stop(list(self.workers), runner_id=self.hub_process_id):

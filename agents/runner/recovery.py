@@ -11,7 +11,6 @@ from pathlib import Path
 from django.conf import settings
 from django.db.models import Q
 
-from agents.environment import STEP_RUN_ENV
 from agents.models import StepRun, StepRunStatus
 from agents.runner.process import kill_group
 from agents.runner.tree import kill_tree, tree_marker
@@ -98,17 +97,19 @@ def step_run_crash(*, step_run_id: int, error: str) -> None:
 def end_orphan(step_run: StepRun) -> None:
     """Kill the agent a dead runner left on this host and all it started: its pid if that pid is
     really ours, its cgroup, and every process that carries its marker (``setsid`` ones too)."""
-    pid = step_run.pid if step_run.pid and is_our_agent(step_run.pid, step_run.pk) else None
     runner = step_run.runner
     marker = tree_marker(hub_pid=runner.pid, tag=str(step_run.pk)) if runner is not None else None
+    pid = step_run.pid if step_run.pid and marker and carries(step_run.pid, marker) else None
     kill_tree(pid, marker=marker)
     if pid is not None:
         kill_group(pid, signal.SIGKILL)
 
 
-def is_our_agent(pid: int, step_run_id: int) -> bool:
+def carries(pid: int, marker: str) -> bool:
+    """Is process ``pid`` the agent with this marker (``tree_marker``: unique to the hub process and
+    step run, so a pid reused by another hub's agent of the same step run number is not taken)?"""
     try:
         environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     except OSError:
         return False
-    return f"{STEP_RUN_ENV}={step_run_id}".encode() in environ
+    return marker.encode() in environ

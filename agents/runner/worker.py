@@ -102,10 +102,10 @@ class StepWorker(threading.Thread):
         return retry_database(change, what=self.outage.what, give_up=self.runner_stopping.is_set, outage=self.outage)
 
     def end_agent(self) -> None:
+        """End the agent now if it still runs (its whole tree: ``AgentProcess.stop``). One that
+        ended was already cleaned up after by ``supervise``."""
         if self.process is not None and self.process.poll() is None:
             self.process.stop(grace=0)
-        if self.process is not None:
-            self.process.kill_tree()
 
     def run_step(self) -> None:
         step_run = self.write(lambda: StepRun.objects.select_related("execution").get(pk=self.step_run_id))

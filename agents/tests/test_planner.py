@@ -17,7 +17,7 @@ from orchestra_site.asgi_handler import HTTP_WORKERS, http_application
 from projects.services import project_create
 from tests.fake_model_server import FakeModelServer
 from tests.support.agent_runs import point_clis_at
-from tests.support.asgi_scopes import scope
+from tests.support.asgi_scopes import asgi_exchange, response_body
 
 pytestmark = [pytest.mark.cli, pytest.mark.django_db]
 
@@ -66,22 +66,9 @@ SLOW_PLANNER = f"import sys, time; time.sleep(1.5); print({json.dumps(json.dumps
 
 async def asgi_call(app: Any, method: str, path: str, body: bytes = b"") -> tuple[int, dict[str, str], bytes, float]:
     """One request through the hub's ASGI handler: status, headers, body, and when it was answered."""
-    incoming = [{"type": "http.request", "body": body, "more_body": False}]
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        if incoming:
-            return incoming.pop()
-        await asyncio.Event().wait()
-        raise AssertionError("unreachable")
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(dict(message))
-
-    await app(scope(method, path, body), receive, send)
+    sent = await asgi_exchange(app, method, path, body)
     headers = {name.decode().lower(): value.decode() for name, value in sent[0].get("headers", [])}
-    content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return sent[0]["status"], headers, content, time.monotonic()
+    return sent[0]["status"], headers, response_body(sent), time.monotonic()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -21,7 +21,7 @@ from agents.runner import recovery
 from agents.runner.loop import Runner
 from agents.runner.worker import StepWorker
 from agents.services.lifecycle import dag_runs_advance, step_run_claim
-from orchestra_site.heartbeat import HEARTBEAT_APPLICATION_NAME, Heartbeat
+from orchestra_site.heartbeat import Heartbeat
 from orchestra_site.models import HubProcess
 from orchestra_site.services import hub_process_heartbeat, hub_process_register
 from orchestration.models import Workspace
@@ -41,11 +41,12 @@ postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="Po
 
 
 def terminate_the_heartbeats_session() -> int:
+    """The session whose last statement renewed a heartbeat: the heartbeat's own connection."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND application_name = %s",
-            [HEARTBEAT_APPLICATION_NAME],
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE %s",
+            [f'UPDATE "{HubProcess._meta.db_table}" SET "heartbeat_at"%'],
         )
         return cursor.fetchone()[0]
 

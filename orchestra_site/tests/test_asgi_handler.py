@@ -14,7 +14,7 @@ from django.core import signals
 from django.core.handlers.asgi import ASGIHandler
 
 from orchestra_site.asgi_handler import OneHopASGIHandler, http_application
-from tests.support.asgi_scopes import scope
+from tests.support.asgi_scopes import asgi_exchange, response_body
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,23 +22,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 async def call(app: Any, method: str, path: str, body: object = None, **headers: bytes) -> tuple[int, bytes, list[str]]:
     """One request through ``app``; returns status, body and the order of what happened."""
     data = b"" if body is None else json.dumps(body).encode()
-    incoming = [{"type": "http.request", "body": data, "more_body": False}]
-    sent: list[dict[str, Any]] = []
-    log: list[str] = []
-
-    async def receive() -> dict[str, Any]:
-        if incoming:
-            return incoming.pop()
-        await asyncio.Event().wait()
-        raise AssertionError("unreachable")
-
-    async def send(message: dict[str, Any]) -> None:
-        log.append(message["type"])
-        sent.append(message)
-
-    await app(scope(method, path, data, **headers), receive, send)
-    body_bytes = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return sent[0]["status"], body_bytes, log
+    sent = await asgi_exchange(app, method, path, data, **headers)
+    return sent[0]["status"], response_body(sent), [message["type"] for message in sent]
 
 
 def test_both_deployments_serve_http_through_the_one_hop_handler() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 
@@ -26,3 +27,26 @@ def scope(method: str, path: str, body: bytes = b"", **extra: bytes) -> dict[str
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
     }
+
+
+async def asgi_exchange(app: Any, method: str, path: str, body: bytes = b"", **headers: bytes) -> list[dict[str, Any]]:
+    """One request through ``app``: every message it sent back, in order (the request's body
+    arrives in one piece; the client then stays connected)."""
+    incoming = [{"type": "http.request", "body": body, "more_body": False}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        if incoming:
+            return incoming.pop()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(dict(message))
+
+    await app(scope(method, path, body, **headers), receive, send)
+    return sent
+
+
+def response_body(sent: list[dict[str, Any]]) -> bytes:
+    return b"".join(message.get("body", b"") for message in sent if message["type"] == "http.response.body")

@@ -64,9 +64,9 @@ async def test_deliverable_create_sends_deliverable_created_then_the_full_node(s
 
 
 async def test_a_refused_deliverable_sends_nothing_and_writes_nothing(socket, node):
-    with pytest.raises(InvalidInput, match="^type: "):
+    with pytest.raises(InvalidInput, match=r"^type: "):
         await sync_to_async(services.deliverable_create)(node=node, type="essay", name="x.md")
-    with pytest.raises(InvalidInput, match="^name: "):
+    with pytest.raises(InvalidInput, match=r"^name: "):
         await sync_to_async(services.deliverable_create)(node=node, type="plan", name="../etc/passwd")
 
     assert await socket.receive_nothing(timeout=0.2)
@@ -104,9 +104,7 @@ async def test_node_set_status_is_a_compare_and_set(socket, project, node):
     )
     assert (await socket.receive_json_from())["data"]["status"] == "blocked"
 
-    written = await sync_to_async(services.node_set_status)(
-        node=node, status="needs_review", expected={"in_progress"}
-    )
+    written = await sync_to_async(services.node_set_status)(node=node, status="needs_review", expected={"in_progress"})
 
     assert written is False
     assert await socket.receive_nothing(timeout=0.2)

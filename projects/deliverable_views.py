@@ -7,6 +7,7 @@ does (its client accepts that or a 204).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -164,5 +165,6 @@ class HookViewSet(DatabaseIdViewSet):
 
 
 def _body(request: Request) -> Any:
-    # A request without a body parses as an empty form: that is not a list either.
-    return request.data if isinstance(request.data, list) else dict(request.data)
+    # A request without a body parses as an empty form (a QueryDict): an object, not a list.
+    data = request.data
+    return dict(data) if isinstance(data, Mapping) else data

@@ -185,10 +185,15 @@ def _check_fields(fields: dict[str, Any]) -> None:
     """What the service refuses whoever calls it: a bad regex, a retry count out of bounds."""
     rules = fields.get("validation_rules")
     if rules is not None:
+        if not isinstance(rules, dict) or not all(isinstance(v, str) for v in rules.values()):
+            raise InvalidInput("validation_rules: Must be an object of deliverable name -> regular expression.")
         for name, pattern in rules.items():
             error = rule_error(name, pattern)
             if error is not None:
                 raise InvalidInput(error)
+    names = fields.get("required_deliverables")
+    if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) for n in names)):
+        raise InvalidInput("required_deliverables: Must be a list of deliverable names.")
     retries = fields.get("max_retries")
     if retries is not None and not 0 <= retries <= HOOK_MAX_RETRIES:
         raise InvalidInput(f"max_retries: Must be between 0 and {HOOK_MAX_RETRIES}.")

@@ -14,6 +14,7 @@ from projects.fields import (
     StrictCharField,
     StrictIntegerField,
 )
+from projects.hook_checks import MAX_RULES, RULE_MAX_LENGTH
 from projects.models import (
     HOOK_MAX_RETRIES,
     TITLE_MAX,
@@ -63,15 +64,25 @@ class HookInputSerializer(RejectUnknownKeysMixin, serializers.Serializer):
     trigger = serializers.ChoiceField(choices=HookTrigger.choices, default=HookTrigger.PHASE_END)
     action = serializers.ChoiceField(choices=HookAction.choices, default=HookAction.VALIDATE)
     required_deliverables = serializers.ListField(
-        child=StrictCharField(min_length=1, max_length=TITLE_MAX), default=list
+        child=StrictCharField(min_length=1, max_length=TITLE_MAX), max_length=MAX_RULES, default=list
     )
     validation_rules = serializers.DictField(
-        child=StrictCharField(allow_blank=True, max_length=1000),
+        child=StrictCharField(allow_blank=True, max_length=RULE_MAX_LENGTH),
         default=dict,
         help_text="Deliverable name -> regular expression its content must match (checked when saved).",
     )
     requires_human_approval = StrictBooleanField(default=False)
     max_retries = StrictIntegerField(min_value=0, max_value=HOOK_MAX_RETRIES, default=1)
+
+    def validate_validation_rules(self, rules: dict[str, str] | None) -> dict[str, str] | None:
+        if rules is None:
+            return rules
+        if len(rules) > MAX_RULES:
+            raise serializers.ValidationError(f"Ensure this field has no more than {MAX_RULES} rules.")
+        for name in rules:
+            if not name or len(name) > TITLE_MAX:
+                raise serializers.ValidationError(f"Each name must have 1 to {TITLE_MAX} characters.")
+        return rules
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

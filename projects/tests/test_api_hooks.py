@@ -136,6 +136,11 @@ def test_post_errors(api_client, gate, other_project):
         ({"required_deliverables": [1]}, "required_deliverables.0: Must be a string."),
         ({"name": None}, "name: This field may not be null."),
         ({"command": "rm -rf /"}, "command: Unknown field."),
+        (
+            {"validation_rules": {f"n{i}": "a" for i in range(101)}},
+            "validation_rules: Ensure this field has no more than",
+        ),
+        ({"validation_rules": {"x" * 256: "a"}}, "validation_rules: Each name must have 1 to 255 characters."),
     ],
 )
 def test_post_refuses_bad_input_naming_the_field_and_writes_nothing(api_client, gate, sent, detail):

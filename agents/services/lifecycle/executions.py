@@ -141,6 +141,10 @@ def execution_cancel(*, project_id: int, execution_id: int) -> Execution:
         frames=[status_frame(execution_id=execution_id, status=execution.status)],
     )
     run_follow_execution(execution)
+    if "pipeline" in (execution.metadata or {}):
+        from agents.services.pipelines.review import pipeline_cancelled
+
+        pipeline_cancelled(execution)
     wake_runners_on_commit()
     return execution
 

@@ -355,6 +355,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "NodeStatusEnum": "projects.models.NodeStatus",
         "RunStatusEnum": "projects.models.RunStatus",
+        "DeliverableStatusEnum": "projects.models.DeliverableStatus",
         "ExecutionStatusEnum": "agents.models.ExecutionStatus",
         "StepRunStatusEnum": "agents.models.StepRunStatus",
         "AgentTypeEnum": "projects.models.AgentType",
@@ -408,6 +409,10 @@ PLANNER_AGENT = _choice("ORCHESTRA_PLANNER_AGENT", "claude", ("claude", "codex",
 # Plans at once per hub process; more are answered 429. Plans run on threads of their own
 # (orchestra_site.asgi_handler.AGENT_REQUEST_PATHS), never on the HTTP threads other requests use.
 PLAN_CONCURRENCY = _int("ORCHESTRA_PLAN_CONCURRENCY", 2, minimum=1, maximum=16)
+# Deliverables and hooks: the largest deliverable content stored (UTF-8 bytes), and how long one
+# hook's regex checks may run (in a child process that is killed after it) before they count as failed.
+DELIVERABLE_MAX_BYTES = _int("ORCHESTRA_DELIVERABLE_MAX_BYTES", 1024 * 1024, minimum=1024, maximum=256 * 1024 * 1024)
+HOOK_MATCH_TIMEOUT = _duration("ORCHESTRA_HOOK_MATCH_TIMEOUT", "2s")
 
 # --- The rest of Django --------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -13,11 +13,14 @@ from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from rest_framework import serializers
 
 from orchestra_site.admin_support import ServiceAdmin, field_check
+from orchestra_site.api.errors import flatten_errors
 from orchestra_site.api.exceptions import HubError
 from projects import services
-from projects.models import Node, Project, Task
+from projects.models import Node, NodeType, Project, Task
+from projects.serializers import ExpectedDeliverablesInputField
 from projects.services.graph import NODE_FIELDS
 from projects.workspaces import validate_workspace_path
 
@@ -76,6 +79,18 @@ class NodeAdminForm(forms.ModelForm):
             assert isinstance(parents, forms.ModelMultipleChoiceField)
             parents.queryset = Node.objects.filter(project_id=self.instance.project_id)
             self.initial["parent_nodes"] = list(self.instance.parents.values_list("pk", flat=True))
+
+    def clean_node_type(self) -> str:
+        return self.cleaned_data.get("node_type") or NodeType.TASK
+
+    def clean_expected_deliverables(self) -> list[dict[str, Any]]:
+        value = self.cleaned_data.get("expected_deliverables")
+        if value is None:
+            return []
+        try:
+            return ExpectedDeliverablesInputField().to_internal_value(value)
+        except serializers.ValidationError as exc:
+            raise forms.ValidationError("; ".join(flatten_errors(exc.detail))) from None
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -101,6 +101,8 @@ def test_the_schema_documents_the_request_bodies(openapi):
         "prompt",
         "context",
         "metadata",
+        "node_type",
+        "expected_deliverables",
         "position_x",
         "position_y",
         "parent_ids",

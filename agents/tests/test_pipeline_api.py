@@ -11,7 +11,8 @@ from rest_framework.test import APIClient
 
 from agents.models import Execution, StepRun
 from agents.services.pipelines import pipeline_advance
-from projects.models import Node
+from orchestration.services import workspace_set_desired
+from projects.models import Deliverable, Node
 from tests.support.dag_runs import EventLog
 from tests.support.pipelines import (
     CRITIC_MAJOR,
@@ -32,6 +33,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def task(api_client: APIClient, project: dict[str, Any]) -> dict[str, Any]:
+    workspace_set_desired(path=project["workspace_path"], desired=3)  # three instant agents at once
     body = {"title": "Write the parser", "description": "Parse the config file", "prompt": "Keep it small"}
     response = api_client.post(f"/projects/{project['id']}/nodes", body, format="json")
     assert response.status_code == 201
@@ -141,6 +143,17 @@ def test_the_happy_path_phases_gate_diff_retry_and_completion(
         "insights": ["Use a real parser", "Validate early"],
     }
     assert context["research"]["summary"] == "Parsing is best done with a library."
+    (sources,) = Deliverable.objects.filter(node_id=task["id"])
+    assert (sources.name, sources.type, sources.status, sources.content) == ("sources.md", "sources", "completed", RESEARCH)
+    assert sources.execution_id == execution_id
+    created = event_log.named("deliverable.created")[-1]
+    assert created == {
+        "node_id": task["id"],
+        "execution_id": execution_id,
+        "deliverable_id": sources.pk,
+        "type": "sources",
+        "name": "sources.md",
+    }
 
     ideation = answer_phase(execution_id, lambda step: f"{step.agent_type}'s plan")
     assert sorted(step.agent_type for step in ideation) == ["claude", "codex", "gemini"]
@@ -150,6 +163,9 @@ def test_the_happy_path_phases_gate_diff_retry_and_completion(
 
     (synthesis,) = answer_phase(execution_id, __import__("tests.support.pipelines", fromlist=["x"]).SYNTHESIS)
     assert "claude's plan" in synthesis.prompt and "gemini's plan" in synthesis.prompt
+    plan = Deliverable.objects.get(node_id=task["id"], name="plan.md")
+    assert (plan.type, plan.status, plan.content) == ("plan", "completed", "### Step 1\nWrite `parser.txt`.\n### Step 2\nTest it.")
+    assert event_log.named("deliverable.created")[-1]["deliverable_id"] == plan.pk
     # The gate: nothing pending, the node waits, the phase is synthesis; the runner does not move it.
     assert node_status(task) == "needs_review"
     assert not pending_steps(execution_id)
@@ -196,15 +212,20 @@ def test_the_happy_path_phases_gate_diff_retry_and_completion(
     assert "Q2. Must comments survive?\nA: (no answer)" in first.prompt and "Notes: Keep comments" in first.prompt
     assert "Write `parser.txt`." in first.prompt
 
-    critics = answer_phase(execution_id, {"claude": CRITIC_NO, "codex": "VOTE: YES or NO\nSEVERITY: minor", "gemini": CRITIC_YES})
+    echo = "VOTE: YES or NO\nSEVERITY: minor"  # a critic that only echoes the format
+    other_no = "VOTE: NO\nREASONING: unnamed\nFEEDBACK: name the parser"
+    critics = answer_phase(execution_id, {"claude": CRITIC_NO, "codex": echo, "gemini": other_no})
     for critic in critics:
         assert "+++ b/parser.txt" in critic.prompt and "+parse()" in critic.prompt
         assert "I wrote parser.txt." in critic.prompt
     context = context_of(execution_id)
     votes = [(r["agent_type"], r["vote"]) for r in context["critic_results"]]
-    assert votes == [("claude", "NO"), ("codex", None), ("gemini", "YES")]  # the echoed line is no vote
+    assert votes == [("claude", "NO"), ("codex", None), ("gemini", "NO")]  # the echoed line is no vote
     assert context["retry_count"] == 1
-    assert context["critic_feedback"] == "Critic 1 (claude): add a header line to parser.txt"
+    assert context["critic_feedback"] == (
+        "Critic 1 (claude): add a header line to parser.txt\n\nCritic 3 (gemini): name the parser"
+    )
+    assert context["critic_results"][2]["severity"] == "minor"  # a NO without severity counts as minor
 
     (second,) = answer_phase(execution_id, IMPLEMENTATION, before_finish=implement_writes("# header\nparse()\n"))
     assert second.name == "Implement #2 · codex" and "Critic 1 (claude): add a header line to parser.txt" in second.prompt

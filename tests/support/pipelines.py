@@ -105,7 +105,7 @@ def answer_phase(
             outcome = StepOutcome(status="completed", output=text, exit_code=0, input_tokens=3, output_tokens=5)
         step_run_finish(step_run_id=step.pk, outcome=outcome, runner_id=runner)
     pipeline_advance(execution_id=execution_id)
-    return steps
+    return list(StepRun.objects.filter(pk__in=[step.pk for step in steps]).order_by("id"))
 
 
 def run_to_review(execution_id: int) -> None:

@@ -37,6 +37,7 @@ from agents.services.pipelines.nodes import NEEDS_REVIEW, deliverable_add, node_
 from agents.services.pipelines.parsing import parse_critic, parse_research, parse_synthesis
 from agents.services.pipelines.prompts import render_context, render_prompt
 from orchestra_site.models_update import update_rows
+from orchestra_site.outages import TRANSIENT
 from projects.models import Node
 
 logger = logging.getLogger(__name__)
@@ -64,8 +65,15 @@ def pipelines_advance() -> int:
     for execution_id in pipeline_execution_ids():
         try:
             moved += pipeline_advance(execution_id=execution_id)
-        except Exception:
-            logger.exception("pipeline of execution %s could not advance; retried next cycle", execution_id)
+        except TRANSIENT:
+            raise  # the database is away: the runner's cycle backs off and tries again
+        except Exception as exc:  # a bug must not leave the pipeline running forever
+            logger.exception("pipeline of execution %s failed inside the hub", execution_id)
+            with transaction.atomic():
+                execution = Execution.objects.select_for_update().filter(pk=execution_id).first()
+                if execution is not None:
+                    pipeline_fail(execution, f"hub error: {exc}")
+            moved += 1
     return moved
 
 

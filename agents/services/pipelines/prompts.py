@@ -24,7 +24,7 @@ import re
 from typing import Any
 
 from agents.prompts import render_value
-from projects.models import Node, NodeEdge
+from projects.models import Deliverable, Node, NodeEdge
 
 PLACEHOLDER = re.compile(r"\{\{([^}]+)\}\}")
 KNOWN_ROOTS = {
@@ -84,10 +84,6 @@ def _parents(parents: list[Node]) -> tuple[str, dict[str, str]]:
 
 def _parent_deliverables(parent_ids: list[int]) -> dict[int, list[tuple[str, str]]]:
     """The parents' completed or validated deliverables, oldest first (none before they exist)."""
-    try:
-        from projects.models import Deliverable  # type: ignore[attr-defined]
-    except ImportError:
-        return {}
     rows = Deliverable.objects.filter(node_id__in=parent_ids, status__in=("completed", "validated")).order_by(
         "created_at", "id"
     )

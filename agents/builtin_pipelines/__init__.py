@@ -12,6 +12,7 @@ headings belong to the prompt)::
       - name: research
         agents: [gemini]         # claude, codex or gemini; several run side by side
         timeout_seconds: 900     # optional: each agent's time limit (else ORCHESTRA_STEP_TIMEOUT)
+        models: {gemini: gemini-2.5-pro}   # optional: the model each agent uses (else its CLI's default)
       - {name: ideation, agents: [claude, codex, gemini]}
       - {name: synthesis, agents: [claude]}
       - {name: implement, agents: [codex]}
@@ -31,7 +32,7 @@ changes later launches only. Placeholders are described in ``agents.services.pip
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ DEFAULT_FILE = Path(__file__).resolve().parent / "default.md"
 PHASES = ("research", "ideation", "synthesis", "implement", "critic")
 SINGLE_AGENT_PHASES = ("research", "synthesis", "implement")
 FRONT_KEYS = {"name", "critic_threshold", "max_retries", "phases"}
-PHASE_KEYS = {"name", "agents", "timeout_seconds"}
+PHASE_KEYS = {"name", "agents", "timeout_seconds", "models"}
 AGENTS = tuple(value for value in AgentType.values if value != "custom")
 
 
@@ -59,6 +60,7 @@ class PhaseDefinition:
     agents: list[str]
     prompt: str
     timeout_seconds: float | None = None
+    models: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -136,4 +138,11 @@ def _phase(fields: dict[str, Any], prompt: str) -> PhaseDefinition:
     timeout = fields.get("timeout_seconds")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
         raise PipelineDefinitionError(f"{where}.timeout_seconds must be a positive number")
-    return PhaseDefinition(name=fields["name"], agents=list(agents), prompt=prompt, timeout_seconds=timeout)
+    models = fields.get("models") or {}
+    if not isinstance(models, dict) or any(
+        agent not in agents or not isinstance(model, str) or not model.strip() for agent, model in models.items()
+    ):
+        raise PipelineDefinitionError(f"{where}.models must map agents of the phase to model names")
+    return PhaseDefinition(
+        name=fields["name"], agents=list(agents), prompt=prompt, timeout_seconds=timeout, models=dict(models)
+    )

@@ -98,7 +98,9 @@ def test_launch_answers_the_real_execution_and_queues_research(
 def test_launch_errors_in_order_and_a_second_launch_is_refused(
     api_client: APIClient, project: dict[str, Any], task: dict[str, Any]
 ) -> None:
-    assert api_client.post(f"/projects/999999/nodes/{task['id']}/launch-pipeline").json()["detail"] == "Project not found"
+    assert (
+        api_client.post(f"/projects/999999/nodes/{task['id']}/launch-pipeline").json()["detail"] == "Project not found"
+    )
     missing = api_client.post(url(project, 999999, "launch-pipeline"))
     assert (missing.status_code, missing.json()["detail"]) == (404, "Node not found")
     other = api_client.post("/projects", {"name": "Other"}, format="json").json()
@@ -144,7 +146,12 @@ def test_the_happy_path_phases_gate_diff_retry_and_completion(
     }
     assert context["research"]["summary"] == "Parsing is best done with a library."
     (sources,) = Deliverable.objects.filter(node_id=task["id"])
-    assert (sources.name, sources.type, sources.status, sources.content) == ("sources.md", "sources", "completed", RESEARCH)
+    assert (sources.name, sources.type, sources.status, sources.content) == (
+        "sources.md",
+        "sources",
+        "completed",
+        RESEARCH,
+    )
     assert sources.execution_id == execution_id
     created = event_log.named("deliverable.created")[-1]
     assert created == {
@@ -159,12 +166,20 @@ def test_the_happy_path_phases_gate_diff_retry_and_completion(
     assert sorted(step.agent_type for step in ideation) == ["claude", "codex", "gemini"]
     assert all("Parsing is best done with a library." in step.prompt for step in ideation)
     assert all(step.started_at >= research[0].finished_at for step in ideation)
-    assert context_of(execution_id)["ideation"] == {"claude": "claude's plan", "codex": "codex's plan", "gemini": "gemini's plan"}
+    assert context_of(execution_id)["ideation"] == {
+        "claude": "claude's plan",
+        "codex": "codex's plan",
+        "gemini": "gemini's plan",
+    }
 
     (synthesis,) = answer_phase(execution_id, __import__("tests.support.pipelines", fromlist=["x"]).SYNTHESIS)
     assert "claude's plan" in synthesis.prompt and "gemini's plan" in synthesis.prompt
     plan = Deliverable.objects.get(node_id=task["id"], name="plan.md")
-    assert (plan.type, plan.status, plan.content) == ("plan", "completed", "### Step 1\nWrite `parser.txt`.\n### Step 2\nTest it.")
+    assert (plan.type, plan.status, plan.content) == (
+        "plan",
+        "completed",
+        "### Step 1\nWrite `parser.txt`.\n### Step 2\nTest it.",
+    )
     assert event_log.named("deliverable.created")[-1]["deliverable_id"] == plan.pk
     # The gate: nothing pending, the node waits, the phase is synthesis; the runner does not move it.
     assert node_status(task) == "needs_review"
@@ -201,7 +216,11 @@ def test_the_happy_path_phases_gate_diff_retry_and_completion(
         "execution_id": execution_id,
     }
     assert node_status(task) == "in_progress"
-    assert event_log.named("feedback.submitted")[-1] == {"node_id": task["id"], "execution_id": execution_id, "approved": True}
+    assert event_log.named("feedback.submitted")[-1] == {
+        "node_id": task["id"],
+        "execution_id": execution_id,
+        "approved": True,
+    }
 
     def implement_writes(text: str) -> Any:
         return lambda: (workspace / "parser.txt").write_text(text)
@@ -228,7 +247,9 @@ def test_the_happy_path_phases_gate_diff_retry_and_completion(
     assert context["critic_results"][2]["severity"] == "minor"  # a NO without severity counts as minor
 
     (second,) = answer_phase(execution_id, IMPLEMENTATION, before_finish=implement_writes("# header\nparse()\n"))
-    assert second.name == "Implement #2 · codex" and "Critic 1 (claude): add a header line to parser.txt" in second.prompt
+    assert (
+        second.name == "Implement #2 · codex" and "Critic 1 (claude): add a header line to parser.txt" in second.prompt
+    )
     critics = answer_phase(execution_id, {"claude": CRITIC_YES, "codex": CRITIC_YES, "gemini": CRITIC_NO})
     assert "+# header" in critics[0].prompt and "-parse()" not in critics[0].prompt
 
@@ -236,7 +257,11 @@ def test_the_happy_path_phases_gate_diff_retry_and_completion(
     assert execution.status == "completed" and execution.finished_at is not None and execution.error is None
     assert node_status(task) == "completed"
     assert event_log.named("node.updated")[-1]["status"] == "completed"
-    assert event_log.named("execution.updated")[-1] == {"id": execution_id, "node_id": task["id"], "status": "completed"}
+    assert event_log.named("execution.updated")[-1] == {
+        "id": execution_id,
+        "node_id": task["id"],
+        "status": "completed",
+    }
     assert len(execution.metadata["pipeline_context"]["critic_results"]) == 6
     assert StepRun.objects.filter(execution_id=execution_id).count() == 1 + 3 + 1 + 2 * (1 + 3)
 
@@ -398,8 +423,10 @@ def test_the_pipeline_file_can_be_replaced_without_code(
     from agents.builtin_pipelines import DEFAULT_FILE
 
     custom = tmp_path / "pipeline.md"
-    text = DEFAULT_FILE.read_text().replace("agents: [gemini]", "agents: [claude]", 1).replace(
-        "max_retries: 3", "max_retries: 1"
+    text = (
+        DEFAULT_FILE.read_text()
+        .replace("agents: [gemini]", "agents: [claude]", 1)
+        .replace("max_retries: 3", "max_retries: 1")
     )
     custom.write_text(text.replace("# research\n", "# research\n\nRESEARCH {{node.title}} {{unknown.key}}\n", 1))
     settings.PIPELINE_FILE = str(custom)

@@ -135,7 +135,7 @@ def _start_phase(execution: Execution, prepared: dict[str, Any]) -> None:
     state, context = metadata[STATE], metadata[CONTEXT]
     definition = PipelineDefinition.from_json(state["definition"])
     phase = definition.phase(phase_name)
-    node = Node.objects.filter(pk=execution.node_id).first()
+    node = Node.objects.filter(pk=execution.node_id).first() if execution.node_id is not None else None
     if node is None:
         raise PipelineFailure(f"{phase_name}: the node was deleted")
     context["current_phase"] = phase_name
@@ -149,7 +149,7 @@ def _start_phase(execution: Execution, prepared: dict[str, Any]) -> None:
             name=f"{label} · {agent}",
             agent_type=agent,
             prompt=prompt,
-            settings={"timeout_seconds": phase.timeout_seconds},
+            settings={"timeout_seconds": phase.timeout_seconds, "model_version": phase.models.get(agent)},
             metadata={"pipeline_phase": phase_name, "agent_key": key, "attempt": attempt},
         )
         for agent, key in zip(phase.agents, keys, strict=True)
@@ -269,7 +269,12 @@ def _judge(execution: Execution, state: dict[str, Any], context: dict[str, Any],
         if run.status == StepRunStatus.COMPLETED:
             verdict = parse_critic(run.output or "")
         else:  # an agent error is an abstention, not a NO
-            verdict = {"vote": None, "severity": None, "reasoning": f"the agent {run.status}: {run.error}", "feedback": ""}
+            verdict = {
+                "vote": None,
+                "severity": None,
+                "reasoning": f"the agent {run.status}: {run.error}",
+                "feedback": "",
+            }
         results.append({"agent_type": run.agent_type, "step_run_id": run.pk, "attempt": attempt, **verdict})
     context["critic_results"] = [*context.get("critic_results", []), *results]
     counted = [r for r in results if r["vote"] in ("YES", "NO")]

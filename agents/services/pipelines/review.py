@@ -36,9 +36,7 @@ class FeedbackResult(TypedDict):
 
 def latest_pipeline(node_id: int) -> Execution | None:
     """The node's newest pipeline execution (the one whose metadata holds a pipeline context)."""
-    return (
-        Execution.objects.filter(node_id=node_id, metadata__has_key=CONTEXT).order_by("-created_at", "-id").first()
-    )
+    return Execution.objects.filter(node_id=node_id, metadata__has_key=CONTEXT).order_by("-created_at", "-id").first()
 
 
 @transaction.atomic

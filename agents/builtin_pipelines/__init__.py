@@ -47,7 +47,7 @@ PHASES = ("research", "ideation", "synthesis", "implement", "critic")
 SINGLE_AGENT_PHASES = ("research", "synthesis", "implement")
 FRONT_KEYS = {"name", "critic_threshold", "max_retries", "phases"}
 PHASE_KEYS = {"name", "agents", "timeout_seconds", "models"}
-AGENTS = tuple(value for value in AgentType.values if value != "custom")
+AGENTS = tuple(AgentType.values)  # custom: ORCHESTRA_CUSTOM_AGENT_COMMAND (the benchmark's instant agents)
 
 
 class PipelineDefinitionError(BuiltinTemplateError):

@@ -40,9 +40,7 @@ def test_the_execution_page_shows_the_pipeline_and_its_review(api_client: APICli
     assert "Which format should win?" in html and "Use a library" in html
     assert "sources.md" in html and "plan.md" in html
 
-    api_client.post(
-        f"/projects/{project['id']}/nodes/{node['id']}/feedback", {"answers": {"0": "TOML"}}, format="json"
-    )
+    api_client.post(f"/projects/{project['id']}/nodes/{node['id']}/feedback", {"answers": {"0": "TOML"}}, format="json")
     answer_phase(
         execution_id, IMPLEMENTATION, before_finish=lambda: Path(project["workspace_path"], "p.txt").write_text("x\n")
     )

@@ -79,7 +79,7 @@ def answer_phase(
     failed: set[str] = frozenset(),  # type: ignore[assignment]
     crashed: bool = False,
     runner: int | None = None,
-    before_finish: Callable[[], None] | None = None,
+    before_finish: Callable[[], object] | None = None,
 ) -> list[StepRun]:
     """Advance to the next phase, run its step runs as instant agents answering ``answer``, advance."""
     pipeline_advance(execution_id=execution_id)

@@ -41,7 +41,7 @@ def pipeline_page(execution: Execution) -> dict[str, Any] | None:
         {"index": index, "text": text, "answer": answers.get(str(index), "")}
         for index, text in enumerate(synthesis.get("questions") or [])
     ]
-    votes = sorted(context.get("critic_results") or [], key=lambda vote: (-vote.get("attempt", 0)))
+    votes = sorted(context.get("critic_results") or [], key=lambda vote: -vote.get("attempt", 0))
     deliverables = (
         Deliverable.objects.filter(node_id=execution.node_id, execution_id=execution.pk).order_by("-created_at", "-id")
         if execution.node_id

@@ -41,7 +41,8 @@ from urllib.parse import urlsplit
 from tests import fake_protocols as proto
 from tests import fake_tool_calls as tools
 
-Script = Callable[[str, str], tuple[str, str | None]]
+# (vendor, user_text) -> (reply, tool_command) or (reply, tool_command, seconds to stream the reply over)
+Script = Callable[[str, str], tuple[str, str | None] | tuple[str, str | None, float]]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -203,14 +204,18 @@ class FakeModelServer:
     def for_request(self, path: str, req: dict[str, Any]) -> FakeModelServer:
         """The settings one completion request is answered with: ``script(vendor, user_text)``
         (vendor ``claude``, ``codex`` or ``gemini``; the request's user messages joined) may give
-        its own reply text and tool command, as ``(text, tool_command or None)``."""
+        its own reply text and tool command, as ``(text, tool_command or None)``, and optionally the
+        seconds over which to stream the reply, as a third item."""
         if self.script is None:
             return self
         vendor = "claude" if "/messages" in path else "codex" if path.endswith("/responses") else "gemini"
-        text, tool_command = self.script(vendor, "\n".join(proto.user_texts(req)))
+        text, tool_command, *slow = self.script(vendor, "\n".join(proto.user_texts(req)))
         reply = copy.copy(self)
         reply.text, reply.tool_command = text, tool_command
         reply.chunks = max(1, min(self.chunks, len(text) or 1))
+        if slow:  # (text, tool_command, seconds): the reply streamed a character at a time over that long
+            reply.chunks = max(1, len(text))
+            reply.chunk_delay = slow[0] / reply.chunks
         return reply
 
     def planned_failure(self, session: str | None) -> bool:

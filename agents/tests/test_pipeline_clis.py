@@ -147,3 +147,98 @@ def test_the_whole_pipeline_with_the_real_clis(
     ]
     statuses = [e["status"] for e in event_log.named("execution.updated") if e["id"] == execution_id]
     assert statuses[0] == "running" and statuses[-1] == "completed"
+
+
+def slow_phase(marker: str, seconds: float = 20) -> Any:
+    """The script, but the phase whose prompt holds ``marker`` streams its answer over ``seconds``."""
+
+    def slowed(vendor: str, text: str) -> tuple[str, str | None, float] | tuple[str, str | None]:
+        reply, tool = script(vendor, text)
+        return (reply, tool, seconds) if marker in text else (reply, tool)
+
+    return slowed
+
+
+def launch(api_client: APIClient, project: dict[str, Any], desired: int = 3) -> tuple[dict[str, Any], int]:
+    git_init(Path(project["workspace_path"]))
+    workspace_set_desired(path=project["workspace_path"], desired=desired)
+    node = api_client.post(f"/projects/{project['id']}/nodes", {"title": "Write the parser"}, format="json").json()
+    response = api_client.post(f"/projects/{project['id']}/nodes/{node['id']}/launch-pipeline")
+    assert response.status_code == 201, response.content
+    return node, response.json()["execution_id"]
+
+
+def test_cancel_during_ideation_kills_the_agents_and_blocks_the_node(
+    api_client: APIClient, pipeline_model: FakeModelServer, project: dict[str, Any]
+) -> None:
+    from tests.support.agent_runs import pid_gone
+
+    pipeline_model.script = slow_phase("Create a detailed plan (plan.md)")
+    node, execution_id = launch(api_client, project)
+    with RunnerThread():
+        running = wait_for(
+            lambda: (
+                list(StepRun.objects.filter(execution_id=execution_id, status="running", pid__isnull=False))
+                if StepRun.objects.filter(execution_id=execution_id, status="running", pid__isnull=False).count() == 3
+                else None
+            ),
+            timeout=120,
+        )
+        assert {s.metadata["pipeline_phase"] for s in running} == {"ideation"}
+        response = api_client.post(f"/projects/{project['id']}/executions/{execution_id}/cancel")
+        assert response.status_code == 200
+        for step in running:
+            wait_for(lambda step=step: pid_gone(step.pid), timeout=30)
+        wait_for(lambda: not StepRun.objects.filter(execution_id=execution_id, status="running").exists(), timeout=30)
+    execution = Execution.objects.get(pk=execution_id)
+    assert execution.status == "cancelled" and node_status(node["id"]) == "blocked"
+    assert not StepRun.objects.filter(execution_id=execution_id, metadata__pipeline_phase="synthesis").exists()
+
+
+def test_a_failing_agent_fails_the_run_with_its_reason(
+    api_client: APIClient, pipeline_model: FakeModelServer, project: dict[str, Any], settings: Any
+) -> None:
+    # The research agent answers too slowly for the phase's time limit (set in the pipeline file).
+    pipeline_model.script = slow_phase("Search the web and gather relevant sources", seconds=60)
+    text = settings.PIPELINE_FILE.read_text()
+    settings.PIPELINE_FILE.write_text(
+        text.replace("agents: [gemini]\n", "agents: [gemini]\n    timeout_seconds: 3\n", 1)
+    )
+    node, execution_id = launch(api_client, project)
+    with RunnerThread():
+        wait_for(lambda: Execution.objects.get(pk=execution_id).is_finished, timeout=120)
+    execution = Execution.objects.get(pk=execution_id)
+    assert (execution.status, execution.error) == (
+        "failed",
+        "research: the gemini agent failed: timed out after 3s; the agent was stopped",
+    )
+    assert node_status(node["id"]) == "failed"
+    assert not StepRun.objects.filter(execution_id=execution_id, metadata__pipeline_phase="ideation").exists()
+
+
+def test_a_hub_restart_during_the_implementation_runs_it_again_and_completes(
+    api_client: APIClient, pipeline_model: FakeModelServer, project: dict[str, Any]
+) -> None:
+    pipeline_model.script = slow_phase("Execute this plan in the current directory", seconds=15)
+    node, execution_id = launch(api_client, project)
+    base = f"/projects/{project['id']}/nodes/{node['id']}"
+    with RunnerThread():
+        wait_for(lambda: node_status(node["id"]) == "needs_review", timeout=240)
+        assert api_client.post(f"{base}/feedback", {"approved": True}, format="json").status_code == 200
+        wait_for(
+            lambda: StepRun.objects.filter(
+                execution_id=execution_id, metadata__pipeline_phase="implement", status="running", pid__isnull=False
+            ).exists(),
+            timeout=120,
+        )
+    interrupted = StepRun.objects.get(execution_id=execution_id, metadata__pipeline_phase="implement")
+    assert (interrupted.status, interrupted.crashed) == ("failed", True)
+    assert Execution.objects.get(pk=execution_id).status == "running"
+    pipeline_model.script = script  # the second run answers at once
+    with RunnerThread():
+        wait_for(lambda: Execution.objects.get(pk=execution_id).is_finished, timeout=300)
+    execution = Execution.objects.get(pk=execution_id)
+    assert execution.status == "completed", execution.error
+    again = StepRun.objects.filter(execution_id=execution_id, metadata__restart_of=interrupted.pk).get()
+    assert again.status == "completed" and again.prompt == interrupted.prompt
+    assert node_status(node["id"]) == "completed"

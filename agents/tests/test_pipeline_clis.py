@@ -187,8 +187,8 @@ def test_cancel_during_ideation_kills_the_agents_and_blocks_the_node(
         assert {s.metadata["pipeline_phase"] for s in running} == {"ideation"}
         response = api_client.post(f"/projects/{project['id']}/executions/{execution_id}/cancel")
         assert response.status_code == 200
-        for step in running:
-            wait_for(lambda step=step: pid_gone(step.pid), timeout=30)
+        pids = [step.pid for step in running if step.pid is not None]
+        wait_for(lambda: all(pid_gone(pid) for pid in pids), timeout=30)
         wait_for(lambda: not StepRun.objects.filter(execution_id=execution_id, status="running").exists(), timeout=30)
     execution = Execution.objects.get(pk=execution_id)
     assert execution.status == "cancelled" and node_status(node["id"]) == "blocked"

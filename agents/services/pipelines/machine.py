@@ -150,13 +150,20 @@ def _start_phase(execution: Execution, prepared: dict[str, Any]) -> None:
             agent_type=agent,
             prompt=prompt,
             settings={"timeout_seconds": phase.timeout_seconds, "model_version": phase.models.get(agent)},
-            metadata={"pipeline_phase": phase_name, "agent_key": key, "attempt": attempt},
+            metadata={
+                "pipeline_phase": phase_name,
+                "agent_key": key,
+                "attempt": attempt,
+                # The folder before the change, kept with the step (not in the execution, which
+                # list responses carry): what its diff is taken against.
+                **({"workspace_before": prepared["snapshot"]} if phase_name == "implement" else {}),
+            },
         )
         for agent, key in zip(phase.agents, keys, strict=True)
     )
     state.update(phase=phase_name, start=None, step_run_ids=[run.pk for run in created])
     if phase_name == "implement":
-        state["folder"], state["snapshot"] = prepared["folder"], prepared["snapshot"]
+        state["folder"] = prepared["folder"]
         node_status_move(node_id=execution.node_id, status="in_progress", expect=("in_progress", "pending"))
     _save(execution)
     for run in StepRun.objects.filter(pk__in=state["step_run_ids"]):
@@ -184,7 +191,8 @@ def _prepare_finish(execution: Execution, state: dict[str, Any], runs: list[Step
         return {}
     try:
         folder = Path(state["folder"])
-        return {"diff": changes.diff(folder, state.get("snapshot") or {}, changes.snapshot(folder))}
+        before = runs[0].metadata.get("workspace_before") or {}
+        return {"diff": changes.diff(folder, before, changes.snapshot(folder))}
     except Exception as exc:
         return {"diff": f"(the hub could not read the change: {exc})"}
 
@@ -224,7 +232,6 @@ def _finish_phase(execution: Execution, runs: list[StepRun], found: dict[str, An
         node_status_move(node_id=execution.node_id, status=NEEDS_REVIEW)
     elif phase == "implement":
         context["implementation"] = {"output": runs[0].output or "", "artifacts": [], "diff": found.get("diff", "")}
-        state.pop("snapshot", None)
         state["start"] = "critic"
     elif phase == "critic":
         if _judge(execution, state, context, runs):

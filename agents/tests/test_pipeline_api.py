@@ -357,7 +357,7 @@ def test_a_major_no_vote_fails_the_run(api_client: APIClient, project: dict[str,
     assert node_status(task) == "failed"
 
 
-@pytest.mark.parametrize("phase", ["research", "ideation", "implement", "critic"])
+@pytest.mark.parametrize("phase", ["research", "ideation", "synthesis", "implement", "critic"])
 def test_cancel_at_a_phase_stops_it_blocks_the_node_and_is_never_overwritten(
     api_client: APIClient, project: dict[str, Any], task: dict[str, Any], phase: str
 ) -> None:
@@ -372,6 +372,9 @@ def test_cancel_at_a_phase_stops_it_blocks_the_node_and_is_never_overwritten(
             answer_phase(execution_id, IMPLEMENTATION)
     elif phase == "ideation":
         answer_phase(execution_id, RESEARCH)
+    elif phase == "synthesis":
+        answer_phase(execution_id, RESEARCH)
+        answer_phase(execution_id, "a plan")
     pipeline_advance(execution_id=execution_id)
     steps = pending_steps(execution_id)
     assert steps and steps[0].metadata["pipeline_phase"] == phase
@@ -440,3 +443,18 @@ def test_the_pipeline_file_can_be_replaced_without_code(
     broken = api_client.post(url(project, other, "launch-pipeline"))
     assert broken.status_code == 503 and "pipeline.md" in broken.json()["detail"]
     assert Execution.objects.count() == 1
+
+
+def test_a_pipeline_execution_is_listed_and_its_state_cannot_be_patched(
+    api_client: APIClient, project: dict[str, Any], task: dict[str, Any]
+) -> None:
+    execution_id = launch_pipeline(api_client, project, task)["execution_id"]
+    listed = api_client.get(f"/projects/{project['id']}/executions").json()
+    (row,) = [e for e in listed if e["id"] == execution_id]
+    assert (row["template_id"], row["node_id"], row["status"]) == (None, task["id"], "running")
+    assert row["metadata"]["pipeline_context"]["node_title"] == "Write the parser"
+    patched = api_client.patch(
+        f"/projects/{project['id']}/executions/{execution_id}", {"metadata": {"x": 1}}, format="json"
+    )
+    assert patched.status_code == 400 and patched.json()["detail"].startswith("metadata: ")
+    assert "pipeline" in Execution.objects.get(pk=execution_id).metadata

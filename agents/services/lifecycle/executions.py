@@ -59,6 +59,8 @@ def execution_update(*, project_id: int, execution_id: int, changes: ExecutionCh
     """
     execution = selectors.execution_get(project_id=project_id, execution_id=execution_id)
     values: dict[str, Any] = dict(changes)
+    if "metadata" in values and "pipeline" in (execution.metadata or {}):
+        raise Conflict("metadata: a pipeline's metadata is its state, written by the hub; it cannot be replaced.")
     if "metadata" in values and values["metadata"] is None:
         values["metadata"] = {}
     if values.get("worktree_path") is not None:

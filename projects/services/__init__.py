@@ -27,6 +27,7 @@ from projects.services.graph import (
     project_delete,
     project_update,
 )
+from projects.services.hooks import HookChanges, hook_create, hook_delete, hook_execute, hook_update, node_validate
 from projects.services.node_status import node_set_status
 from projects.services.runs import RunChanges, run_create, run_update
 from projects.services.tasks import TaskChanges, task_create, task_delete, task_update
@@ -34,6 +35,7 @@ from projects.services.tasks import TaskChanges, task_create, task_delete, task_
 __all__ = [
     "PARENTS_NOT_FOUND",
     "DeliverableChanges",
+    "HookChanges",
     "NodeChanges",
     "ProjectChanges",
     "RunChanges",
@@ -41,11 +43,16 @@ __all__ = [
     "deliverable_create",
     "deliverable_delete",
     "deliverable_update",
+    "hook_create",
+    "hook_delete",
+    "hook_execute",
+    "hook_update",
     "node_create",
     "node_delete",
     "node_parents_check",
     "node_set_status",
     "node_update",
+    "node_validate",
     "plan_generate",
     "project_create",
     "project_delete",

@@ -79,7 +79,8 @@ def deliverable_create(
 
 @transaction.atomic
 def deliverable_update(*, deliverable: Deliverable, changes: DeliverableChanges) -> Deliverable:
-    """Change the keys present; ``validation_errors`` replaces the list. No event."""
+    """Change the keys present (compared with the stored row, not with ``deliverable``, which a
+    form may have changed already); ``validation_errors`` replaces the list. No event."""
     if "status" in changes:
         _check_choice("status", changes["status"], DeliverableStatus.values)
     if "content" in changes:
@@ -88,7 +89,10 @@ def deliverable_update(*, deliverable: Deliverable, changes: DeliverableChanges)
         errors = changes["validation_errors"]
         if not isinstance(errors, list) or not all(isinstance(item, str) for item in errors):
             raise InvalidInput("validation_errors: Must be a list of strings.")
-    updated, _ = model_update(deliverable, data=dict(changes), fields=DELIVERABLE_FIELDS)
+    current = Deliverable.objects.select_for_update().filter(pk=deliverable.pk).first()
+    if current is None:
+        raise NotFound("Deliverable not found")
+    updated, _ = model_update(current, data=dict(changes), fields=DELIVERABLE_FIELDS)
     return updated
 
 

@@ -181,6 +181,11 @@ def test_the_happy_path_phases_gate_diff_retry_and_completion(
         "### Step 1\nWrite `parser.txt`.\n### Step 2\nTest it.",
     )
     assert event_log.named("deliverable.created")[-1]["deliverable_id"] == plan.pk
+    listed = api_client.get(url(project, task, "deliverables")).json()  # what the desktop reads, newest first
+    assert [(d["name"], d["status"], d["execution_id"]) for d in listed] == [
+        ("plan.md", "completed", execution_id),
+        ("sources.md", "completed", execution_id),
+    ]
     # The gate: nothing pending, the node waits, the phase is synthesis; the runner does not move it.
     assert node_status(task) == "needs_review"
     assert not pending_steps(execution_id)

@@ -64,8 +64,14 @@ async function refreshSteps() {
   const page = new DOMParser().parseFromString(await response.text(), "text/html");
   for (const selector of ["dl.facts", "#steps-title + .scroll tbody", "#pipeline"]) {
     const fresh = page.querySelector(selector);
+    if (selector === "#pipeline" && typing()) continue; // never wipe answers being written
     if (fresh) document.querySelector(selector).replaceWith(fresh);
   }
+}
+
+function typing() {
+  const fields = document.querySelectorAll("#review-form textarea");
+  return [...fields].some((field) => field.value !== "");
 }
 
 function scheduleRefresh() {

@@ -98,6 +98,7 @@ document.addEventListener("submit", async (submitted) => {
   const nodeId = document.getElementById("pipeline").dataset.nodeId;
   try {
     await api("POST", `/projects/${projectId}/nodes/${nodeId}/feedback`, { answers, notes: notes || null, approved });
+    form.reset(); // sent: the section may be re-read now
     await refreshSteps();
   } catch (error) {
     showError(error);

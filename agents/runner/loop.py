@@ -82,10 +82,12 @@ class Runner:
             roots.step_runs_note_unserved(me=self.hub_process_id, my_roots=roots.served_roots())
         runs_adopt()
         started = dag_runs_advance()
-        started += pipelines_advance()
+        my_roots = roots.served_roots()
+        # A pipeline reads its workspace between phases: advanced by a runner that serves it.
+        started += pipelines_advance(within=roots.claimable_executions_q(me=self.hub_process_id, my_roots=my_roots))
         self.stop_cancelled()
         self.forget_finished()
-        mine = roots.claimable_q(me=self.hub_process_id, my_roots=roots.served_roots())
+        mine = roots.claimable_q(me=self.hub_process_id, my_roots=my_roots)
         # A workspace that refused a step stays skipped for this cycle, even if a slot frees
         # meanwhile, so its steps start in the order they became ready.
         refused: set[str] = set()

@@ -463,3 +463,14 @@ def test_a_pipeline_execution_is_listed_and_its_state_cannot_be_patched(
     )
     assert patched.status_code == 400 and patched.json()["detail"].startswith("metadata: ")
     assert "pipeline" in Execution.objects.get(pk=execution_id).metadata
+
+
+def test_deleting_the_node_at_the_gate_fails_the_waiting_pipeline(
+    api_client: APIClient, project: dict[str, Any], task: dict[str, Any]
+) -> None:
+    execution_id = launch_pipeline(api_client, project, task)["execution_id"]
+    run_to_review(execution_id)
+    assert api_client.delete(f"/projects/{project['id']}/nodes/{task['id']}").status_code in (200, 204)
+    pipeline_advance(execution_id=execution_id)
+    execution = Execution.objects.get(pk=execution_id)
+    assert (execution.status, execution.error) == ("failed", "the node was deleted")

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from agents import events
@@ -54,15 +55,18 @@ def is_pipeline(execution: Execution) -> bool:
     return isinstance(execution.metadata, dict) and STATE in execution.metadata
 
 
-def pipeline_execution_ids() -> list[int]:
+def pipeline_execution_ids(within: Q | None = None) -> list[int]:
     active = Execution.objects.filter(status__in=EXECUTION_ACTIVE, metadata__has_key=STATE)
+    if within is not None:
+        active = active.filter(within)
     return list(active.order_by("id").values_list("pk", flat=True))
 
 
-def pipelines_advance() -> int:
-    """One pass over every running pipeline; the number that moved."""
+def pipelines_advance(*, within: Q | None = None) -> int:
+    """One pass over every running pipeline (``within`` narrows them: the runner's workspaces); the
+    number that moved."""
     moved = 0
-    for execution_id in pipeline_execution_ids():
+    for execution_id in pipeline_execution_ids(within):
         try:
             moved += pipeline_advance(execution_id=execution_id)
         except TRANSIENT:
@@ -82,6 +86,8 @@ def pipeline_advance(*, execution_id: int) -> bool:
     if execution is None or not is_pipeline(execution):
         return False
     state = execution.metadata[STATE]
+    if execution.node_id is None:  # the node was deleted: nobody can review or receive the work
+        return _apply(execution_id, state["version"], lambda ex: _node_gone())
     if state.get("awaiting_review"):
         return False
     if state.get("start"):
@@ -109,6 +115,10 @@ def _apply(execution_id: int, version: int, change: Any) -> bool:
         except PipelineFailure as failure:
             pipeline_fail(execution, str(failure))
         return True
+
+
+def _node_gone() -> None:
+    raise PipelineFailure("the node was deleted")
 
 
 # --- Starting a phase ---------------------------------------------------------------------------

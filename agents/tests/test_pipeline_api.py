@@ -474,3 +474,25 @@ def test_deleting_the_node_at_the_gate_fails_the_waiting_pipeline(
     pipeline_advance(execution_id=execution_id)
     execution = Execution.objects.get(pk=execution_id)
     assert (execution.status, execution.error) == ("failed", "the node was deleted")
+
+
+def test_with_create_worktree_the_implementation_works_and_is_diffed_in_its_worktree(
+    api_client: APIClient, project: dict[str, Any], task: dict[str, Any]
+) -> None:
+    import subprocess
+
+    workspace = Path(project["workspace_path"])
+    git_init(workspace)
+    subprocess.run(["git", "add", "README.md"], cwd=workspace, check=True)
+    subprocess.run(["git", "commit", "-qm", "start"], cwd=workspace, check=True)
+    execution_id = launch_pipeline(api_client, project, task, create_worktree=True)["execution_id"]
+    execution = Execution.objects.get(pk=execution_id)
+    worktree = Path(execution.worktree_path or "")
+    assert execution.worktree_branch == f"agent/exec-{execution_id}"
+    run_to_review(execution_id)
+    approve(api_client, project, task)
+    answer_phase(execution_id, IMPLEMENTATION, before_finish=lambda: (worktree / "README.md").write_text("changed\n"))
+    (critic, *_) = answer_phase(execution_id, CRITIC_YES)
+    assert "-hello\n+changed" in critic.prompt
+    assert (workspace / "README.md").read_text() == "hello\n"  # the workspace itself is untouched
+    assert Execution.objects.get(pk=execution_id).status == "completed"

@@ -27,13 +27,37 @@ SKIPPED_DIRS = {".git", "node_modules", ".venv", "__pycache__"}
 Snapshot = dict[str, str]  # relative path -> blob id (git) or "sha256:<hex>" (plain folder)
 
 
-def snapshot(folder: Path) -> Snapshot:
+def _repository(folder: Path, workspace: Path | None) -> tuple[Repository | None, bool]:
+    """The repository to hash ``folder``'s files in, and whether git lists them (its own index).
+
+    An execution's worktree has a ``.git`` *file*, which the hub's git refuses to follow: its files
+    are listed in Python and hashed in the workspace's repository (the worktree's parent), named
+    explicitly with the worktree as its work tree.
+    """
     try:
-        repository = repository_open(folder)
+        return repository_open(folder), True
     except GitRefused:
+        pass
+    if workspace is None or workspace == folder:
+        return None, False
+    try:
+        main = repository_open(workspace)
+    except GitRefused:
+        return None, False
+    return Repository(work_tree=folder.resolve(), git_dir=main.git_dir), False
+
+
+def snapshot(folder: Path, workspace: Path | None = None) -> Snapshot:
+    """Each file of ``folder`` (the workspace, or a worktree of ``workspace``) and its blob id."""
+    repository, listed_by_git = _repository(folder, workspace)
+    if repository is None:
         return _plain_snapshot(folder)
-    listed = run_git(repository, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-    paths = sorted({p for p in listed.stdout.split("\0") if p and (folder / p).is_file()})[:MAX_FILES]
+    if listed_by_git:
+        listed = run_git(repository, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+        names = [p for p in listed.stdout.split("\0") if p]
+    else:
+        names = [path for path in _plain_snapshot(folder, hashed=False)]
+    paths = sorted({p for p in names if (folder / p).is_file() and not (folder / p).is_symlink()})[:MAX_FILES]
     found: Snapshot = {}
     for start in range(0, len(paths), HASH_BATCH):
         batch = paths[start : start + HASH_BATCH]
@@ -42,7 +66,7 @@ def snapshot(folder: Path) -> Snapshot:
     return found
 
 
-def _plain_snapshot(folder: Path) -> Snapshot:
+def _plain_snapshot(folder: Path, *, hashed: bool = True) -> Snapshot:
     found: Snapshot = {}
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
@@ -50,27 +74,28 @@ def _plain_snapshot(folder: Path) -> Snapshot:
             path = Path(root) / name
             if path.is_symlink() or not path.is_file():
                 continue
-            digest = hashlib.sha256()
-            with path.open("rb") as handle:
-                for chunk in iter(lambda: handle.read(1 << 16), b""):
-                    digest.update(chunk)
-            found[str(path.relative_to(folder))] = "sha256:" + digest.hexdigest()
+            found[str(path.relative_to(folder))] = _sha256(path) if hashed else ""
             if len(found) >= MAX_FILES:
                 return found
     return found
 
 
-def diff(folder: Path, before: Snapshot, after: Snapshot) -> str:
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 16), b""):
+            digest.update(chunk)
+    return "sha256:" + digest.hexdigest()
+
+
+def diff(folder: Path, before: Snapshot, after: Snapshot, workspace: Path | None = None) -> str:
     """A unified diff from ``before`` to ``after`` (cut at ``DIFF_MAX_CHARS``); "" when nothing changed."""
     changed = sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
     if not changed:
         return ""
     repository = None
     if not any(value.startswith("sha256:") for value in [*before.values(), *after.values()]):
-        try:
-            repository = repository_open(folder)
-        except GitRefused:
-            repository = None
+        repository, _ = _repository(folder, workspace)
     parts: list[str] = []
     size = 0
     for path in changed:

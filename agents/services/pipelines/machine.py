@@ -132,7 +132,8 @@ def _prepare_start(execution: Execution, phase: str) -> dict[str, Any]:
 
     try:
         folder = execution_cwd(execution)
-        return {"phase": phase, "folder": str(folder), "snapshot": changes.snapshot(folder)}
+        workspace = Path(execution.workspace_path)
+        return {"phase": phase, "folder": str(folder), "snapshot": changes.snapshot(folder, workspace)}
     except Exception as exc:  # an unusable workspace fails the run, saying why
         return {"phase": phase, "error": f"implement: cannot read the workspace before the change: {exc}"}
 
@@ -201,8 +202,9 @@ def _prepare_finish(execution: Execution, state: dict[str, Any], runs: list[Step
         return {}
     try:
         folder = Path(state["folder"])
+        workspace = Path(execution.workspace_path)
         before = runs[0].metadata.get("workspace_before") or {}
-        return {"diff": changes.diff(folder, before, changes.snapshot(folder))}
+        return {"diff": changes.diff(folder, before, changes.snapshot(folder, workspace), workspace)}
     except Exception as exc:
         return {"diff": f"(the hub could not read the change: {exc})"}
 

@@ -37,6 +37,7 @@ from agents.services.pipelines import changes
 from agents.services.pipelines.nodes import NEEDS_REVIEW, deliverable_add, node_status_move
 from agents.services.pipelines.parsing import parse_critic, parse_research, parse_synthesis
 from agents.services.pipelines.prompts import render_context, render_prompt
+from agents.workdirs import execution_cwd
 from orchestra_site.models_update import update_rows
 from orchestra_site.outages import TRANSIENT
 from projects.models import Node
@@ -128,8 +129,6 @@ def _prepare_start(execution: Execution, phase: str) -> dict[str, Any]:
     """The disk work before an implementation attempt: the folder it works in, as it is now."""
     if phase != "implement":
         return {"phase": phase}
-    from agents.runner.worker import execution_cwd  # the runner's own folder rule (worktree created here)
-
     try:
         folder = execution_cwd(execution)
         workspace = Path(execution.workspace_path)

@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from agents import selectors
 from agents.models import Execution, StepRun
 from agents.serializers import TemplateWithStepsSerializer
+from agents.services.pipelines.console import pipeline_page
 from orchestra_site.console.access import console_page
 from projects import selectors as project_selectors
 from projects.models import AgentType, NodeStatus
@@ -80,6 +81,7 @@ def execution(request: HttpRequest, pid: int, eid: int) -> HttpResponse:
             "execution": found,
             "project": project_selectors.project_get(pid),
             "step_runs": StepRun.objects.filter(execution_id=eid).order_by("id"),
+            "pipeline": pipeline_page(found),
             "section": "executions",
         },
     )

@@ -93,3 +93,11 @@ def send_dag_run_created(dag_run: DagRun) -> None:
 def send_dag_run_updated(dag_run: DagRun) -> None:
     """``dag_run.updated`` with the whole run, after any of its nodes or its status moved."""
     broadcast_event(project_group(dag_run.project_id), DAG_RUN_UPDATED, to_json(DagRunSerializer, dag_run))
+
+
+FEEDBACK_SUBMITTED = "feedback.submitted"
+
+
+def send_feedback_submitted(*, project_id: int, data: dict[str, Any]) -> None:
+    """``feedback.submitted``: ``{node_id, execution_id, approved}`` after a review answer."""
+    broadcast_event(project_group(project_id), FEEDBACK_SUBMITTED, data)

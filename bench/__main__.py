@@ -31,6 +31,7 @@ BENCHMARKS = {
     "agent_logs": "bench.agent_logs",
     "agent_swarm": "bench.agent_swarm",
     "dag_run": "bench.dag_run",
+    "pipeline": "bench.pipeline",
     "console": "bench.console_pages",
     "overhead": "bench.overhead",
     "latency": "bench.latency",

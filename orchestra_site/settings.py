@@ -376,6 +376,9 @@ WORKTREES_DIR = Path(env.str("ORCHESTRA_WORKTREES_DIR", default=str(DATA_DIR / "
 DEFAULT_DESIRED = _int("ORCHESTRA_DEFAULT_DESIRED", 1, maximum=MAX_DESIRED)
 MAX_RUNNING = _int("ORCHESTRA_MAX_RUNNING", 8)
 STEP_TIMEOUT = _duration("ORCHESTRA_STEP_TIMEOUT", "1h")
+# The pipeline Run → Start Workflow runs (phases' agents, prompts, threshold, retries); empty: the
+# built-in agents/builtin_pipelines/default.md.
+PIPELINE_FILE = env.str("ORCHESTRA_PIPELINE_FILE", default="") or None
 STEP_IDLE_TIMEOUT = _duration("ORCHESTRA_STEP_IDLE_TIMEOUT", "10m")
 # What one agent may print: a longer line is cut (and marked), a step that prints more is stopped.
 AGENT_LINE_MAX_BYTES = _int("ORCHESTRA_AGENT_LINE_MAX_BYTES", 1024 * 1024, minimum=1024, maximum=64 * 1024 * 1024)

@@ -8,7 +8,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
 from django.conf import settings
@@ -18,18 +17,17 @@ from agents import logs
 from agents.adapters import AgentEvent
 from agents.adapters.base import Adapter
 from agents.environment import positive_seconds
-from agents.git import create_worktree
 from agents.models import Execution, StepRun, StepRunStatus
 from agents.prompts import substitute_step_outputs
 from agents.runner.launching import build_launch
 from agents.runner.process import AgentProcess
 from agents.services.lifecycle import StepOutcome, step_run_finish, step_run_record_pid
+from agents.workdirs import execution_cwd
 from orchestra_site.api.exceptions import HubError
 from orchestra_site.outages import TRANSIENT, Outage, backoff, retry_database
-from projects.workspaces import make_workspace_dir, pinned_folder, validate_workspace_path, validate_worktree_path
+from projects.workspaces import pinned_folder
 
 logger = logging.getLogger(__name__)
-_worktree_lock = threading.Lock()
 STDERR_TAIL = 20
 STDERR_LINE_MAX = 2000  # characters of a stderr line kept for the error message
 T = TypeVar("T")
@@ -290,23 +288,3 @@ def run_time_prompt(step_run: StepRun) -> str:
     """Fill ``{{Upstream Step Name}}`` with the parents' outputs and ``{{context.*}}``."""
     outputs = {parent.name: parent.output or "" for parent in step_run.parents.all()}
     return substitute_step_outputs(step_run.prompt, outputs, step_run.execution.context)
-
-
-def execution_cwd(execution: Execution) -> Path:
-    """The workspace, or the execution's git worktree (created by the first step that needs it).
-
-    Both are checked again here, symlinks resolved, whatever was checked when they were written:
-    a row written before the rules, or a folder replaced by a link since, fails the step. The
-    agent is then started in the folder as opened (``pinned_folder``), not by this path again.
-    """
-    workspace = validate_workspace_path(execution.workspace_path, project_id=execution.project_id)
-    make_workspace_dir(workspace)
-    if not execution.worktree_path:
-        return workspace
-    path = validate_worktree_path(execution.worktree_path)
-    with _worktree_lock:
-        if not path.exists():
-            create_worktree(
-                repository=workspace, path=path, branch=execution.worktree_branch or f"agent/exec-{execution.pk}"
-            )
-    return path

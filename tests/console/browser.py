@@ -39,11 +39,13 @@ def chromium_available() -> bool:
 SKIP_REASON = f"browser tests skipped: no Chromium at {CHROMIUM} (apt-get install chromium)"
 
 
-def start_console_hub(data_dir: Path) -> HubProcess:
-    """A migrated one-process hub whose ``custom`` agent is the tests' fake agent, with a staff user."""
+def start_console_hub(data_dir: Path, agent: str = "fake_agent.py", **settings: str) -> HubProcess:
+    """A migrated one-process hub whose ``custom`` agent is one of ``bench/``'s stand-ins (the tests'
+    fake agent unless told), with a staff user; ``settings`` are more ``ORCHESTRA_*`` variables."""
     env = hub_env(
         data_dir,
-        ORCHESTRA_CUSTOM_AGENT_COMMAND=f"{sys.executable},{ROOT / 'bench' / 'fake_agent.py'},{{prompt}}",
+        ORCHESTRA_CUSTOM_AGENT_COMMAND=f"{sys.executable},{ROOT / 'bench' / agent},{{prompt}}",
+        **settings,
     )
     migrated = manage("migrate", "--noinput", env=env)
     assert migrated.returncode == 0, migrated.stderr

@@ -59,6 +59,8 @@ def execution_update(*, project_id: int, execution_id: int, changes: ExecutionCh
     """
     execution = selectors.execution_get(project_id=project_id, execution_id=execution_id)
     values: dict[str, Any] = dict(changes)
+    if "metadata" in values and "pipeline" in (execution.metadata or {}):
+        raise Conflict("metadata: a pipeline's metadata is its state, written by the hub; it cannot be replaced.")
     if "metadata" in values and values["metadata"] is None:
         values["metadata"] = {}
     if values.get("worktree_path") is not None:
@@ -141,6 +143,10 @@ def execution_cancel(*, project_id: int, execution_id: int) -> Execution:
         frames=[status_frame(execution_id=execution_id, status=execution.status)],
     )
     run_follow_execution(execution)
+    if "pipeline" in (execution.metadata or {}):
+        from agents.services.pipelines.review import pipeline_cancelled
+
+        pipeline_cancelled(execution)
     wake_runners_on_commit()
     return execution
 

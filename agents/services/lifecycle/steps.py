@@ -151,6 +151,8 @@ def step_runs_skip_unreachable(*, execution_id: int) -> None:
 def execution_settle(*, execution_id: int) -> None:
     """Skip what can no longer run, then finish the execution once no step run is pending or running."""
     step_runs_skip_unreachable(execution_id=execution_id)
+    if Execution.objects.filter(pk=execution_id, metadata__has_key="pipeline").exists():
+        return  # a pipeline moves from phase to phase: its runner's advance ends it (services.pipelines)
     active = StepRun.objects.filter(
         execution_id=execution_id, status__in=(StepRunStatus.PENDING, StepRunStatus.RUNNING)
     )

@@ -60,6 +60,7 @@ class StepWorker(threading.Thread):
         self.settled = False  # the step's outcome is written (or was never this worker's to write)
         self.outage = Outage(f"the database writes of step run {step_run_id}")
         self.lines_read = 0
+        self.session_id: str | None = None  # as the CLI announced it, kept even if it never prints a result
 
     def request_stop(self, reason: str, *, interrupted: bool = False, grace: float | None = None) -> None:
         if self.stop_reason is None:
@@ -126,10 +127,11 @@ class StepWorker(threading.Thread):
             cwd = execution_cwd(execution)
             adapter, argv, env = build_launch(
                 agent_type=step_run.agent_type,
-                prompt=run_time_prompt(step_run),
+                prompt=step_run.prompt if step_run.is_message else run_time_prompt(step_run),
                 step_settings=step_run.settings or {},
                 cwd=cwd,
                 step_run_id=step_run.pk,
+                resume_session=step_run.resume_session_id,
             )
             with pinned_folder(cwd) as folder:  # no link swapped in since the check can move the agent
                 process = AgentProcess(argv, cwd=folder, env=env)
@@ -174,6 +176,9 @@ class StepWorker(threading.Thread):
             self.pump(step_run, adapter, process, writer, kept, stderr_tail, wait=0.5)
         writer.flush()
         outcome = outcome_of(adapter, kept, exit_code, self.stop_reason, stderr_tail)
+        if outcome.session_id is None and self.session_id is not None:
+            # A stopped or failed agent can still be continued with a follow-up message.
+            outcome = dataclasses.replace(outcome, session_id=str(self.session_id)[:255])
         return dataclasses.replace(outcome, crashed=True) if self.interrupted else outcome
 
     def pump(
@@ -209,6 +214,7 @@ class StepWorker(threading.Thread):
             else:
                 events = adapter.parse_line(line.text)
                 kept.extend(event for event in events if event["kind"] in ("text", "result"))
+                self.session_id = next((e["session_id"] for e in events if e.get("session_id")), self.session_id)
                 shown = [(logs.render_event(event), dict(event)) for event in events]
             for data, event_fields in shown:
                 if line.cut:

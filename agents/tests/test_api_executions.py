@@ -105,6 +105,9 @@ class TestCreate:
             "error": None,
             "started_at": None,
             "finished_at": None,
+            "attempt": 1,
+            "attempt_group": None,
+            "conversation": [],
             "step_runs": [
                 without_times(step_run_body(runs[0], step_id=steps[0].pk, name="a", agent_type="claude")),
                 without_times(step_run_body(runs[1], step_id=steps[1].pk, name="b", agent_type="codex")),

@@ -4,6 +4,7 @@ real git worktrees, on both databases)."""
 from __future__ import annotations
 
 import subprocess
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -74,13 +75,16 @@ def test_discarding_the_other_attempts_stops_their_agents_and_removes_their_work
         paths = {e.pk: Path(e.worktree_path or "") for e in Execution.objects.filter(pk__in=ids)}
         assert all(path.is_dir() for path in paths.values())
         assert all(str(path) in git_out(repo, "worktree", "list") for path in paths.values())
-        pids = dict(StepRun.objects.filter(execution_id__in=ids).values_list("execution_id", "pid"))
+        pids: dict[int, int] = {
+            execution_id: pid or 0
+            for execution_id, pid in StepRun.objects.filter(execution_id__in=ids).values_list("execution_id", "pid")
+        }
 
         discarded = discard_other_attempts(execution=Execution.objects.get(pk=first["id"]))
 
         assert discarded == ids[1:]
         for execution_id in ids[1:]:
-            wait_for(lambda execution_id=execution_id: pid_gone(pids[execution_id]), timeout=30)
+            wait_for(partial(pid_gone, pids[execution_id]), timeout=30)
             assert not paths[execution_id].exists()
             assert str(paths[execution_id]) not in git_out(repo, "worktree", "list")
             assert f"agent/exec-{execution_id}" in git_out(repo, "branch", "--list")  # the branch is kept

@@ -23,6 +23,7 @@ from agents.models import Execution, StepRun, StepRunStatus
 from agents.prompts import substitute_step_outputs
 from agents.runner.launching import build_launch
 from agents.runner.process import AgentProcess
+from agents.services.attempts import discarded_worktree_remove
 from agents.services.lifecycle import StepOutcome, step_run_finish, step_run_record_pid
 from orchestra_site.api.exceptions import HubError
 from orchestra_site.outages import TRANSIENT, Outage, backoff, retry_database
@@ -93,9 +94,17 @@ class StepWorker(threading.Thread):
                 logger.warning("step run %s left unsettled: the database is unreachable", self.step_run_id)
         finally:
             self.end_agent()  # nothing an agent started outlives the worker that watched it
+            self.remove_discarded_worktree()
             connection.close()
             if self.on_finish is not None:
                 self.on_finish()
+
+    def remove_discarded_worktree(self) -> None:
+        """A best-of-N attempt discarded while its agent ran: its worktree goes now that the agent has."""
+        try:
+            discarded_worktree_remove(step_run_id=self.step_run_id)
+        except Exception:  # the discard stands; a worktree left behind is only disk
+            logger.exception("step run %s: the worktree of its discarded execution was not removed", self.step_run_id)
 
     def write(self, change: Callable[[], T]) -> T:
         """A database write of this step, retried through outages: the agent's result is kept

@@ -13,7 +13,7 @@ from pathlib import Path
 from django.db import transaction
 
 from agents.git import repository_open, run_git
-from agents.models import Execution
+from agents.models import Execution, ExecutionStatus, StepRun
 from agents.services.lifecycle.attempts import execution_discard
 from agents.wakeup import wake_runners_on_commit
 from orchestra_site.api.exceptions import InvalidInput
@@ -24,7 +24,8 @@ logger = logging.getLogger(__name__)
 
 def discard_other_attempts(*, execution: Execution) -> list[int]:
     """Mark every other execution of ``execution``'s attempt group ``discarded`` (their running
-    agents are stopped as on a cancel) and, once that is committed, remove their worktrees. Their
+    agents are stopped as on a cancel) and, once that is committed, remove their worktrees (a
+    worktree whose agent is still being stopped is removed by its runner afterwards). Their
     branches stay: what an agent committed is never deleted here. The ids discarded now, ascending;
     none for an execution that is not part of a best-of-N group."""
     if execution.attempt_group is None:
@@ -37,14 +38,29 @@ def discard_other_attempts(*, execution: Execution) -> list[int]:
             .values_list("pk", flat=True)
         )
         discarded = [other for other in others if execution_discard(execution_id=other)]
+        # An attempt whose agent still holds its slot is its runner's to clean up once the agent
+        # has stopped (``discarded_worktree_remove``, on the machine where the worktree is).
+        agents_running = StepRun.objects.filter(execution_id__in=discarded, slot_path__isnull=False)
         worktrees = list(
-            Execution.objects.filter(pk__in=discarded, worktree_path__isnull=False).values_list(
-                "pk", "project_id", "workspace_path", "worktree_path"
-            )
+            Execution.objects.filter(pk__in=discarded, worktree_path__isnull=False)
+            .exclude(pk__in=agents_running.values("execution_id"))
+            .values_list("pk", "project_id", "workspace_path", "worktree_path")
         )
         wake_runners_on_commit()
         transaction.on_commit(lambda: _remove_worktrees(worktrees))
     return discarded
+
+
+def discarded_worktree_remove(*, step_run_id: int) -> None:
+    """After a runner's agent ended: if its execution was discarded meanwhile, remove its worktree
+    (``discard_other_attempts`` leaves that to the runner while the agent still runs)."""
+    found = (
+        Execution.objects.filter(step_runs=step_run_id, status=ExecutionStatus.DISCARDED, worktree_path__isnull=False)
+        .values_list("pk", "project_id", "workspace_path", "worktree_path")
+        .first()
+    )
+    if found is not None:
+        _remove_worktrees([found])
 
 
 def _remove_worktrees(worktrees: list[tuple[int, int, str, str | None]]) -> None:

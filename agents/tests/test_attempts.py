@@ -33,6 +33,10 @@ def git_out(repo: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
 
 
+def folder_gone(path: Path) -> bool:
+    return not path.exists()
+
+
 def launch_attempts(client: APIClient, project: dict[str, Any], node: dict[str, Any], body: dict[str, Any]) -> Any:
     return client.post(f"/projects/{project['id']}/nodes/{node['id']}/launch", body, format="json")
 
@@ -85,7 +89,7 @@ def test_discarding_the_other_attempts_stops_their_agents_and_removes_their_work
         assert discarded == ids[1:]
         for execution_id in ids[1:]:
             wait_for(partial(pid_gone, pids[execution_id]), timeout=30)
-            assert not paths[execution_id].exists()
+            wait_for(partial(folder_gone, paths[execution_id]), timeout=30)  # by its runner, once stopped
             assert str(paths[execution_id]) not in git_out(repo, "worktree", "list")
             assert f"agent/exec-{execution_id}" in git_out(repo, "branch", "--list")  # the branch is kept
         assert not pid_gone(pids[first["id"]]) and paths[first["id"]].is_dir()  # the chosen one goes on
@@ -98,6 +102,32 @@ def test_discarding_the_other_attempts_stops_their_agents_and_removes_their_work
     updated = [(e["id"], e["status"]) for e in event_log.named("execution.updated")]
     assert (ids[1], "discarded") in updated and (ids[2], "discarded") in updated
     assert discard_other_attempts(execution=Execution.objects.get(pk=first["id"])) == []  # already done
+
+
+def test_discarding_finished_attempts_removes_their_worktrees_at_once(
+    api_client: APIClient, fake_agent: list[str], project: dict[str, Any], node: dict[str, Any]
+) -> None:
+    repo = git_repository(Path(project["workspace_path"]))
+    workspace_set_desired(path=project["workspace_path"], desired=2)
+    template = make_template(api_client, [("Work", "custom", "0")])
+    first = launch_attempts(api_client, project, node, {"template_id": template["id"], "attempts": 2}).json()
+    second = Execution.objects.get(attempt_group=first["id"], attempt=2)
+    with RunnerThread():
+        wait_for(
+            lambda: (
+                set(Execution.objects.filter(attempt_group=first["id"]).values_list("status", flat=True))
+                == {"completed"}
+            )
+        )
+    assert Path(second.worktree_path or "").is_dir()
+
+    assert discard_other_attempts(execution=Execution.objects.get(pk=first["id"])) == [second.pk]
+
+    assert not Path(second.worktree_path or "").exists()  # no runner needed: no agent was running
+    assert Path(first["worktree_path"]).is_dir()
+    assert f"agent/exec-{second.pk}" in git_out(repo, "branch", "--list")
+    second.refresh_from_db()
+    assert (second.status, second.finished_at is not None) == ("discarded", True)
 
 
 def test_an_execution_alone_has_no_other_attempts(

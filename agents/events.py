@@ -26,16 +26,17 @@ QUEUED_MESSAGE = "queued for the hub's runner"
 
 
 class ExecutionCreatedSerializer(ExecutionSerializer):
-    """``execution.created``: the execution's fields the contract names, as the API writes them."""
+    """``execution.created``: the execution's fields the contract names, as the API writes them,
+    plus its place in a best-of-N group."""
 
     class Meta(ExecutionSerializer.Meta):
-        fields = ["id", "node_id", "template_id", "status"]
+        fields = ["id", "node_id", "template_id", "status", "attempt", "attempt_group"]
         read_only_fields = fields
 
 
 class ExecutionUpdatedSerializer(ExecutionSerializer):
     class Meta(ExecutionSerializer.Meta):
-        fields = ["id", "node_id", "status"]
+        fields = ["id", "node_id", "status", "attempt", "attempt_group"]
         read_only_fields = fields
 
 

@@ -238,7 +238,14 @@ async def test_launch_broadcasts_created_then_queued_for_the_hubs_runner() -> No
         eid = response.json()["id"]
         assert await socket.receive_json_from() == {
             "event": "execution.created",
-            "data": {"id": eid, "node_id": node.pk, "template_id": template.pk, "status": "pending"},
+            "data": {
+                "id": eid,
+                "node_id": node.pk,
+                "template_id": template.pk,
+                "status": "pending",
+                "attempt": 1,
+                "attempt_group": None,
+            },
         }
         assert await socket.receive_json_from() == {
             "event": "execution.status",

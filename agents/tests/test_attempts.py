@@ -62,8 +62,8 @@ def test_best_of_three_creates_three_executions_each_with_its_own_worktree(
         assert execution["worktree_branch"] == f"agent/exec-{execution['id']}"
         detail = api_client.get(f"/projects/{project['id']}/executions/{execution['id']}").json()
         assert [s["prompt"] for s in detail["step_runs"]] == ["Fix Fix the parser"]
-    created = [e["id"] for e in event_log.named("execution.created")]
-    assert created == [e["id"] for e in attempts]
+    created = [(e["id"], e["attempt"], e["attempt_group"]) for e in event_log.named("execution.created")]
+    assert created == [(e["id"], e["attempt"], first["id"]) for e in attempts]
 
 
 def test_discarding_the_other_attempts_stops_their_agents_and_removes_their_worktrees(

@@ -4,6 +4,8 @@ session the hub recorded, so the follow-up's request carries the earlier convers
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -77,3 +79,31 @@ def test_a_follow_up_continues_the_same_session_with_the_earlier_conversation(
     ]
     times = [entry["at"] for entry in conversation]
     assert times == sorted(times)
+
+
+def test_a_follow_up_runs_in_the_execution_s_worktree(
+    api_client: APIClient, clis: FakeModelServer, project: dict[str, Any], node: dict[str, Any]
+) -> None:
+    repo = Path(project["workspace_path"])
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q", "--allow-empty", "-m", "start"],
+    ):
+        subprocess.run(["git", "-C", str(repo), *args], check=True)
+    template = make_template(api_client, [("Answer", "claude", "First question")])
+    response = api_client.post(
+        f"/projects/{project['id']}/nodes/{node['id']}/launch",
+        {"template_id": template["id"], "create_worktree": True},
+        format="json",
+    )
+    execution = response.json()
+    with RunnerThread():
+        wait_for(execution_finished(execution["id"]), timeout=90)
+        before = len(clis.model_requests())
+        url = f"/projects/{project['id']}/executions/{execution['id']}/messages"
+        assert api_client.post(url, {"prompt": "Second"}, format="json").status_code == 201
+        wait_for(execution_finished(execution["id"]), timeout=90)
+    assert Execution.objects.get(pk=execution["id"]).status == "completed"
+    # Claude tells the model its working directory: the worktree, for the follow-up too.
+    sent = json.dumps(clis.model_requests()[before:][-1]["body"])
+    assert execution["worktree_path"] in sent and "First question" in sent

@@ -47,6 +47,17 @@ def project_executions(*, project_id: int, limit: int = RECENT_EXECUTIONS) -> Qu
     )
 
 
+def execution_attempts(execution: Execution) -> list[Execution]:
+    """The attempts of the execution's best-of-N group, by number, with ``total_cost_usd``."""
+    if execution.attempt_group is None:
+        return [execution]
+    return list(
+        Execution.objects.filter(attempt_group=execution.attempt_group)
+        .annotate(total_cost_usd=Sum("step_runs__cost_usd"))
+        .order_by("attempt", "id")
+    )
+
+
 @console_page
 def project(request: HttpRequest, pid: int) -> HttpResponse:
     found = project_selectors.project_get(pid)
@@ -82,6 +93,7 @@ def execution(request: HttpRequest, pid: int, eid: int) -> HttpResponse:
             "project": project_selectors.project_get(pid),
             "step_runs": StepRun.objects.filter(execution_id=eid).order_by("id"),
             "pipeline": pipeline_page(found),
+            "attempts": execution_attempts(found),
             "section": "executions",
         },
     )

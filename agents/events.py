@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from agents.conversation import ConversationEntry, answer_entry, prompt_entry
 from agents.models import DagRun, Execution, ExecutionStatus, StepRun
 from agents.selectors import attach_command
-from agents.serializers import DagRunSerializer, ExecutionSerializer, StepRunSerializer
+from agents.serializers import DagRunSerializer, ExecutionMessageSerializer, ExecutionSerializer, StepRunSerializer
 from orchestra_site.api.serializers import to_json
 from orchestra_site.realtime.events import broadcast_event, project_group
 
@@ -20,20 +21,22 @@ EXECUTION_CREATED = "execution.created"
 EXECUTION_UPDATED = "execution.updated"
 EXECUTION_STATUS = "execution.status"
 STEP_RUN_UPDATED = "step_run.updated"
+EXECUTION_MESSAGE = "execution.message"
 QUEUED_MESSAGE = "queued for the hub's runner"
 
 
 class ExecutionCreatedSerializer(ExecutionSerializer):
-    """``execution.created``: the execution's fields the contract names, as the API writes them."""
+    """``execution.created``: the execution's fields the contract names, as the API writes them,
+    plus its place in a best-of-N group."""
 
     class Meta(ExecutionSerializer.Meta):
-        fields = ["id", "node_id", "template_id", "status"]
+        fields = ["id", "node_id", "template_id", "status", "attempt", "attempt_group"]
         read_only_fields = fields
 
 
 class ExecutionUpdatedSerializer(ExecutionSerializer):
     class Meta(ExecutionSerializer.Meta):
-        fields = ["id", "node_id", "status"]
+        fields = ["id", "node_id", "status", "attempt", "attempt_group"]
         read_only_fields = fields
 
 
@@ -79,6 +82,21 @@ def send_step_run_updated(step_run: StepRun, *, project_id: int | None = None) -
     if project_id is None:
         project_id = Execution.objects.values_list("project_id", flat=True).get(pk=step_run.execution_id)
     broadcast_event(project_group(project_id), STEP_RUN_UPDATED, to_json(StepRunUpdatedSerializer, step_run))
+
+
+def send_execution_message_prompt(step_run: StepRun, *, project_id: int) -> None:
+    """``execution.message`` with a follow-up the user sent (``role: user``)."""
+    _send_message(prompt_entry(step_run), execution_id=step_run.execution_id, project_id=project_id)
+
+
+def send_execution_message_answer(step_run: StepRun, *, project_id: int) -> None:
+    """``execution.message`` with the agent's final answer to a follow-up (``role: agent``)."""
+    _send_message(answer_entry(step_run), execution_id=step_run.execution_id, project_id=project_id)
+
+
+def _send_message(entry: ConversationEntry, *, execution_id: int, project_id: int) -> None:
+    payload = to_json(ExecutionMessageSerializer, {**entry, "execution_id": execution_id})
+    broadcast_event(project_group(project_id), EXECUTION_MESSAGE, payload)
 
 
 DAG_RUN_CREATED = "dag_run.created"

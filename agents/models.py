@@ -27,6 +27,7 @@ class ExecutionStatus(models.TextChoices):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    DISCARDED = "discarded"  # another attempt of its best-of-N group was landed
 
 
 class StepRunStatus(models.TextChoices):
@@ -61,7 +62,15 @@ DAG_RUN_ACTIVE = (DagRunStatus.PENDING, DagRunStatus.RUNNING)
 DAG_NODE_ACTIVE = (DagNodeStatus.WAITING, DagNodeStatus.QUEUED, DagNodeStatus.RUNNING)
 DAG_NODE_DEAD_END = (DagNodeStatus.FAILED, DagNodeStatus.SKIPPED, DagNodeStatus.CANCELLED)
 EXECUTION_ACTIVE = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
-EXECUTION_FINISHED = (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED)
+EXECUTION_FINISHED = (
+    ExecutionStatus.COMPLETED,
+    ExecutionStatus.FAILED,
+    ExecutionStatus.CANCELLED,
+    ExecutionStatus.DISCARDED,
+)
+# A finished execution that a follow-up message may continue (a discarded one is set aside for good).
+EXECUTION_CONTINUABLE = (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED)
+MAX_ATTEMPTS = 5
 STEP_RUN_ACTIVE = (StepRunStatus.PENDING, StepRunStatus.RUNNING)
 STEP_RUN_FINISHED = (StepRunStatus.COMPLETED, StepRunStatus.FAILED, StepRunStatus.SKIPPED)
 
@@ -147,6 +156,10 @@ class Execution(models.Model):
         default=dict, blank=True, help_text="The context the prompts were resolved with, for {{context.*}}."
     )
     error = models.TextField(null=True, blank=True)
+    attempt = models.PositiveSmallIntegerField(default=1, help_text="Which of its best-of-N attempts (1..N).")
+    attempt_group = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The first attempt's id, shared by the N attempts of one launch or DAG node."
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -154,7 +167,10 @@ class Execution(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "queued"], name="agents_exec_status_queued")]
+        indexes = [
+            models.Index(fields=["status", "queued"], name="agents_exec_status_queued"),
+            models.Index(fields=["attempt_group"], name="agents_exec_attempt_group"),
+        ]
 
     def __str__(self) -> str:
         return f"execution {self.pk} ({self.status})"
@@ -199,6 +215,9 @@ class StepRun(models.Model):
         max_length=1024, null=True, blank=True, help_text="The workspace whose running slot this step holds."
     )
     crashed = models.BooleanField(default=False)
+    resume_session_id = models.CharField(
+        max_length=255, null=True, blank=True, help_text="A follow-up message: the agent session it continues."
+    )
 
     class Meta:
         ordering = ["id"]
@@ -206,6 +225,11 @@ class StepRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.status})"
+
+    @property
+    def is_message(self) -> bool:
+        """A follow-up a user sent into the execution's agent session (not a template step)."""
+        return self.resume_session_id is not None
 
 
 class ExecutionLogEntry(models.Model):
@@ -239,6 +263,7 @@ class DagRun(models.Model):
     max_retries = models.PositiveSmallIntegerField(default=1)
     retry_backoff_seconds = models.PositiveIntegerField(default=10)
     create_worktree = models.BooleanField(default=False)
+    attempts = models.PositiveSmallIntegerField(default=1, help_text="Executions started per node (best of N).")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Manager, prefetch_related_objects
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from agents.conversation import conversation
 from agents.fields import (
     FiniteFloatField,
     ObjectField,
@@ -22,6 +24,7 @@ from agents.fields import (
     id_field,
 )
 from agents.models import (
+    MAX_ATTEMPTS,
     AgentStep,
     AgentTemplate,
     AgentType,
@@ -35,9 +38,12 @@ from agents.models import (
     StepRunStatus,
 )
 from agents.selectors import EXECUTION_IDS, LOG_PAGE_SIZE
-from orchestra_site.api.serializers import FastReadSerializer
+from orchestra_site.api.serializers import FastReadSerializer, to_json_list
 
 MAX_TEXT = 1_000_000
+# A follow-up is one argv element of the agent CLI: Linux takes at most 128 KiB in one, and a
+# character may be 4 bytes of UTF-8.
+MAX_MESSAGE_CHARS = 30_000
 INT32 = 2**31 - 1
 MAX_EXECUTIONS_LISTED = 1000
 MAX_LOG_PAGE_SIZE = 1000
@@ -214,17 +220,60 @@ class ExecutionSerializer(FastReadSerializer):
             "finished_at",
             "created_at",
             "updated_at",
+            "attempt",
+            "attempt_group",
         ]
         read_only_fields = fields
-        extra_kwargs = {"error": {"help_text": "Why the hub's runner failed the execution, if it did."}}
+        extra_kwargs = {
+            "error": {"help_text": "Why the hub's runner failed the execution, if it did."},
+            "attempt": {"help_text": "Which attempt of a best-of-N launch or DAG node (1..N); 1 when alone."},
+            "attempt_group": {"help_text": "The first attempt's id, shared by every attempt; null when alone."},
+        }
+
+
+class ConversationEntrySerializer(serializers.Serializer):
+    """One turn of an execution's conversation: a prompt (``user``) or the agent's final answer."""
+
+    role = serializers.ChoiceField(choices=["user", "agent"])
+    step_run_id = serializers.IntegerField()
+    text = serializers.CharField(allow_null=True, help_text="The prompt, or the answer (null if it gave none).")
+    status = serializers.ChoiceField(choices=StepRunStatus.choices, help_text="The step run's status.")
+    error = serializers.CharField(allow_null=True)
+    at = serializers.DateTimeField(allow_null=True, help_text="When it was sent, or when the answer came.")
+
+
+class ExecutionMessageSerializer(ConversationEntrySerializer):
+    """``execution.message``: one new turn of an execution's conversation."""
+
+    execution_id = serializers.IntegerField()
 
 
 class ExecutionWithStepRunsSerializer(ExecutionSerializer):
     step_runs = StepRunSerializer(many=True, read_only=True, help_text="Ascending id.")
+    conversation = serializers.SerializerMethodField(
+        help_text="Each prompt and each final answer, in order: the template's steps, then follow-up messages."
+    )
 
     class Meta(ExecutionSerializer.Meta):
-        fields = [*ExecutionSerializer.Meta.fields, "step_runs"]
+        fields = [*ExecutionSerializer.Meta.fields, "step_runs", "conversation"]
         read_only_fields = fields
+
+    @extend_schema_field(ConversationEntrySerializer(many=True))
+    def get_conversation(self, execution: Execution) -> list[dict[str, Any]]:
+        return to_json_list(ConversationEntrySerializer, conversation(list(execution.step_runs.all())))
+
+
+class MessageInputSerializer(serializers.Serializer):
+    """``POST /projects/{pid}/executions/{eid}/messages``: the next prompt of the conversation."""
+
+    prompt = StrictCharField(max_length=MAX_MESSAGE_CHARS, allow_blank=False)
+
+    def validate_prompt(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("Must not be blank.")
+        if "\x00" in value:
+            raise serializers.ValidationError("Must not contain a NUL character.")
+        return value
 
 
 class ExecutionInputSerializer(serializers.Serializer):
@@ -243,6 +292,13 @@ class LaunchSerializer(serializers.Serializer):
     template_id = id_field()
     context: Any = ObjectField(required=False, default=dict)  # Any: named like Serializer.context
     create_worktree = StrictBooleanField(required=False, default=False)
+    attempts = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_ATTEMPTS,
+        required=False,
+        default=1,
+        help_text="Best of N: this many executions of the node, each in its own worktree (1 to 5).",
+    )
 
 
 class ExecutionCreateSerializer(serializers.Serializer):
@@ -264,6 +320,7 @@ class LaunchByBodySerializer(LaunchSerializer):
 class ExecutionFilterSerializer(serializers.Serializer):
     node_id = id_field(required=False)
     template_id = id_field(required=False)
+    attempt_group = id_field(required=False, help_text="The attempts of one best-of-N launch or DAG node.")
 
 
 class ExecutionIndexFilterSerializer(serializers.Serializer):
@@ -379,8 +436,10 @@ class DagRunSerializer(FastReadSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "attempts",
         ]
         read_only_fields = fields
+        extra_kwargs = {"attempts": {"help_text": "Executions started per node (best of N)."}}
 
 
 class DagRunInputSerializer(serializers.Serializer):
@@ -397,3 +456,10 @@ class DagRunInputSerializer(serializers.Serializer):
         min_value=0, max_value=86_400, required=False, default=10, help_text="Doubles with each failed attempt."
     )
     create_worktree = StrictBooleanField(required=False, default=False)
+    attempts = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_ATTEMPTS,
+        required=False,
+        default=1,
+        help_text="Best of N: each node runs as this many executions, each in its own worktree (1 to 5).",
+    )

@@ -21,6 +21,7 @@ from agents.models import Execution, StepRun, StepRunStatus
 from agents.prompts import substitute_step_outputs
 from agents.runner.launching import build_launch
 from agents.runner.process import AgentProcess
+from agents.services.attempts import discarded_worktree_remove
 from agents.services.lifecycle import StepOutcome, step_run_finish, step_run_record_pid
 from agents.workdirs import execution_cwd
 from orchestra_site.api.exceptions import HubError
@@ -58,6 +59,7 @@ class StepWorker(threading.Thread):
         self.settled = False  # the step's outcome is written (or was never this worker's to write)
         self.outage = Outage(f"the database writes of step run {step_run_id}")
         self.lines_read = 0
+        self.session_id: str | None = None  # as the CLI announced it, kept even if it never prints a result
 
     def request_stop(self, reason: str, *, interrupted: bool = False, grace: float | None = None) -> None:
         if self.stop_reason is None:
@@ -90,9 +92,17 @@ class StepWorker(threading.Thread):
                 logger.warning("step run %s left unsettled: the database is unreachable", self.step_run_id)
         finally:
             self.end_agent()  # nothing an agent started outlives the worker that watched it
+            self.remove_discarded_worktree()
             connection.close()
             if self.on_finish is not None:
                 self.on_finish()
+
+    def remove_discarded_worktree(self) -> None:
+        """A best-of-N attempt discarded while its agent ran: its worktree goes now that the agent has."""
+        try:
+            discarded_worktree_remove(step_run_id=self.step_run_id)
+        except Exception:  # the discard stands; a worktree left behind is only disk
+            logger.exception("step run %s: the worktree of its discarded execution was not removed", self.step_run_id)
 
     def write(self, change: Callable[[], T]) -> T:
         """A database write of this step, retried through outages: the agent's result is kept
@@ -124,10 +134,11 @@ class StepWorker(threading.Thread):
             cwd = execution_cwd(execution)
             adapter, argv, env = build_launch(
                 agent_type=step_run.agent_type,
-                prompt=run_time_prompt(step_run),
+                prompt=step_run.prompt if step_run.is_message else run_time_prompt(step_run),
                 step_settings=step_run.settings or {},
                 cwd=cwd,
                 step_run_id=step_run.pk,
+                resume_session=step_run.resume_session_id,
             )
             with pinned_folder(cwd) as folder:  # no link swapped in since the check can move the agent
                 process = AgentProcess(argv, cwd=folder, env=env)
@@ -172,6 +183,9 @@ class StepWorker(threading.Thread):
             self.pump(step_run, adapter, process, writer, kept, stderr_tail, wait=0.5)
         writer.flush()
         outcome = outcome_of(adapter, kept, exit_code, self.stop_reason, stderr_tail)
+        if outcome.session_id is None and self.session_id is not None:
+            # A stopped or failed agent can still be continued with a follow-up message.
+            outcome = dataclasses.replace(outcome, session_id=str(self.session_id)[:255])
         return dataclasses.replace(outcome, crashed=True) if self.interrupted else outcome
 
     def pump(
@@ -207,6 +221,7 @@ class StepWorker(threading.Thread):
             else:
                 events = adapter.parse_line(line.text)
                 kept.extend(event for event in events if event["kind"] in ("text", "result"))
+                self.session_id = next((e["session_id"] for e in events if e.get("session_id")), self.session_id)
                 shown = [(logs.render_event(event), dict(event)) for event in events]
             for data, event_fields in shown:
                 if line.cut:

@@ -105,6 +105,9 @@ class TestCreate:
             "error": None,
             "started_at": None,
             "finished_at": None,
+            "attempt": 1,
+            "attempt_group": None,
+            "conversation": [],
             "step_runs": [
                 without_times(step_run_body(runs[0], step_id=steps[0].pk, name="a", agent_type="claude")),
                 without_times(step_run_body(runs[1], step_id=steps[1].pk, name="b", agent_type="codex")),
@@ -453,12 +456,19 @@ async def test_each_change_is_broadcast_to_the_project_socket() -> None:
         eid, srid = created["id"], created["step_runs"][0]["id"]
         assert await socket.receive_json_from() == {
             "event": "execution.created",
-            "data": {"id": eid, "node_id": None, "template_id": template.pk, "status": "pending"},
+            "data": {
+                "id": eid,
+                "node_id": None,
+                "template_id": template.pk,
+                "status": "pending",
+                "attempt": 1,
+                "attempt_group": None,
+            },
         }
         await http("patch", execution_url(project, eid), {"status": "running"})
         assert await socket.receive_json_from() == {
             "event": "execution.updated",
-            "data": {"id": eid, "node_id": None, "status": "running"},
+            "data": {"id": eid, "node_id": None, "status": "running", "attempt": 1, "attempt_group": None},
         }
         await http("patch", reverse("step-run", args=[project.pk, eid, srid]), {"status": "running"})
         assert await socket.receive_json_from() == {
@@ -468,7 +478,7 @@ async def test_each_change_is_broadcast_to_the_project_socket() -> None:
         await http("post", execution_url(project, eid, "execution-cancel"))
         assert await socket.receive_json_from() == {
             "event": "execution.updated",
-            "data": {"id": eid, "node_id": None, "status": "cancelled"},
+            "data": {"id": eid, "node_id": None, "status": "cancelled", "attempt": 1, "attempt_group": None},
         }
         assert await socket.receive_json_from() == {
             "event": "step_run.updated",

@@ -41,6 +41,13 @@ class Conflict(HubError):
     status = 400
 
 
+class StateConflict(HubError):
+    """409: the object's current state forbids the request (the desktop contract's routes answer
+    such cases 400 as ``Conflict``; newer routes use the HTTP status that says it)."""
+
+    status = 409
+
+
 class TooBusy(HubError):
     """The hub runs as many of these as it allows at once; ``retry_after`` seconds is a fair wait."""
 

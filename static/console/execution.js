@@ -7,7 +7,7 @@ const projectId = Number(root.dataset.projectId);
 const executionId = Number(root.dataset.executionId);
 const log = document.getElementById("log");
 const statusBadge = document.getElementById("execution-status");
-const FINISHED = ["completed", "failed", "cancelled"];
+const FINISHED = ["completed", "failed", "cancelled", "discarded"];
 
 function write(text) {
   const following = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
@@ -25,6 +25,7 @@ function banner(text) {
 function showStatus(status) {
   setBadge(statusBadge, status);
   if (FINISHED.includes(status)) document.getElementById("execution-cancel")?.remove();
+  document.dispatchEvent(new CustomEvent("execution-status", { detail: status }));
 }
 
 function showTerminalFrame(frame) {

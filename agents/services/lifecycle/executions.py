@@ -155,9 +155,10 @@ def run_follow_execution(execution: Execution) -> None:
     """A Run started by the hub follows its execution's status (cancel included)."""
     if execution.run_id is None:
         return
-    changes: dict[str, Any] = {"status": execution.status}  # the statuses share their names
+    status = ExecutionStatus.CANCELLED if execution.status == ExecutionStatus.DISCARDED else execution.status
+    changes: dict[str, Any] = {"status": status}  # the other statuses share their names
     if execution.status in (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED):
-        step = execution.step_runs.order_by("id").first()
+        step = execution.step_runs.order_by("-id").first()  # after a follow-up message, its answer
         changes["output"] = step.output if step else None
         changes["error"] = (step.error if step else None) or execution.error
     run_update(project_id=execution.project_id, run_id=execution.run_id, changes=changes)  # type: ignore[arg-type]

@@ -105,6 +105,8 @@ def step_run_finish(*, step_run_id: int, outcome: StepOutcome, runner_id: int | 
             release_slot(step_run_id)
         step_run = StepRun.objects.select_related("execution").get(pk=step_run_id)
         events.send_step_run_updated(step_run, project_id=step_run.execution.project_id)
+        if step_run.is_message and step_run.status == outcome.status:
+            events.send_execution_message_answer(step_run, project_id=step_run.execution.project_id)
         execution_settle(execution_id=step_run.execution_id)
     return step_run
 
@@ -159,6 +161,11 @@ def execution_settle(*, execution_id: int) -> None:
     if active.exists():
         return
     failed = StepRun.objects.filter(execution_id=execution_id, status=StepRunStatus.FAILED)
+    last_message = (
+        StepRun.objects.filter(execution_id=execution_id, resume_session_id__isnull=False).order_by("-id").first()
+    )
+    if last_message is not None:  # a continued conversation ends as its last message did
+        failed = failed.filter(pk=last_message.pk)
     status = ExecutionStatus.FAILED if failed.exists() else ExecutionStatus.COMPLETED
     error = None
     if status == ExecutionStatus.FAILED:

@@ -85,7 +85,13 @@ def test_launch_answers_the_real_execution_and_queues_research(
     assert updated[-1]["status"] == "in_progress" and updated[-1]["title"] == "Write the parser"
     assert "parent_ids" in updated[-1] and "metadata" in updated[-1]  # the full node, never {id, status}
     assert event_log.named("execution.created")[-1]["id"] == execution.pk
-    assert event_log.named("execution.updated")[-1] == {"id": execution.pk, "node_id": task["id"], "status": "running"}
+    assert event_log.named("execution.updated")[-1] == {
+        "id": execution.pk,
+        "node_id": task["id"],
+        "status": "running",
+        "attempt": 1,
+        "attempt_group": None,
+    }
 
     pipeline_advance(execution_id=execution.pk)  # the runner's cycle creates the research step
     (research,) = pending_steps(execution.pk)

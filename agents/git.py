@@ -178,6 +178,21 @@ PLAIN_FILES = (
 
 def repository_open(work_tree: Path) -> Repository:
     """``work_tree`` as a repository the hub's git may work in, or ``GitRefused`` saying why."""
+    repository = repository_locate(work_tree)
+    for scope, key, value in repository_config(repository):
+        reason = _refused_config(key, value)
+        if reason is not None:
+            option = "--worktree" if scope == "worktree" else "--local"
+            raise GitRefused(
+                f"{repository.work_tree}: its git configuration sets {key} ({scope}), {reason}; the hub's git refuses"
+                f" such a repository. Remove it with `git -C {repository.work_tree} config {option} --unset-all {key}`"
+            )
+    return repository
+
+
+def repository_locate(work_tree: Path) -> Repository:
+    """``work_tree``'s repository, its ``.git`` checked to be a plain folder inside it, its
+    configuration not read: for ``agents.git_cleanroom``, whose commands never read it."""
     work_tree = Path(work_tree).resolve()
     git_dir = work_tree / ".git"
     if git_dir.is_symlink() or git_dir.is_file():
@@ -199,14 +214,6 @@ def repository_open(work_tree: Path) -> Repository:
     repository = Repository(work_tree=work_tree, git_dir=git_dir)
     if run_git(repository, "rev-parse", "--git-dir", check=False, timeout=CHECK_TIMEOUT_SECONDS).returncode != 0:
         raise GitRefused(f"{work_tree} is not a git repository (.git is not a valid git folder)")
-    for scope, key, value in repository_config(repository):
-        reason = _refused_config(key, value)
-        if reason is not None:
-            option = "--worktree" if scope == "worktree" else "--local"
-            raise GitRefused(
-                f"{work_tree}: its git configuration sets {key} ({scope}), {reason}; the hub's git refuses such a"
-                f" repository. Remove it with `git -C {work_tree} config {option} --unset-all {key}`"
-            )
     return repository
 
 
@@ -252,8 +259,9 @@ def validate_branch_name(name: object, *, field: str = "worktree_branch") -> str
     return name
 
 
-def create_worktree(*, repository: Path, path: Path, branch: str) -> None:
-    """A worktree of the workspace ``repository`` at ``path`` on ``branch`` (created from HEAD if new)."""
+def create_worktree(*, repository: Path, path: Path, branch: str, start: str | None = None) -> None:
+    """A worktree of the workspace ``repository`` at ``path`` on ``branch`` (created from the
+    commit ``start``, else HEAD, if new)."""
     try:
         validate_branch_name(branch)
         repo = repository_open(repository)
@@ -262,6 +270,6 @@ def create_worktree(*, repository: Path, path: Path, branch: str) -> None:
         if exists.returncode == 0:
             run_git(repo, "worktree", "add", "--", str(path), branch)
         else:
-            run_git(repo, "worktree", "add", "-b", branch, "--", str(path))
+            run_git(repo, "worktree", "add", "-b", branch, "--", str(path), *([start] if start else []))
     except InvalidInput as exc:
         raise InvalidInput(f"create_worktree: {exc.detail}") from None

@@ -23,6 +23,7 @@ from agents.models import Execution, StepRun, StepRunStatus
 from agents.prompts import substitute_step_outputs
 from agents.runner.launching import build_launch
 from agents.runner.process import AgentProcess
+from agents.services import worktrees
 from agents.services.lifecycle import StepOutcome, step_run_finish, step_run_record_pid
 from orchestra_site.api.exceptions import HubError
 from orchestra_site.outages import TRANSIENT, Outage, backoff, retry_database
@@ -140,6 +141,13 @@ class StepWorker(threading.Thread):
         self.process = process
         self.write(lambda: step_run_record_pid(step_run_id=step_run.pk, pid=process.pid))
         outcome = self.supervise(step_run, adapter, process, writer)
+        if execution.worktree_path:
+            try:  # the agent's work is committed on its branch (agents.services.worktrees)
+                worktrees.worktree_after_step(
+                    execution_id=execution.pk, step_name=step_run.name, agent_type=step_run.agent_type
+                )
+            except Exception:
+                logger.exception("execution %s: the step's work was not committed", execution.pk)
         self.finish(step_run, writer, outcome)
 
     def supervise(
@@ -301,12 +309,16 @@ def execution_cwd(execution: Execution) -> Path:
     """
     workspace = validate_workspace_path(execution.workspace_path, project_id=execution.project_id)
     make_workspace_dir(workspace)
+    worktrees.execution_record_base(execution=execution)
     if not execution.worktree_path:
         return workspace
     path = validate_worktree_path(execution.worktree_path)
     with _worktree_lock:
         if not path.exists():
             create_worktree(
-                repository=workspace, path=path, branch=execution.worktree_branch or f"agent/exec-{execution.pk}"
+                repository=workspace,
+                path=path,
+                branch=execution.worktree_branch or f"agent/exec-{execution.pk}",
+                start=execution.base_commit,
             )
     return path

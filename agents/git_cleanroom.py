@@ -215,8 +215,7 @@ def snapshot_tree(room: CleanRoom, *, folder: Path, base: str, untracked: bool =
     the module docstring says; a path that is gone (or reached through a link) is deleted;
     submodules keep ``base``'s entry; nested repositories the agent made are left out.
     """
-    scratch = room.path / "snapshot"
-    scratch.mkdir(exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="snapshot-", dir=room.path))
     base_index = scratch / "base.index"
     room.run("read-tree", base, index=base_index)
     listing = room.run(
@@ -382,11 +381,32 @@ def branches_checked_out(repository: Repository) -> dict[str, Path]:
     return found
 
 
-def commit_work(room: CleanRoom, repository: Repository, *, folder: Path, branch: str, message: str) -> str | None:
-    """Commit what ``folder`` (a worktree on ``branch``) holds on top of the branch, with the
-    hub's plumbing: the new commit, or None when nothing changed. The worktree's index is
-    rewritten to the new tree, so ``git status`` there shows a clean tree. ``GitRefused`` if the
-    branch moved meanwhile."""
+@dataclasses.dataclass(frozen=True)
+class WorkCommit:
+    """A commit of a worktree's files made but not yet on its branch (``land`` puts it there)."""
+
+    ref: str
+    old: str
+    new: str
+    tree: str
+    folder: Path
+
+    def land(self, room: CleanRoom, repository: Repository, *, reason: str) -> bool:
+        """Move the branch (compare-and-set) and the worktree's index; False if the branch moved."""
+        if not update_ref(repository, self.ref, self.new, self.old, reason=reason):
+            return False
+        admin = linked_worktree_folder(repository, self.folder)
+        if admin is not None:
+            write_index(room, tree=self.tree, target=admin / "index")
+        return True
+
+    def undo(self, repository: Repository) -> None:
+        update_ref(repository, self.ref, self.old, self.new, reason="undone: the merge did not land")
+
+
+def work_commit(room: CleanRoom, repository: Repository, *, folder: Path, branch: str, message: str) -> WorkCommit | None:
+    """A commit of what ``folder`` (a worktree on ``branch``) holds on top of the branch, made
+    with the hub's plumbing and not yet landed; None when nothing changed."""
     ref = f"refs/heads/{branch}"
     head = rev_parse(repository, ref)
     if head is None:
@@ -395,12 +415,19 @@ def commit_work(room: CleanRoom, repository: Repository, *, folder: Path, branch
     if tree == tree_of(room, head):
         return None
     commit = commit_tree(room, tree=tree, parents=[head], message=message)
-    if not update_ref(repository, ref, commit, head, reason=message.splitlines()[0]):
+    return WorkCommit(ref=ref, old=head, new=commit, tree=tree, folder=folder)
+
+
+def commit_work(room: CleanRoom, repository: Repository, *, folder: Path, branch: str, message: str) -> str | None:
+    """Commit what ``folder`` holds on its branch now: the new commit, or None when nothing
+    changed. The worktree's index is rewritten to the new tree, so ``git status`` there shows a
+    clean tree. ``GitRefused`` if the branch moved meanwhile."""
+    pending = work_commit(room, repository, folder=folder, branch=branch, message=message)
+    if pending is None:
+        return None
+    if not pending.land(room, repository, reason=message.splitlines()[0]):
         raise GitRefused(f"the branch {branch} moved while its work was being committed")
-    admin = linked_worktree_folder(repository, folder)
-    if admin is not None:
-        write_index(room, tree=tree, target=admin / "index")
-    return commit
+    return pending.new
 
 
 def disk_bytes(folder: Path) -> int:

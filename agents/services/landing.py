@@ -68,13 +68,14 @@ def landing_of(execution: Execution, *, action: str) -> Landing:
     return Landing(repository=repository, branch=branch, target=git.validate_branch_name(target, field="base_ref"))
 
 
-def commit_leftovers(execution: Execution, landing: Landing, room: CleanRoom, *, why: str) -> None:
-    """What the worktree holds uncommitted goes on the branch first, so what lands is what the diff showed."""
+def leftovers(execution: Execution, landing: Landing, room: CleanRoom, *, why: str) -> git_cleanroom.WorkCommit | None:
+    """The worktree's uncommitted work as a commit on top of the branch, not yet landed: what
+    lands must be what the diff showed."""
     folder = worktrees.worktree_folder(execution)
     if folder is None:
-        return
+        return None
     try:
-        git_cleanroom.commit_work(
+        return git_cleanroom.work_commit(
             room,
             landing.repository,
             folder=folder,
@@ -83,6 +84,11 @@ def commit_leftovers(execution: Execution, landing: Landing, room: CleanRoom, *,
         )
     except GitRefused as exc:
         raise StateConflict(f"The worktree's uncommitted work could not be committed: {exc.detail}") from None
+
+
+def land_leftovers(pending: git_cleanroom.WorkCommit | None, landing: Landing, room: CleanRoom) -> None:
+    if pending is not None and not pending.land(room, landing.repository, reason="uncommitted work"):
+        raise StateConflict(f"The branch {landing.branch} moved meanwhile; nothing was changed. Try again.")
 
 
 # --- Merge ---------------------------------------------------------------------------------------
@@ -96,8 +102,8 @@ def execution_merge(*, project_id: int, execution_id: int, strategy: str, messag
     if execution.merged_at is not None:
         raise StateConflict(f"Execution {execution.pk} was already merged ({execution.merged_commit}).")
     with worktrees.repository_lock(landing.repository), git_cleanroom.clean_room(landing.repository) as room:
-        commit_leftovers(execution, landing, room, why="merging")
-        commit = merge_in_room(execution, landing, room, strategy=strategy, message=message)
+        pending = leftovers(execution, landing, room, why="merging")
+        commit = merge_in_room(execution, landing, room, pending, strategy=strategy, message=message)
     now = timezone.now()
     with transaction.atomic():
         updated = Execution.objects.filter(pk=execution.pk, merged_at__isnull=True).update(
@@ -114,12 +120,20 @@ def execution_merge(*, project_id: int, execution_id: int, strategy: str, messag
 
 
 def merge_in_room(
-    execution: Execution, landing: Landing, room: CleanRoom, *, strategy: str, message: str | None
+    execution: Execution,
+    landing: Landing,
+    room: CleanRoom,
+    pending: git_cleanroom.WorkCommit | None,
+    *,
+    strategy: str,
+    message: str | None,
 ) -> str:
+    """Compute the merge, then move the refs (the execution's branch for its leftovers, then the
+    target), each compare-and-set; the work tree follows last. Any refusal leaves all as it was."""
     repository = landing.repository
     target_ref = f"refs/heads/{landing.target}"
     target = git_cleanroom.rev_parse(repository, target_ref)
-    head = git_cleanroom.rev_parse(repository, f"refs/heads/{landing.branch}")
+    head = pending.new if pending is not None else git_cleanroom.rev_parse(repository, f"refs/heads/{landing.branch}")
     if target is None:
         raise StateConflict(f"The target branch {landing.target} no longer exists; nothing was changed.")
     if head is None:
@@ -151,7 +165,10 @@ def merge_in_room(
     new_tree = git_cleanroom.tree_of(room, new)
     if in_workspace:
         refuse_overwriting_untracked(room, repository, git_cleanroom.tree_of(room, target), new_tree)
+    land_leftovers(pending, landing, room)
     if not git_cleanroom.update_ref(repository, target_ref, new, target, reason=f"{strategy} {landing.branch}"):
+        if pending is not None:
+            pending.undo(repository)
         raise StateConflict(f"{landing.target} moved while merging; nothing was changed. Try again.")
     if in_workspace:
         bring_work_tree_along(room, repository, git_cleanroom.tree_of(room, target), new_tree)
@@ -335,7 +352,7 @@ def push_branch(execution: Execution, landing: Landing, remote: str) -> str:
     url = remote_url(landing.repository, remote)
     target, local = push_target(url)
     with worktrees.repository_lock(landing.repository), git_cleanroom.clean_room(landing.repository) as room:
-        commit_leftovers(execution, landing, room, why="pushing")
+        land_leftovers(leftovers(execution, landing, room, why="pushing"), landing, room)
         commit = git_cleanroom.rev_parse(landing.repository, f"refs/heads/{landing.branch}")
         if commit is None:
             raise StateConflict(f"The execution's branch {landing.branch} no longer exists.")

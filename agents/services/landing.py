@@ -279,13 +279,15 @@ def validate_remote_name(value: object, *, field: str = "remote") -> str:
     return value
 
 
-def remote_url(repository: git.Repository, name: str) -> str:
-    """The push URL the operator configured for the remote ``name`` (409 if there is none)."""
-    for key in (f"remote.{name}.pushurl", f"remote.{name}.url"):
-        done = git.run_git(repository, "config", "--get", key, check=False)
-        if done.returncode == 0 and done.stdout.strip():
-            return done.stdout.strip()
-    raise StateConflict(f"remote: the repository has no remote named {name!r}; configure it with git remote add.")
+def remote_urls(repository: git.Repository, name: str) -> tuple[str, str]:
+    """(fetch URL, push URL) the operator configured for the remote ``name``; 400 if none."""
+    found = {}
+    for key in ("url", "pushurl"):
+        done = git.run_git(repository, "config", "--get", f"remote.{name}.{key}", check=False)
+        found[key] = done.stdout.strip() if done.returncode == 0 else ""
+    if not found["url"]:
+        raise InvalidInput(f"remote: the repository has no remote named {name!r} (see git remote -v).")
+    return found["url"], found["pushurl"] or found["url"]
 
 
 def push_target(url: str) -> tuple[str, bool]:
@@ -349,7 +351,7 @@ def execution_push(*, project_id: int, execution_id: int, remote: str = "origin"
 
 def push_branch(execution: Execution, landing: Landing, remote: str) -> str:
     """Push the execution's branch to ``remote``; the remote's URL."""
-    url = remote_url(landing.repository, remote)
+    _, url = remote_urls(landing.repository, remote)
     target, local = push_target(url)
     with worktrees.repository_lock(landing.repository), git_cleanroom.clean_room(landing.repository) as room:
         land_leftovers(leftovers(execution, landing, room, why="pushing"), landing, room)
@@ -393,7 +395,8 @@ def execution_pull_request(
 ) -> dict[str, Any]:
     execution = execution_for_git(project_id=project_id, execution_id=execution_id)
     landing = landing_of(execution, action="open a pull request for")
-    url = remote_url(landing.repository, remote)
+    remote = validate_remote_name(remote)
+    url, _ = remote_urls(landing.repository, remote)
     repo = github_repository(url)
     if repo is None:
         raise StateConflict(f"The remote {remote!r} ({url}) is not on GitHub; a pull request needs a GitHub remote.")

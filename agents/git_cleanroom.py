@@ -404,7 +404,9 @@ class WorkCommit:
         update_ref(repository, self.ref, self.old, self.new, reason="undone: the merge did not land")
 
 
-def work_commit(room: CleanRoom, repository: Repository, *, folder: Path, branch: str, message: str) -> WorkCommit | None:
+def work_commit(
+    room: CleanRoom, repository: Repository, *, folder: Path, branch: str, message: str
+) -> WorkCommit | None:
     """A commit of what ``folder`` (a worktree on ``branch``) holds on top of the branch, made
     with the hub's plumbing and not yet landed; None when nothing changed."""
     ref = f"refs/heads/{branch}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from agents.fields import StrictCharField
+from projects.serializers import ErrorSerializer
 
 MAX_MESSAGE = 10_000
 
@@ -58,9 +59,12 @@ class MergeSerializer(serializers.Serializer):
     strategy = serializers.CharField()
 
 
-class MergeConflictSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    conflicts = serializers.ListField(child=serializers.CharField(), required=False)
+class MergeConflictSerializer(ErrorSerializer):
+    """A 409: why nothing was changed, and for a conflict the files that conflict."""
+
+    conflicts = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="The paths that conflict (or are in the way)."
+    )
 
 
 class PushInputSerializer(serializers.Serializer):

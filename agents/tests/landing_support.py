@@ -37,8 +37,10 @@ class Workspace:
 
     def refs(self) -> str:
         """Every ref and the work tree's state: compared before and after to show nothing changed."""
-        return plain_git(self.path, "for-each-ref", "--format=%(refname) %(objectname)") + "\n" + plain_git(
-            self.path, "status", "--porcelain", "--untracked-files=all"
+        return (
+            plain_git(self.path, "for-each-ref", "--format=%(refname) %(objectname)")
+            + "\n"
+            + plain_git(self.path, "status", "--porcelain", "--untracked-files=all")
         )
 
 

@@ -209,9 +209,7 @@ def test_a_merge_says_so_on_the_project_socket(
 ) -> None:
     execution, _ = agent_edits(project)
     sent: list[tuple[str, dict[str, Any]]] = []
-    monkeypatch.setattr(
-        "agents.events.broadcast_event", lambda group, kind, data: sent.append((kind, data))
-    )
+    monkeypatch.setattr("agents.events.broadcast_event", lambda group, kind, data: sent.append((kind, data)))
     body = merge(api_client, execution, {"strategy": "squash", "message": "Land it"}).json()
     assert ("execution.merged", {"id": execution.pk, **body}) in sent
     updated = [data for kind, data in sent if kind == "execution.updated"]

@@ -30,7 +30,10 @@ def test_after_each_step_the_work_is_committed_naming_the_step_and_the_worktree_
     step_done(execution, "Idle")  # nothing changed: no empty commit
     branch = f"agent/exec-{execution.pk}"
     subjects = plain_git(workspace.path, "log", "--format=%s|%an", f"main..{branch}").splitlines()
-    assert subjects == [f"Build (execution {execution.pk}, claude)|Orchestra Hub", f"Plan (execution {execution.pk}, claude)|Orchestra Hub"]
+    assert subjects == [
+        f"Build (execution {execution.pk}, claude)|Orchestra Hub",
+        f"Plan (execution {execution.pk}, claude)|Orchestra Hub",
+    ]
     assert plain_git(folder, "status", "--porcelain") == ""  # the agent's own git sees a clean tree
     assert execution.worktree_bytes and execution.worktree_bytes > 0
 
@@ -76,10 +79,13 @@ def test_merged_worktrees_go_after_the_retention_and_unmerged_ones_stay(
     workspace = make_workspace(project, tmp_path)
     merged, merged_folder = started_execution(project)
     (merged_folder / "m.txt").write_text("m\n")
-    assert api_client.post(
-        f"/projects/{project['id']}/executions/{merged.pk}/merge", {"strategy": "squash"}, format="json"
-    ).status_code == 200
-    kept, kept_folder = started_execution(project)
+    assert (
+        api_client.post(
+            f"/projects/{project['id']}/executions/{merged.pk}/merge", {"strategy": "squash"}, format="json"
+        ).status_code
+        == 200
+    )
+    _kept, kept_folder = started_execution(project)
     (kept_folder / "k.txt").write_text("k\n")
     assert worktrees.worktrees_prune(older_than=timedelta(hours=1)) == []  # merged just now
     Execution.objects.filter(pk=merged.pk).update(merged_at=timezone.now() - timedelta(hours=2))

@@ -261,15 +261,24 @@ def validate_branch_name(name: object, *, field: str = "worktree_branch") -> str
 
 def create_worktree(*, repository: Path, path: Path, branch: str, start: str | None = None) -> None:
     """A worktree of the workspace ``repository`` at ``path`` on ``branch`` (created from the
-    commit ``start``, else HEAD, if new)."""
+    commit ``start``, else HEAD, if new).
+
+    ``worktree add --no-checkout`` makes the branch and git's bookkeeping; the files and the index
+    are then written by the hub from the commit's tree (``agents.git_cleanroom``), so no smudge
+    filter runs whatever the configuration says by then."""
+    from agents import git_cleanroom  # it builds on this module
+
     try:
         validate_branch_name(branch)
         repo = repository_open(repository)
         path.parent.mkdir(parents=True, exist_ok=True)
         exists = run_git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False)
         if exists.returncode == 0:
-            run_git(repo, "worktree", "add", "--", str(path), branch)
+            run_git(repo, "worktree", "add", "--no-checkout", "--", str(path), branch)
         else:
-            run_git(repo, "worktree", "add", "-b", branch, "--", str(path), *([start] if start else []))
+            run_git(
+                repo, "worktree", "add", "--no-checkout", "-b", branch, "--", str(path), *([start] if start else [])
+            )
+        git_cleanroom.populate_worktree(repo, folder=path.resolve(), branch=branch)
     except InvalidInput as exc:
         raise InvalidInput(f"create_worktree: {exc.detail}") from None

@@ -532,3 +532,16 @@ def _blobs(room: CleanRoom, shas: list[str]) -> dict[str, bytes]:
         blobs[sha] = out[start : start + int(size)]
         at = start + int(size) + 1
     return blobs
+
+
+def populate_worktree(repository: Repository, *, folder: Path, branch: str) -> None:
+    """Write the files and the index of a worktree made with ``worktree add --no-checkout``."""
+    commit = rev_parse(repository, f"refs/heads/{branch}")
+    admin = linked_worktree_folder(repository, folder)
+    if commit is None or admin is None:
+        raise GitRefused(f"the worktree {folder} on {branch} was not made")
+    with clean_room(repository) as room:
+        tree = tree_of(room, commit)
+        empty = room.text("mktree", input=b"")
+        apply_tree_change(room, folder=folder, old=empty, new=tree)
+        write_index(room, tree=tree, target=admin / "index")

@@ -147,3 +147,31 @@ def test_a_fifo_the_agent_leaves_does_not_hang_the_hub(
     diff = api_client.get(f"/projects/{project['id']}/executions/{execution.pk}/diff").json()
     assert [item["path"] for item in diff["files"]] == ["ok.txt"]
     assert isinstance(Execution.objects.get(pk=execution.pk).worktree_bytes, int)
+
+
+def test_a_smudge_filter_planted_after_the_check_does_not_run_when_the_worktree_is_made(
+    project: dict[str, Any], tmp_path: Path, program: Path, marker: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agents import git
+
+    workspace = make_workspace(project, tmp_path)
+    (workspace.path / ".gitattributes").write_text("* filter=evil\n")
+    (workspace.path / "link").symlink_to("app.py")
+    plain_git(workspace.path, "add", "-A")
+    plain_git(workspace.path, "commit", "-q", "-m", "attributes")
+    checked = git.repository_open
+
+    def racing_agent(work_tree: Path) -> git.Repository:
+        repository = checked(work_tree)  # the check passes; then the agent writes its filter
+        plain_git(workspace.path, "config", "filter.evil.smudge", str(program))
+        plain_git(workspace.path, "config", "filter.evil.required", "true")
+        return repository
+
+    monkeypatch.setattr(git, "repository_open", racing_agent)
+    execution, folder = started_execution(project)
+    assert not marker.exists()
+    assert (folder / "app.py").read_text() == "def main():\n    return 1\n"
+    assert (folder / "link").is_symlink() and str((folder / "link").readlink()) == "app.py"
+    index = plain_git(folder, "-c", "filter.evil.smudge=cat", "-c", "filter.evil.clean=cat", "ls-files", "-s")
+    assert "app.py" in index and ".gitattributes" in index
+    assert not marker.exists()

@@ -24,21 +24,19 @@ the agent's command as the hub user, outside any permission mode. So the hub's g
   trick inside the folder), and a bare repository.
 
 Git has no switch that turns filters or diff and merge drivers off: a driver is named in
-``.gitattributes`` (which the agent writes) and defined in configuration. System and global
-configuration are ignored, so the definitions can only come from the repository's own
-configuration, and ``repository_open`` reads it (``git config --list --no-includes`` under the
-environment above, which runs nothing) and **refuses** a repository that defines one: any key
-ending in ``smudge``, ``clean``, ``process``, ``textconv``, ``driver``, ``command``, ``cmd``,
-``program``, ``hook``, ``uploadpack``, ``receivepack`` or ``gitproxy``, ``diff.external``, and any
-``include.*`` / ``includeIf.*`` (a conditional include can match only in the new worktree, so
-what it brings in cannot be checked beforehand). The error names the key and how to remove it.
-A repository that relied on such a setting (``git lfs install --local``) is refused until the
-owner removes it; filters configured globally (Git LFS usually is) are simply not applied to the
-hub's worktrees, whose files are then checked out as stored.
-
-Left open: an agent running at the same moment could rewrite the configuration between that
-check and the command (the forced ``-c`` settings hold whatever it writes; only the refused keys
-have that window), and ``git`` itself is found on the hub's ``PATH``, like the agent CLIs.
+``.gitattributes`` (which the agent writes) and defined in configuration. So nothing here lets
+git read file contents in the repository: the commands that would (diff, commit, merge, push,
+filling a new worktree) run in ``agents.git_cleanroom``, a hub-made git folder on the
+repository's objects that never reads its configuration or attributes, and a worktree is made
+with ``worktree add --no-checkout`` and filled from there. What runs here reads or moves refs
+(``rev-parse``, ``symbolic-ref``, ``update-ref``, ``config --get``, ``worktree add|list|prune``),
+which start no program but the hooks forced off above. ``repository_open`` additionally reads the
+configuration (``git config --list --no-includes``, which runs nothing) and refuses a repository
+that defines a program key (any key ending in ``smudge``, ``clean``, ``process``, ``textconv``,
+``driver``, ``command``, ``cmd``, ``program``, ``hook``, ``uploadpack``, ``receivepack`` or
+``gitproxy``, ``diff.external``, and any ``include.*`` / ``includeIf.*``), naming the key and how
+to remove it: defence in depth, since a key written after that check no longer reaches a command
+that would run it. ``git`` itself is found on the hub's ``PATH``, like the agent CLIs.
 """
 
 from __future__ import annotations

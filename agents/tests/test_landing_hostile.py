@@ -168,7 +168,7 @@ def test_a_smudge_filter_planted_after_the_check_does_not_run_when_the_worktree_
         return repository
 
     monkeypatch.setattr(git, "repository_open", racing_agent)
-    execution, folder = started_execution(project)
+    _execution, folder = started_execution(project)
     assert not marker.exists()
     assert (folder / "app.py").read_text() == "def main():\n    return 1\n"
     assert (folder / "link").is_symlink() and str((folder / "link").readlink()) == "app.py"

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import os
 import stat
 import subprocess
@@ -39,6 +40,8 @@ from pathlib import Path
 from agents import git
 from agents.git import GitRefused, Repository
 
+# What a path that is no longer there (or passes through a link or a file) fails with.
+GONE = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENXIO})
 FD_BATCH = 256  # files handed to one hash-object at once (each is an open descriptor)
 HUB_IDENTITY = {
     "GIT_AUTHOR_NAME": "Orchestra Hub",
@@ -138,9 +141,11 @@ def open_parent(root_fd: int, path: str) -> int | None:
             inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=folder)
             os.close(folder)
             folder = inner
-    except OSError:
+    except OSError as exc:
         os.close(folder)
-        return None
+        if exc.errno in GONE:
+            return None
+        raise GitRefused(f"cannot read the folder of {path} in the work tree: {exc.strerror}") from None
     return folder
 
 
@@ -171,8 +176,11 @@ def _entry_of(root_fd: int, path: str) -> _Entry | None:
             os.close(fd)
             return None
         return _Entry(path=path, mode="100755" if info.st_mode & stat.S_IXUSR else "100644", fd=fd)
-    except OSError:
-        return None
+    except OSError as exc:
+        if exc.errno in GONE:
+            return None
+        # Unreadable is not gone: say so rather than record the file as deleted.
+        raise GitRefused(f"cannot read {path} in the work tree: {exc.strerror}") from None
     finally:
         os.close(folder)
 
@@ -182,9 +190,9 @@ def _hash_entries(room: CleanRoom, entries: list[_Entry], scratch: Path) -> None
     for start in range(0, len(entries), FD_BATCH):
         batch = entries[start : start + FD_BATCH]
         names: list[str] = []
-        for number, entry in enumerate(batch):
+        for entry in batch:
             if entry.link is not None:
-                target = scratch / f"link-{start + number}"
+                target = scratch / f"link-{os.urandom(8).hex()}"
                 target.write_bytes(entry.link)
                 names.append(str(target))
             else:
@@ -239,15 +247,22 @@ def snapshot_tree(room: CleanRoom, *, folder: Path, base: str, untracked: bool =
     root_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     entries: list[_Entry] = []
     try:
-        for path in sorted(set(paths)):
-            entry = _entry_of(root_fd, path)
-            if entry is not None:
-                entries.append(entry)
-        _hash_entries(room, entries, scratch)
+        ordered = sorted(set(paths))
+        for start in range(0, len(ordered), FD_BATCH):  # at most FD_BATCH files open at once
+            batch: list[_Entry] = []
+            try:
+                for path in ordered[start : start + FD_BATCH]:
+                    entry = _entry_of(root_fd, path)
+                    if entry is not None:
+                        batch.append(entry)
+                _hash_entries(room, batch, scratch)
+            finally:
+                for entry in batch:
+                    if entry.fd >= 0:
+                        os.close(entry.fd)
+                        entry.fd = -1
+            entries += batch
     finally:
-        for entry in entries:
-            if entry.fd >= 0:
-                os.close(entry.fd)
         os.close(root_fd)
     index = scratch / "tree.index"
     lines = [(entry.mode, entry.sha, entry.path) for entry in entries] + list(gitlinks.values())

@@ -115,3 +115,18 @@ def test_a_link_the_agent_makes_is_shown_as_a_link_never_followed(
     assert "the hub's secret" not in body["patch"]
     assert f"+{secret}" in body["patch"]
     plain_git(folder, "status")  # the worktree is still an ordinary one for the agent
+
+
+def test_many_files_are_read_a_batch_at_a_time(
+    api_client: APIClient, project: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("agents.git_cleanroom.FD_BATCH", 7)  # few descriptors open at once
+    make_workspace(project, tmp_path)
+    execution, folder = started_execution(project)
+    for number in range(30):
+        (folder / "many").mkdir(exist_ok=True)
+        (folder / "many" / f"f{number}.txt").write_text(f"{number}\n")
+    (folder / "many" / "link").symlink_to("f1.txt")
+    body = api_client.get(diff_url(project, execution.pk)).json()
+    assert body["stats"]["files"] == 31
+    assert "+f1.txt\n\\ No newline at end of file" in body["patch"]

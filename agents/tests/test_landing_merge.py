@@ -216,3 +216,45 @@ def test_a_merge_says_so_on_the_project_socket(
     assert updated[-1]["merged_commit"] == body["commit"] and updated[-1]["base_ref"] == "main"
     assert plain_git(workspace.path, "log", "-1", "--format=%s", "main") == "Land it"
     assert realtime_events is not None
+
+
+def test_a_target_that_moves_while_merging_is_a_409_and_the_leftovers_are_undone(
+    api_client: APIClient, project: dict[str, Any], workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agents import git_cleanroom
+
+    execution, _ = agent_edits(project)  # leaves uncommitted work: committed on the branch, then undone
+    branch_before = workspace.rev(f"agent/exec-{execution.pk}")
+    real_update = git_cleanroom.update_ref
+
+    def owner_commits_first(repository: Any, ref: str, new: str, old: str, *, reason: str) -> bool:
+        if ref == "refs/heads/main":
+            plain_git(workspace.path, "commit", "-q", "--allow-empty", "-m", "the owner was quicker")
+        return real_update(repository, ref, new, old, reason=reason)
+
+    monkeypatch.setattr(git_cleanroom, "update_ref", owner_commits_first)
+    moved_before = workspace.rev("main")
+    response = merge(api_client, execution, {"strategy": "merge"})
+    assert response.status_code == 409 and "moved while merging" in response.json()["detail"]
+    assert workspace.rev(f"agent/exec-{execution.pk}") == branch_before
+    assert plain_git(workspace.path, "log", "-1", "--format=%s", "main") == "the owner was quicker"
+    assert workspace.rev("main~1") == moved_before
+    assert not (workspace.path / "notes.md").exists()
+
+
+def test_a_rebase_of_a_branch_with_merge_commits_onto_a_moved_target_is_a_409(
+    api_client: APIClient, project: dict[str, Any], workspace: Workspace
+) -> None:
+    execution, folder = started_execution(project)
+    (workspace.path / "owner.txt").write_text("owner\n")
+    commit_all(workspace.path, "owner")
+    (folder / "agent.txt").write_text("agent\n")
+    step_done(execution)
+    plain_git(folder, "-c", "core.hooksPath=/dev/null", "merge", "-q", "--no-edit", "main")  # the agent merged main in
+    (workspace.path / "again.txt").write_text("again\n")
+    commit_all(workspace.path, "owner again")
+    before = workspace.refs()
+    response = merge(api_client, execution, {"strategy": "rebase"})
+    assert response.status_code == 409 and "merge commits" in response.json()["detail"]
+    assert workspace.refs() == before
+    assert merge(api_client, execution, {"strategy": "merge"}).status_code == 200

@@ -496,7 +496,7 @@ def apply_tree_change(room: CleanRoom, *, folder: Path, old: str, new: str) -> N
     """Make the files of ``folder`` that ``new`` changes against ``old`` what ``new`` holds: blobs
     are written by the hub (no checkout, so no smudge filter), each through a temporary name
     renamed into place, never through a link."""
-    changes = changed_paths(room, old, new)
+    changes = sorted(changed_paths(room, old, new), key=lambda change: change[0] != "D")  # deletions first
     wanted = [sha for status, mode, sha, _ in changes if status != "D" and mode != "160000"]
     blobs = _blobs(room, wanted)
     root = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
@@ -511,6 +511,7 @@ def apply_tree_change(room: CleanRoom, *, folder: Path, old: str, new: str) -> N
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(name, dir_fd=parent)
                     os.close(parent)
+                _remove_empty_folders(root, path)
                 continue
             parent = _make_parent(root, path)
             scratch = f".{name}.orchestra-{os.getpid()}"
@@ -531,6 +532,23 @@ def apply_tree_change(room: CleanRoom, *, folder: Path, old: str, new: str) -> N
                 os.close(parent)
     finally:
         os.close(root)
+
+
+def _remove_empty_folders(root_fd: int, path: str) -> None:
+    """The folders of a deleted ``path`` that are now empty go too, deepest first, as git does."""
+    parts = path.split("/")[:-1]
+    while parts:
+        folder = "/".join(parts)
+        parent = open_parent(root_fd, folder)
+        if parent is None:
+            return
+        try:
+            os.rmdir(parts[-1], dir_fd=parent)
+        except OSError:
+            return  # not empty (or not a folder): the ones above are not either
+        finally:
+            os.close(parent)
+        parts.pop()
 
 
 def _blobs(room: CleanRoom, shas: list[str]) -> dict[str, bytes]:

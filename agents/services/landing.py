@@ -11,6 +11,7 @@ so no smudge filter); one with local changes is refused.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import shutil
@@ -33,6 +34,7 @@ from agents.services.diffs import execution_for_git, repository_of
 from orchestra_site.api.exceptions import InvalidInput, StateConflict
 from projects.workspaces import hub_folders
 
+logger = logging.getLogger(__name__)
 STRATEGIES = ("merge", "squash", "rebase")
 REMOTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 PUSH_PROTOCOLS = "file:ssh:https"
@@ -246,10 +248,18 @@ def refuse_local_changes(room: CleanRoom, repository: git.Repository, target: st
 def refuse_overwriting_untracked(room: CleanRoom, repository: git.Repository, old: str, new: str) -> None:
     root = os.open(repository.work_tree, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
+        changes = git_cleanroom.changed_paths(room, old, new)
+        # A tracked folder the change empties and replaces by a file is not in the way.
+        deleted_folders = {
+            "/".join(path.split("/")[:depth])
+            for status, _, _, path in changes
+            if status == "D"
+            for depth in range(1, path.count("/") + 1)
+        }
         in_the_way = [
             path
-            for status, _, _, path in git_cleanroom.changed_paths(room, old, new)
-            if status == "A" and git_cleanroom.path_exists(root, path)
+            for status, _, _, path in changes
+            if status == "A" and path not in deleted_folders and git_cleanroom.path_exists(root, path)
         ]
     finally:
         os.close(root)
@@ -262,8 +272,13 @@ def refuse_overwriting_untracked(room: CleanRoom, repository: git.Repository, ol
 
 
 def bring_work_tree_along(room: CleanRoom, repository: git.Repository, old: str, new: str) -> None:
-    """Write the files ``new`` changes against ``old`` into the workspace, then its index."""
-    git_cleanroom.apply_tree_change(room, folder=repository.work_tree, old=old, new=new)
+    """Write the files ``new`` changes against ``old`` into the workspace, then its index. The
+    target has moved already: a file that cannot be written is logged (``git status`` there shows
+    it), not turned into an error that would claim nothing happened."""
+    try:
+        git_cleanroom.apply_tree_change(room, folder=repository.work_tree, old=old, new=new)
+    except (OSError, GitRefused) as exc:
+        logger.warning("%s: the merge landed, but not every file could be written: %s", repository.work_tree, exc)
     git_cleanroom.write_index(room, tree=new, target=repository.git_dir / "index")
 
 

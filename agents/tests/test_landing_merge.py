@@ -258,3 +258,19 @@ def test_a_rebase_of_a_branch_with_merge_commits_onto_a_moved_target_is_a_409(
     assert response.status_code == 409 and "merge commits" in response.json()["detail"]
     assert workspace.refs() == before
     assert merge(api_client, execution, {"strategy": "merge"}).status_code == 200
+
+
+def test_a_folder_the_work_replaces_by_a_file_is_removed_in_the_workspace(
+    api_client: APIClient, project: dict[str, Any], workspace: Workspace
+) -> None:
+    (workspace.path / "docs").mkdir()
+    (workspace.path / "docs" / "a.md").write_text("a\n")
+    commit_all(workspace.path, "docs folder")
+    execution, folder = started_execution(project)
+    (folder / "docs" / "a.md").unlink()
+    (folder / "docs").rmdir()
+    (folder / "docs").write_text("now a file\n")
+    response = merge(api_client, execution, {"strategy": "squash"})
+    assert response.status_code == 200, response.content
+    assert (workspace.path / "docs").read_text() == "now a file\n"
+    assert plain_git(workspace.path, "status", "--porcelain") == ""

@@ -105,7 +105,10 @@ def execution_merge(*, project_id: int, execution_id: int, strategy: str, messag
         raise StateConflict(f"Execution {execution.pk} was already merged ({execution.merged_commit}).")
     with worktrees.repository_lock(landing.repository), git_cleanroom.clean_room(landing.repository) as room:
         pending = leftovers(execution, landing, room, why="merging")
-        commit = merge_in_room(execution, landing, room, pending, strategy=strategy, message=message)
+        try:
+            commit = merge_in_room(execution, landing, room, pending, strategy=strategy, message=message)
+        except GitRefused as exc:  # git itself failed: a state of the repository, not the request
+            raise StateConflict(f"The merge could not be done; nothing was changed: {exc.detail}") from None
     now = timezone.now()
     with transaction.atomic():
         updated = Execution.objects.filter(pk=execution.pk, merged_at__isnull=True).update(

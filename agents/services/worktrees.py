@@ -18,7 +18,7 @@ from django.utils import timezone
 from agents import events, git, git_cleanroom
 from agents.git import GitRefused
 from agents.models import Execution, ExecutionStatus
-from orchestra_site.api.exceptions import HubError, StateConflict
+from orchestra_site.api.exceptions import HubError, NotFound, StateConflict
 from projects.workspaces import validate_workspace_path, validate_worktree_path
 
 logger = logging.getLogger(__name__)
@@ -116,8 +116,6 @@ def execution_worktree_remove(*, project_id: int, execution_id: int) -> Executio
     in git (``worktree prune``). The branch stays: the hub never deletes a branch."""
     execution = Execution.objects.select_related("template").filter(project_id=project_id, pk=execution_id).first()
     if execution is None:
-        from orchestra_site.api.exceptions import NotFound
-
         raise NotFound(f"Execution {execution_id} not found in project {project_id}.")
     if not execution.worktree_path or execution.worktree_removed_at:
         raise StateConflict(f"Execution {execution_id} has no worktree to remove.")

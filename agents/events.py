@@ -13,13 +13,20 @@ from typing import Any
 from agents.conversation import ConversationEntry, answer_entry, prompt_entry
 from agents.models import DagRun, Execution, ExecutionStatus, StepRun
 from agents.selectors import attach_command
-from agents.serializers import DagRunSerializer, ExecutionMessageSerializer, ExecutionSerializer, StepRunSerializer
+from agents.serializers import (
+    LANDING_FIELDS,
+    DagRunSerializer,
+    ExecutionMessageSerializer,
+    ExecutionSerializer,
+    StepRunSerializer,
+)
 from orchestra_site.api.serializers import to_json
 from orchestra_site.realtime.events import broadcast_event, project_group
 
 EXECUTION_CREATED = "execution.created"
 EXECUTION_UPDATED = "execution.updated"
 EXECUTION_STATUS = "execution.status"
+EXECUTION_MERGED = "execution.merged"
 STEP_RUN_UPDATED = "step_run.updated"
 EXECUTION_MESSAGE = "execution.message"
 QUEUED_MESSAGE = "queued for the hub's runner"
@@ -36,7 +43,7 @@ class ExecutionCreatedSerializer(ExecutionSerializer):
 
 class ExecutionUpdatedSerializer(ExecutionSerializer):
     class Meta(ExecutionSerializer.Meta):
-        fields = ["id", "node_id", "status", "attempt", "attempt_group"]
+        fields = ["id", "node_id", "status", "attempt", "attempt_group", *LANDING_FIELDS]
         read_only_fields = fields
 
 
@@ -56,6 +63,11 @@ def send_execution_updated(execution: Execution) -> None:
     broadcast_event(
         project_group(execution.project_id), EXECUTION_UPDATED, to_json(ExecutionUpdatedSerializer, execution)
     )
+
+
+def send_execution_merged(execution: Execution, result: dict[str, Any]) -> None:
+    """``execution.merged``: the execution's id and the merge's answer (target, commit, strategy)."""
+    broadcast_event(project_group(execution.project_id), EXECUTION_MERGED, {"id": execution.pk, **result})
 
 
 def execution_status_data(execution: Execution) -> dict[str, Any]:

@@ -146,6 +146,20 @@ class Execution(models.Model):
     tmux_session = models.CharField(max_length=255, null=True, blank=True)
     worktree_path = models.CharField(max_length=1024, null=True, blank=True)
     worktree_branch = models.CharField(max_length=255, null=True, blank=True)
+    # Review and landing (agents.services.landing): where the execution started, what became of it.
+    base_ref = models.CharField(
+        max_length=255, null=True, blank=True, help_text="The branch checked out when the first step started."
+    )
+    base_commit = models.CharField(
+        max_length=64, null=True, blank=True, help_text="The commit the first step started from: the diff's base."
+    )
+    merged_commit = models.CharField(max_length=64, null=True, blank=True)
+    merged_at = models.DateTimeField(null=True, blank=True)
+    pull_request_url = models.CharField(max_length=1024, null=True, blank=True)
+    worktree_bytes = models.BigIntegerField(
+        null=True, blank=True, help_text="Disk the worktree used when last measured (after each step)."
+    )
+    worktree_removed_at = models.DateTimeField(null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     # Not in the contract's JSON: what the runner needs.
     queued = models.BooleanField(

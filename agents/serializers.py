@@ -197,6 +197,18 @@ class StepRunInputSerializer(serializers.Serializer):
     metadata = ObjectField(allow_null=True, help_text=REPLACES)
 
 
+# What an execution's review and landing added (agents.services.landing); in its detail and events.
+LANDING_FIELDS = [
+    "base_ref",
+    "base_commit",
+    "merged_commit",
+    "merged_at",
+    "pull_request_url",
+    "worktree_bytes",
+    "worktree_removed_at",
+]
+
+
 class ExecutionSerializer(FastReadSerializer):
     project_id = serializers.IntegerField(read_only=True)
     node_id = serializers.IntegerField(read_only=True, allow_null=True)
@@ -214,6 +226,7 @@ class ExecutionSerializer(FastReadSerializer):
             "tmux_session",
             "worktree_path",
             "worktree_branch",
+            *LANDING_FIELDS,
             "metadata",
             "error",
             "started_at",

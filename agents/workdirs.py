@@ -11,6 +11,7 @@ from pathlib import Path
 
 from agents.git import create_worktree
 from agents.models import Execution
+from agents.services import worktrees
 from projects.workspaces import make_workspace_dir, validate_workspace_path, validate_worktree_path
 
 _worktree_lock = threading.Lock()
@@ -25,12 +26,16 @@ def execution_cwd(execution: Execution) -> Path:
     """
     workspace = validate_workspace_path(execution.workspace_path, project_id=execution.project_id)
     make_workspace_dir(workspace)
+    worktrees.execution_record_base(execution=execution)
     if not execution.worktree_path:
         return workspace
     path = validate_worktree_path(execution.worktree_path)
     with _worktree_lock:
         if not path.exists():
             create_worktree(
-                repository=workspace, path=path, branch=execution.worktree_branch or f"agent/exec-{execution.pk}"
+                repository=workspace,
+                path=path,
+                branch=execution.worktree_branch or f"agent/exec-{execution.pk}",
+                start=execution.base_commit,
             )
     return path

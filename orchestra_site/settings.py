@@ -384,6 +384,10 @@ STEP_IDLE_TIMEOUT = _duration("ORCHESTRA_STEP_IDLE_TIMEOUT", "10m")
 AGENT_LINE_MAX_BYTES = _int("ORCHESTRA_AGENT_LINE_MAX_BYTES", 1024 * 1024, minimum=1024, maximum=64 * 1024 * 1024)
 AGENT_OUTPUT_MAX_BYTES = _int("ORCHESTRA_AGENT_OUTPUT_MAX_BYTES", 64 * 1024 * 1024, minimum=1024)
 CANCEL_GRACE = _duration("ORCHESTRA_CANCEL_GRACE", "10s")
+# Review and landing: the patch an execution's diff answers at most, and how long the worktree of a
+# merged or discarded execution is kept (its branch is always kept).
+DIFF_MAX_BYTES = _int("ORCHESTRA_DIFF_MAX_BYTES", 1024 * 1024, minimum=1024)
+WORKTREE_RETENTION = _duration("ORCHESTRA_WORKTREE_RETENTION", "7d")
 RUNNER_HEARTBEAT = _duration("ORCHESTRA_RUNNER_HEARTBEAT", "5s")
 RUNNER_DEAD_AFTER = _duration("ORCHESTRA_RUNNER_DEAD_AFTER", "30s")
 AGENT_ENV_PASSTHROUGH = env.list("ORCHESTRA_AGENT_ENV_PASSTHROUGH", default=[])

@@ -21,6 +21,7 @@ from agents.models import Execution, StepRun, StepRunStatus
 from agents.prompts import substitute_step_outputs
 from agents.runner.launching import build_launch
 from agents.runner.process import AgentProcess
+from agents.services import worktrees
 from agents.services.attempts import discarded_worktree_remove
 from agents.services.lifecycle import StepOutcome, step_run_finish, step_run_record_pid
 from agents.workdirs import execution_cwd
@@ -149,6 +150,13 @@ class StepWorker(threading.Thread):
         self.process = process
         self.write(lambda: step_run_record_pid(step_run_id=step_run.pk, pid=process.pid))
         outcome = self.supervise(step_run, adapter, process, writer)
+        if execution.worktree_path:
+            try:  # the agent's work is committed on its branch (agents.services.worktrees)
+                worktrees.worktree_after_step(
+                    execution_id=execution.pk, step_name=step_run.name, agent_type=step_run.agent_type
+                )
+            except Exception:
+                logger.exception("execution %s: the step's work was not committed", execution.pk)
         self.finish(step_run, writer, outcome)
 
     def supervise(

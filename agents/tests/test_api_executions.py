@@ -18,6 +18,17 @@ from projects import services as project_services
 from projects.models import Node, Project
 from tests.support.communicators import HubCommunicator
 
+# The review and landing fields (agents.serializers.LANDING_FIELDS) of an execution that never ran.
+NO_LANDING = {
+    "base_ref": None,
+    "base_commit": None,
+    "merged_commit": None,
+    "merged_at": None,
+    "pull_request_url": None,
+    "worktree_bytes": None,
+    "worktree_removed_at": None,
+}
+
 
 @pytest.fixture
 def project(db: None) -> Project:
@@ -101,6 +112,7 @@ class TestCreate:
             "tmux_session": f"exec-{execution.pk}",
             "worktree_path": None,
             "worktree_branch": None,
+            **NO_LANDING,
             "metadata": {"code": "x=1", "node": "overwritten", "_create_worktree": False},
             "error": None,
             "started_at": None,
@@ -468,7 +480,14 @@ async def test_each_change_is_broadcast_to_the_project_socket() -> None:
         await http("patch", execution_url(project, eid), {"status": "running"})
         assert await socket.receive_json_from() == {
             "event": "execution.updated",
-            "data": {"id": eid, "node_id": None, "status": "running", "attempt": 1, "attempt_group": None},
+            "data": {
+                "id": eid,
+                "node_id": None,
+                "status": "running",
+                "attempt": 1,
+                "attempt_group": None,
+                **NO_LANDING,
+            },
         }
         await http("patch", reverse("step-run", args=[project.pk, eid, srid]), {"status": "running"})
         assert await socket.receive_json_from() == {
@@ -478,7 +497,14 @@ async def test_each_change_is_broadcast_to_the_project_socket() -> None:
         await http("post", execution_url(project, eid, "execution-cancel"))
         assert await socket.receive_json_from() == {
             "event": "execution.updated",
-            "data": {"id": eid, "node_id": None, "status": "cancelled", "attempt": 1, "attempt_group": None},
+            "data": {
+                "id": eid,
+                "node_id": None,
+                "status": "cancelled",
+                "attempt": 1,
+                "attempt_group": None,
+                **NO_LANDING,
+            },
         }
         assert await socket.receive_json_from() == {
             "event": "step_run.updated",

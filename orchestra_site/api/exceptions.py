@@ -42,10 +42,14 @@ class Conflict(HubError):
 
 
 class StateConflict(HubError):
-    """409: the object's current state forbids the request (the desktop contract's routes answer
-    such cases 400 as ``Conflict``; newer routes use the HTTP status that says it)."""
+    """409: the request is valid but what it acts on cannot take it now (a conflicting merge, a
+    branch that moved, a running execution); ``extra`` keys join ``detail`` in the body."""
 
     status = 409
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.extra = extra
 
 
 class TooBusy(HubError):

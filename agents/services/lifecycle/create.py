@@ -74,7 +74,7 @@ def execution_build(
     execution.tmux_session = f"exec-{execution.pk}"
     if attempt_group == 0:
         execution.attempt_group = execution.pk
-    if create_worktree:
+    if create_worktree or worktree_by_default(project, template):
         execution.worktree_branch = f"agent/exec-{execution.pk}"
         execution.worktree_path = str(settings.WORKTREES_DIR / f"exec-{execution.pk}")
     execution.save(update_fields=["tmux_session", "worktree_branch", "worktree_path", "attempt_group"])
@@ -82,6 +82,13 @@ def execution_build(
         _create_step_runs(execution, template, context)
     events.send_execution_created(execution)
     return execution
+
+
+def worktree_by_default(project: Project, template: AgentTemplate | None) -> bool:
+    """A template's ``metadata.create_worktree: true`` gives each execution of it a worktree and
+    branch of its own even when the launch does not ask (the project has no such setting)."""
+    meta = template.metadata if template is not None else None
+    return isinstance(meta, dict) and meta.get("create_worktree") is True
 
 
 def _create_step_runs(execution: Execution, template: AgentTemplate, context: dict[str, Any]) -> None:

@@ -220,24 +220,38 @@ class EventHub:
                 await self.layer.group_discard(group, self.channel)
 
     async def fan_out(self, group: str, frames: list[Frame]) -> None:
-        # Never waits for one client: a socket that cannot take the frames now keeps them itself.
-        for consumer in list(self.members.get(group, ())):
-            consumer.deliver_frames(group, frames)
+        await self.fan_out_many([(group, frames)])
+
+    async def fan_out_many(self, items: list[tuple[str, list[Frame]]]) -> None:
+        """Each socket gets all of its frames of ``items`` in one call, in order, so that it can
+        write them at once (``realtime/send_many.py``). Never waits for one client: a socket that
+        cannot take the frames now keeps them itself."""
+        batches: dict[FrameSubscriber, list[tuple[str, list[Frame]]]] = {}
+        for group, frames in items:
+            for consumer in self.members.get(group, ()):
+                batches.setdefault(consumer, []).append((group, frames))
+        for consumer, batch in batches.items():
+            consumer.deliver_batches(batch)
 
     async def send_loop(self) -> None:
         while True:
-            group, frames = await self.outgoing.get()
-            if self.layer is not None and layer_state.worth_trying():
-                try:
-                    await self.layer.group_send(group, frame_message(group, frames))
-                    layer_state.answered()
-                    continue
-                except Exception:
-                    layer_state.failed()
-            try:  # the in-memory layer, or Redis is away: this process's own sockets still get it
-                await self.fan_out(group, frames)
+            waiting = [await self.outgoing.get()]
+            while not self.outgoing.empty():  # all that came while the loop was busy: one fan-out
+                waiting.append(self.outgoing.get_nowait())
+            local = []
+            for group, frames in waiting:
+                if self.layer is not None and layer_state.worth_trying():
+                    try:
+                        await self.layer.group_send(group, frame_message(group, frames))
+                        layer_state.answered()
+                        continue
+                    except Exception:
+                        layer_state.failed()
+                local.append((group, frames))  # the in-memory layer, or Redis is away: our own sockets still get it
+            try:
+                await self.fan_out_many(local)
             except Exception:
-                logger.exception("could not send frames to %s", group)
+                logger.exception("could not send frames to %s", sorted({group for group, _ in local}))
 
     async def receive_loop(self) -> None:
         assert self.layer is not None

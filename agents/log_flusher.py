@@ -128,12 +128,10 @@ def write_together(taken: list[tuple[LogWriter, list[dict[str, Any]]]]) -> None:
     """Store several writers' frames in one transaction and send them after it commits."""
     from agents.logs import store_entries  # agents.logs imports this module
 
-    batches = []
+    ordered = sorted(taken, key=lambda item: item[0].execution_id)  # stable: each step's order kept
     with transaction.atomic():
-        for writer, frames in sorted(taken, key=lambda item: item[0].execution_id):  # stable: a step's order kept
-            _, batch = store_entries(execution_id=writer.execution_id, step_run_id=writer.step_run_id, frames=frames)
-            batches.append((execution_group(writer.execution_id), batch))
-        broadcast_groups(batches)
+        stored = store_entries([(writer.execution_id, writer.step_run_id, frames) for writer, frames in ordered])
+        broadcast_groups([(execution_group(execution_id), batch) for execution_id, batch in stored])
 
 
 shared = SharedLogFlusher()

@@ -249,12 +249,13 @@ class EventHub:
         04:07 UTC, load average 6 to 8 from other work on the machine). An event waits at most
         the tick (5 ms) for it, and only while events come faster than that.
         """
+        clock = asyncio.get_running_loop().time
         last = -FAN_OUT_TICK
         while True:
             waiting = [await self.outgoing.get()]
-            if (wait := last + FAN_OUT_TICK - self.loop.time()) > 0:
+            if (wait := last + FAN_OUT_TICK - clock()) > 0:
                 await asyncio.sleep(wait)
-            last = self.loop.time()
+            last = clock()
             while not self.outgoing.empty():  # all that came meanwhile: one fan-out
                 waiting.append(self.outgoing.get_nowait())
             local = []

@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from rest_framework.test import APIClient
 
 from agents import log_flusher
@@ -86,7 +86,14 @@ def test_a_steps_own_flush_waits_for_the_shared_write_in_flight_and_keeps_the_or
     writer.add(line(eid, "first\n"))
     assert writing.wait(10)  # the flusher took "first" and is writing it
     writer.add(line(eid, "second\n"))
-    step = threading.Thread(target=writer.flush)  # the step's last flush, as when its agent ends
+
+    def last_flush() -> None:  # the step's last flush, as when its agent ends
+        try:
+            writer.flush()
+        finally:
+            connection.close()  # as a worker does when it ends: the pooled connection goes back
+
+    step = threading.Thread(target=last_flush)
     step.start()
     step.join(0.3)
     assert step.is_alive()  # it waits for the write in flight rather than overtake it

@@ -33,7 +33,8 @@ class Client(FrameSubscriber):
 
 
 @pytest.fixture
-async def hub() -> AsyncIterator[EventHub]:
+async def hub(settings: Any) -> AsyncIterator[EventHub]:
+    settings.REDIS_URL = ""  # this process's own fan-out (with Redis, Redis carries each frame here)
     hub = EventHub(asyncio.get_running_loop())
     yield hub
     for task in hub.tasks:

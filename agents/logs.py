@@ -37,7 +37,7 @@ def append_entries(*, execution_id: int, step_run_id: int | None, frames: list[d
     with transaction.atomic():
         [(_, batch)] = store_entries([(execution_id, step_run_id, frames)])
         broadcast_many(execution_group(execution_id), batch)
-    return [seq for _, seq in batch]
+    return [seq for _, seq in batch if seq is not None]
 
 
 Batch = list[tuple[dict[str, Any], int | None]]  # frames with their ``seq``, as ``broadcast_many`` takes them
@@ -69,7 +69,8 @@ def store_entries(writes: list[tuple[int, int | None, list[dict[str, Any]]]]) ->
             )
             for seq, frame in zip(seqs, frames, strict=True)
         ]
-        batches.append((execution_id, [({**frame, "seq": seq}, seq) for seq, frame in zip(seqs, frames, strict=True)]))
+        batch: Batch = [({**frame, "seq": seq}, seq) for seq, frame in zip(seqs, frames, strict=True)]
+        batches.append((execution_id, batch))
     ExecutionLogEntry.objects.bulk_create(entries)
     return batches
 

@@ -4,6 +4,7 @@ nothing lost when the database blinks and nothing of the others lost when one ex
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -55,6 +56,10 @@ def printed(execution_id: int) -> list[str]:
     return [entry.data["data"] for entry in entries]
 
 
+def stored(execution_id: int, expected: list[str]) -> Callable[[], bool]:
+    return lambda: printed(execution_id) == expected
+
+
 def test_every_steps_output_lands_in_one_write_per_interval_each_in_order(
     api_client: APIClient, project: dict[str, Any], node: dict[str, Any], flusher: Any, writes: list[int]
 ) -> None:
@@ -64,8 +69,7 @@ def test_every_steps_output_lands_in_one_write_per_interval_each_in_order(
         for writer in writers:
             writer.add(line(writer.execution_id, f"line {i}\n"))
     for eid in ids:
-        wait_for(lambda eid=eid: len(printed(eid)) == 5, timeout=10)
-        assert printed(eid) == [f"line {i}\n" for i in range(5)]
+        wait_for(stored(eid, [f"line {i}\n" for i in range(5)]), timeout=10)
     assert writes == [WRITERS]  # 20 steps' output: one transaction, not 20
 
 
@@ -106,7 +110,7 @@ def test_a_database_blink_loses_no_output(
     api_client: APIClient, project: dict[str, Any], node: dict[str, Any], flusher: Any, monkeypatch: Any
 ) -> None:
     ids = executions(api_client, project, node, 2)
-    real, refusals = log_flusher.write_together, []
+    real, refusals = log_flusher.write_together, list[int]()
 
     def blinking(taken: list[tuple[LogWriter, list[dict[str, Any]]]]) -> None:
         if not refusals:
@@ -122,7 +126,7 @@ def test_a_database_blink_loses_no_output(
     for writer in writers:
         writer.add(line(writer.execution_id, "after\n"))
     for eid in ids:
-        wait_for(lambda eid=eid: printed(eid) == ["before\n", "after\n"], timeout=10)
+        wait_for(stored(eid, ["before\n", "after\n"]), timeout=10)
 
 
 def test_an_execution_the_database_refuses_costs_only_its_own_output(

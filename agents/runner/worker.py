@@ -243,7 +243,7 @@ class StepWorker(threading.Thread):
                         event=event_fields,
                     )
                 )
-        writer.flush()
+        # The frames are written by the process's shared flusher (``agents.log_flusher``), not here.
         # Give a pooled PostgreSQL connection back between reads (a no-op on SQLite): a worker holds
         # none while its agent works, so eight agents never starve the heartbeat or the API of the pool.
         close_old_connections()

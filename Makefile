@@ -26,7 +26,8 @@ run: migrate
 	$(BIN)/python manage.py serve
 
 # The first pass runs every test on SQLite and the in-memory layer, except the schema fuzz; the
-# second runs the database and channel-layer tests again, and the fuzz, on the real PostgreSQL
+# second runs the database and channel-layer tests again (marker ``database``, set by
+# tests/support/selection.py), and the fuzz, on the real PostgreSQL
 # and Redis of this machine (the stricter database: it refuses what SQLite stores). pytest-django
 # creates and drops a test_<name> database per worker; each worker has its own Redis prefix.
 # TEST_WORKERS parallel workers (pytest-xdist) per pass.
@@ -49,7 +50,7 @@ test: install chromium
 	$(BIN)/mypy .
 	$(BIN)/pytest -n $(TEST_WORKERS) -m "not fuzz and not chaos"
 	ORCHESTRA_DATABASE_URL=$(TEST_POSTGRES_URL) ORCHESTRA_REDIS_URL=$(TEST_REDIS_URL) \
-		$(BIN)/pytest -n $(TEST_WORKERS) -m "not slow and not cli and not chaos" orchestra_site orchestration projects agents tests/test_schema_fuzz.py
+		$(BIN)/pytest -n $(TEST_WORKERS) -m "database and not slow and not cli and not chaos" orchestra_site orchestration projects agents tests/test_schema_fuzz.py
 
 # The chaos test (tests/chaos, not part of `make test`): `serve` and two `runagents` on a private
 # PostgreSQL (initdb into a temporary folder, its own port and socket folder; never the machine's)

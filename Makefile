@@ -48,9 +48,9 @@ test: install chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
-	$(BIN)/pytest -n $(TEST_WORKERS) -m "not fuzz and not chaos"
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal -m "not fuzz and not chaos"
 	ORCHESTRA_DATABASE_URL=$(TEST_POSTGRES_URL) ORCHESTRA_REDIS_URL=$(TEST_REDIS_URL) \
-		$(BIN)/pytest -n $(TEST_WORKERS) -m "database and not slow and not cli and not chaos" orchestra_site orchestration projects agents tests/test_schema_fuzz.py
+		$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal -m "database and not slow and not cli and not chaos" orchestra_site orchestration projects agents tests/test_schema_fuzz.py
 
 # The chaos test (tests/chaos, not part of `make test`): `serve` and two `runagents` on a private
 # PostgreSQL (initdb into a temporary folder, its own port and socket folder; never the machine's)

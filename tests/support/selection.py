@@ -1,4 +1,6 @@
-"""The ``database`` marker: set at collection on every test that reaches the database or the
+"""What runs in which pass, and in what order.
+
+The ``database`` marker: set at collection on every test that reaches the database or the
 channel layer, which is what the PostgreSQL + Redis pass of ``make test`` runs again.
 
 A test reaches the database only through pytest-django's ``django_db`` marker or its database
@@ -28,3 +30,33 @@ def reaches_the_database(item: pytest.Item) -> bool:
 def pytest_itemcollected(item: pytest.Item) -> None:
     if reaches_the_database(item):
         item.add_marker(pytest.mark.database)
+
+
+def django_order(item: pytest.Item) -> int:
+    """Django's order, which pytest-django keeps: tests inside a rolled-back transaction (0) before
+    transactional ones (1), which empty the tables; tests without the database (2) anywhere."""
+    marker = item.get_closest_marker("django_db")
+    fixtures = set(getattr(item, "fixturenames", ()))
+    if marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences")):
+        return 1
+    if fixtures & {"transactional_db", "live_server", "django_db_reset_sequences"}:
+        return 1
+    return 0 if marker or fixtures & DATABASE_FIXTURES else 2
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-django's own sort
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Within Django's order, files with tests that start processes (markers ``slow``, ``cli``) run
+    first, and those without the database before everything: with pytest-xdist's load scheduling
+    the long tests then run beside the many short ones instead of ending the run alone."""
+    starts_processes = {
+        item.path for item in items if item.get_closest_marker("slow") or item.get_closest_marker("cli")
+    }
+
+    def order(item: pytest.Item) -> tuple[int, bool]:
+        rank = django_order(item)
+        if rank == 2 and item.path in starts_processes:
+            rank = -1
+        return rank, item.path not in starts_processes
+
+    items.sort(key=order)

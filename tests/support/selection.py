@@ -27,9 +27,20 @@ def reaches_the_database(item: pytest.Item) -> bool:
     return bool(DATABASE_FIXTURES.intersection(getattr(item, "fixturenames", ())))
 
 
+def shares_a_module_fixture(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)  # pytest's own, on every test function
+    definitions = info.name2fixturedefs.values() if info is not None else ()
+    return any(defs and defs[-1].scope in ("module", "package") for defs in definitions)
+
+
 def pytest_itemcollected(item: pytest.Item) -> None:
     if reaches_the_database(item):
         item.add_marker(pytest.mark.database)
+    # The tests of a file that share a module fixture (a running hub, a browser) go to one worker
+    # together (``--dist loadgroup``), which starts it once. Only tests without the database: those
+    # may run in any order, while Django's order must hold for the others.
+    if django_order(item) == 2 and shares_a_module_fixture(item):
+        item.add_marker(pytest.mark.xdist_group(str(item.path.relative_to(item.config.rootpath))))
 
 
 def django_order(item: pytest.Item) -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.hub_processes import ROOT, HubProcess, hub_env, manage
+from tests.hub_processes import ROOT, HubProcess, hub_env, manage, migrate
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -47,8 +47,7 @@ def start_console_hub(data_dir: Path, agent: str = "fake_agent.py", **settings: 
         ORCHESTRA_CUSTOM_AGENT_COMMAND=f"{sys.executable},{ROOT / 'bench' / agent},{{prompt}}",
         **settings,
     )
-    migrated = manage("migrate", "--noinput", env=env)
-    assert migrated.returncode == 0, migrated.stderr
+    migrate(env)
     script = (
         "from django.contrib.auth.models import User; "
         f"User.objects.create_user({STAFF_USER!r}, password={STAFF_PASSWORD!r}, is_staff=True)"

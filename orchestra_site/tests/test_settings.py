@@ -53,4 +53,6 @@ def test_a_configured_key_writes_no_key_file(tmp_path: Path) -> None:
 def test_the_tests_run_on_their_own_settings() -> None:
     assert os.environ["DJANGO_SETTINGS_MODULE"] == "orchestra_site.settings_test"
     assert settings.SECRET_KEY
-    assert Path(settings.DATABASES["default"]["NAME"]).name.startswith(("test-orchestra-", "test_"))
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "orchestra_site.db.sqlite3":  # one test file per test process
+        assert database["TEST"]["NAME"].endswith(f"test-orchestra-{os.getpid()}.sqlite3")

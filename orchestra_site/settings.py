@@ -324,6 +324,9 @@ AGENT_OUTPUT_MAX_BYTES = _int("ORCHESTRA_AGENT_OUTPUT_MAX_BYTES", 64 * 1024 * 10
 CANCEL_GRACE = _duration("ORCHESTRA_CANCEL_GRACE", "10s")
 RUNNER_HEARTBEAT = _duration("ORCHESTRA_RUNNER_HEARTBEAT", "5s")
 RUNNER_DEAD_AFTER = _duration("ORCHESTRA_RUNNER_DEAD_AFTER", "30s")
+# The runner and the outbox relay sleep until a commit wakes them (orchestra_site/wakeups.py), and
+# at the latest after this: a lost wake-up delays work by at most this long, never loses it.
+WAKEUP_TIMEOUT = _duration("ORCHESTRA_WAKEUP_TIMEOUT", "10s")
 AGENT_ENV_PASSTHROUGH = env.list("ORCHESTRA_AGENT_ENV_PASSTHROUGH", default=[])
 # Names a template may set beyond the few harmless ones (agents/environment.py). Never an endpoint
 # or a proxy: where the owner's credentials are sent stays the operator's choice alone.

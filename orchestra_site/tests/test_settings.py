@@ -55,4 +55,4 @@ def test_the_tests_run_on_their_own_settings() -> None:
     assert settings.SECRET_KEY
     database = settings.DATABASES["default"]
     if database["ENGINE"] == "orchestra_site.db.sqlite3":  # one test file per test process
-        assert database["TEST"]["NAME"].endswith(f"test-orchestra-{os.getpid()}.sqlite3")
+        assert Path(database["TEST"]["NAME"]).name.startswith(f"test-orchestra-{os.getpid()}.sqlite3")

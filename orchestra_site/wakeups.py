@@ -49,8 +49,8 @@ TOPICS = (WORK, CAPACITY, OUTBOX)
 NOT_TO_SELF = {OUTBOX}
 CHANNEL_PREFIX = "orchestra_"
 PROCESS_ID = uuid.uuid4().hex
-# How often a listener looks whether it should stop (PostgreSQL only: a datagram stops SQLite's).
-LISTEN_SLICE = 1.0
+# How often a PostgreSQL listener looks whether it should stop, if its stop notification is lost.
+LISTEN_SLICE = 30.0
 
 
 class Waiter:
@@ -176,8 +176,7 @@ class _Listener(threading.Thread):
         self.halt = threading.Event()
 
     def stop(self) -> None:
-        self.halt.set()
-        self.join(timeout=LISTEN_SLICE + 2)
+        raise NotImplementedError
 
 
 class _PostgresListener(_Listener):
@@ -187,6 +186,17 @@ class _PostgresListener(_Listener):
         super().__init__()
         self.params = _postgres_params()
         self.outage = Outage("the wake-up listener")
+        self.stop_channel = f"{CHANNEL_PREFIX}stop_{uuid.uuid4().hex}"
+
+    def stop(self) -> None:
+        """Stop now (its connection closed, so a test database can be dropped): a notification of
+        its own ends its wait."""
+        self.halt.set()
+        import psycopg
+
+        with contextlib.suppress(Exception), psycopg.connect(**self.params, autocommit=True, connect_timeout=3) as conn:
+            conn.execute("SELECT pg_notify(%s, '')", [self.stop_channel])
+        self.join(timeout=5)
 
     def run(self) -> None:
         import psycopg
@@ -195,14 +205,16 @@ class _PostgresListener(_Listener):
         while not self.halt.is_set():
             try:
                 with psycopg.connect(**self.params, autocommit=True) as conn:
-                    for topic in TOPICS:
-                        conn.execute(f"LISTEN {CHANNEL_PREFIX}{topic}")
+                    for channel in [*(CHANNEL_PREFIX + topic for topic in TOPICS), self.stop_channel]:
+                        conn.execute(f"LISTEN {channel}")
                     if failures:
                         _wake_all_here()  # whatever was sent while this process was not listening
                     failures = 0
                     self.outage.recovered()
                     while not self.halt.is_set():
                         for notify in conn.notifies(timeout=LISTEN_SLICE):
+                            if self.halt.is_set():
+                                break
                             _received(notify.channel.removeprefix(CHANNEL_PREFIX), notify.payload)
             except Exception as error:  # the database restarts or is away: listen again when it is back
                 failures += 1

@@ -34,6 +34,7 @@ class Runner:
         self.heartbeat = heartbeat
         self.workers: dict[int, StepWorker] = {}
         self.last_reap = 0.0
+        self.last_queue_checks = 0.0  # stuck executions failed, unserved steps noted
         self.outage = Outage(f"runner {hub_process_id}'s cycle")
         self.fenced = False
         self.waiter: wakeups.Waiter | None = None
@@ -117,10 +118,11 @@ class Runner:
         self.settle_lost_workers()
         if time.monotonic() - self.last_reap >= REAP_EVERY:
             self.last_reap = time.monotonic()
-            reaped = recovery.reap_dead_runners(me=self.hub_process_id)
-            reaped += executions_fail_stuck()
+            full = recovery.reap_dead_runners(me=self.hub_process_id) > 0 or full
+        if full and time.monotonic() - self.last_queue_checks >= REAP_EVERY:
+            self.last_queue_checks = time.monotonic()
+            executions_fail_stuck()
             roots.step_runs_note_unserved(me=self.hub_process_id, my_roots=roots.served_roots())
-            full = full or reaped > 0
         if not full:
             # A step a peer took over (or one ended behind the runner's back) stops within a second.
             self.stop_cancelled()

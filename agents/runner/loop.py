@@ -35,6 +35,7 @@ class Runner:
         self.workers: dict[int, StepWorker] = {}
         self.last_reap = 0.0
         self.last_queue_checks = 0.0  # stuck executions failed, unserved steps noted
+        self.last_full = 0.0  # the last cycle that looked at everything
         self.outage = Outage(f"runner {hub_process_id}'s cycle")
         self.fenced = False
         self.waiter: wakeups.Waiter | None = None
@@ -91,7 +92,7 @@ class Runner:
         a DAG node's retry, the safety timeout (a lost wake-up), or reaping dead peers. True when
         the next cycle must look at everything; False when only the reaping is due."""
         assert self.waiter is not None
-        deadline = time.monotonic() + settings.WAKEUP_TIMEOUT
+        deadline = self.last_full + settings.WAKEUP_TIMEOUT  # a reaping tick does not move it
         while not self.stop.is_set():
             now = time.monotonic()
             full_due = min(deadline, self.next_retry_at or deadline)
@@ -128,6 +129,7 @@ class Runner:
             self.stop_cancelled()
             self.forget_finished()
             return False
+        self.last_full = time.monotonic()
         runs_adopt()
         started = dag_runs_advance()
         retry_in = queue.next_retry_in()

@@ -89,7 +89,8 @@ def test_a_lost_wake_up_only_delays_the_work_until_the_safety_timeout(
     api_client: APIClient, project: dict[str, Any], node: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     template = make_template(api_client, [("Quick", "custom", "0")])
-    with runagents(wakeup_timeout="3s"):
+    # Longer than the runner's 5 s reaping tick, which must not put its safety timeout off.
+    with runagents(wakeup_timeout="7s"):
         monkeypatch.setattr(wakeups, "wake", lambda topic, **_: None)  # every wake-up of this process is lost
         execution = launch(api_client, project, node, template)
-        assert seconds_until_started(execution["id"], timeout=30) < 3 + 2
+        assert seconds_until_started(execution["id"], timeout=30) < 7 + 2

@@ -27,6 +27,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import select
 import socket
 import tempfile
 import threading
@@ -212,10 +213,11 @@ class _PostgresListener(_Listener):
                     failures = 0
                     self.outage.recovered()
                     while not self.halt.is_set():
-                        for notify in conn.notifies(timeout=LISTEN_SLICE):
-                            if self.halt.is_set():
-                                break
+                        # What libpq has read already, then a wait on the socket itself: psycopg's
+                        # own wait would wake ten times a second to stay interruptible.
+                        for notify in conn.notifies(timeout=0):
                             _received(notify.channel.removeprefix(CHANNEL_PREFIX), notify.payload)
+                        select.select([conn.fileno()], [], [], LISTEN_SLICE)
             except Exception as error:  # the database restarts or is away: listen again when it is back
                 failures += 1
                 self.outage.failed(error)

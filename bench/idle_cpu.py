@@ -13,7 +13,7 @@ import time
 from bench.hubs import LAYER_LABEL, bench_hub, measurable_layers
 from bench.report import Section, Table
 
-SECONDS = 30.0
+SECONDS = 60.0
 SETTLE_SECONDS = 5.0
 TARGET_PERCENT = 0.5
 

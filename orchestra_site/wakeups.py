@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -177,7 +178,8 @@ class _Listener(threading.Thread):
         self.halt = threading.Event()
 
     def stop(self) -> None:
-        raise NotImplementedError
+        """A listener that could not listen: nothing to stop (its waiters rely on their timeout)."""
+        self.halt.set()
 
 
 class _PostgresListener(_Listener):
@@ -238,6 +240,7 @@ class _SocketListener(_Listener):
     def __init__(self) -> None:
         super().__init__()
         self.folder = _socket_folder()
+        self.folder.mkdir(mode=0o700, exist_ok=True)  # again: the system may have cleaned its temporary folder
         self.path = self.folder / f"{os.getpid()}-{uuid.uuid4().hex[:8]}.sock"
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(str(self.path))
@@ -261,12 +264,25 @@ class _SocketListener(_Listener):
 
 
 def _listener_for_database() -> _Listener:
-    return _PostgresListener() if _is_postgresql() else _SocketListener()
+    try:
+        return _PostgresListener() if _is_postgresql() else _SocketListener()
+    except OSError as error:  # the socket folder cannot be used: wake-ups from elsewhere only delay
+        logger.warning(
+            "this process cannot hear other processes' wake-ups (%s); it looks for work every "
+            "ORCHESTRA_WAKEUP_TIMEOUT instead",
+            error,
+        )
+        return _Listener()
 
 
 def _socket_folder() -> Path:
     """A folder private to this user, one per database file (the tests' databases never mix)."""
-    name = str(Path(str(connections[DEFAULT_DB_ALIAS].settings_dict["NAME"])).resolve())
+    return _socket_folder_of(str(connections[DEFAULT_DB_ALIAS].settings_dict["NAME"]))
+
+
+@functools.lru_cache(maxsize=8)
+def _socket_folder_of(database_name: str) -> Path:
+    name = str(Path(database_name).resolve())
     digest = hashlib.sha256(name.encode()).hexdigest()[:16]
     # The system's temporary folder, not the data dir: a socket's path is limited to 107 bytes.
     folder = Path(tempfile.gettempdir()) / f"orchestra-wakeups-{os.getuid()}-{digest}"

@@ -336,6 +336,8 @@ class _SocketSender:
         except OSError:
             return
         message = f"{topic} {PROCESS_ID}".encode()
+        if topic in NOT_TO_SELF and isinstance(_listener, _SocketListener):
+            paths = [path for path in paths if path != _listener.path]  # it would drop it anyway
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
             sock.setblocking(False)
             for path in paths:

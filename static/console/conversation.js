@@ -85,6 +85,25 @@ liveSocket(`/projects/${projectId}/subscribe`, {
   },
 });
 
+// Landing one attempt merges its branch (the hub then discards the others and removes their
+// worktrees); a refusal (a conflict, a target that moved) is shown on the attempt.
+for (const button of document.querySelectorAll("[data-land-attempt]")) {
+  button.addEventListener("click", () => {
+    const attempt = button.closest(".attempt");
+    const result = attempt.querySelector("[data-land-result]");
+    button.disabled = true;
+    api("POST", `/projects/${projectId}/executions/${button.dataset.landAttempt}/merge`, { strategy: "merge" })
+      .then((data) => {
+        result.textContent = `Merged into ${data.target} as ${data.commit.slice(0, 12)}.`;
+        button.remove();
+      })
+      .catch((error) => {
+        result.textContent = error.message;
+        button.disabled = false;
+      });
+  });
+}
+
 // Files changed by each attempt, from its diff where the hub offers one.
 for (const attempt of document.querySelectorAll(".attempt[data-execution]")) {
   api("GET", `/projects/${projectId}/executions/${attempt.dataset.execution}/diff`)

@@ -51,3 +51,13 @@ def test_an_attempt_s_page_shows_every_attempt_of_its_group_side_by_side(
         assert f'data-execution="{execution_id}"' in html and f"Attempt {number}</a>" in html
     assert ">discarded<" in html and "0.0321" in html and "3 of 3" in html
     assert f"<code>agent/exec-{ids[0]}</code>" in html
+
+
+def test_each_finished_attempt_offers_to_land_it(api_client: APIClient, project: dict[str, Any]) -> None:
+    first = launch(api_client, project, attempts=2)
+    ids = list(Execution.objects.filter(attempt_group=first["id"]).order_by("attempt").values_list("pk", flat=True))
+    Execution.objects.filter(pk=ids[0]).update(status="completed")
+    Execution.objects.filter(pk=ids[1]).update(status="discarded")
+    html = Client().get(f"/console/projects/{project['id']}/executions/{ids[1]}").content.decode()
+    assert f'data-land-attempt="{ids[0]}"' in html  # the completed attempt can be merged from here
+    assert f'data-land-attempt="{ids[1]}"' not in html  # a discarded one cannot

@@ -19,10 +19,9 @@ from orchestra_site.admin_support import ServiceAdmin, field_check
 from orchestra_site.api.errors import flatten_errors
 from orchestra_site.api.exceptions import HubError
 from projects import services
-from projects.models import Deliverable, HookNode, Node, NodeType, Project, Task
+from projects.models import HOOK_FIELDS, Deliverable, HookNode, Node, NodeType, Project, Task
 from projects.serializers import ExpectedDeliverablesInputField
 from projects.services.graph import NODE_FIELDS
-from projects.services.hooks import HOOK_FIELDS
 from projects.workspaces import validate_workspace_path
 
 
@@ -195,18 +194,7 @@ class HookNodeAdmin(ServiceAdmin):
     search_fields = ["name"]
     list_select_related = ["node"]
     raw_id_fields = ["node"]
-    fields = [
-        "node",
-        "name",
-        "trigger",
-        "action",
-        "required_deliverables",
-        "validation_rules",
-        "requires_human_approval",
-        "max_retries",
-        "created_at",
-        "updated_at",
-    ]
+    fields = ["node", *HOOK_FIELDS, "created_at", "updated_at"]
     readonly_fields = ["created_at", "updated_at"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: HookNode | None = None) -> list[str]:

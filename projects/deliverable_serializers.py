@@ -16,6 +16,7 @@ from projects.fields import (
 )
 from projects.hook_checks import MAX_RULES, RULE_MAX_LENGTH
 from projects.models import (
+    HOOK_FIELDS,
     HOOK_MAX_RETRIES,
     TITLE_MAX,
     Deliverable,
@@ -139,19 +140,7 @@ class HookNodeSerializer(HubModelSerializer):
 
     class Meta:
         model = HookNode
-        fields = [
-            "id",
-            "node_id",
-            "name",
-            "trigger",
-            "action",
-            "required_deliverables",
-            "validation_rules",
-            "requires_human_approval",
-            "max_retries",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", "node_id", *HOOK_FIELDS, "created_at", "updated_at"]
         read_only_fields = fields
 
 

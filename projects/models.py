@@ -242,6 +242,18 @@ class Deliverable(models.Model):
 HOOK_MAX_RETRIES = 10
 
 
+# What a client sets on a hook configuration (the API, the admin and the service write these).
+HOOK_FIELDS = (
+    "name",
+    "trigger",
+    "action",
+    "required_deliverables",
+    "validation_rules",
+    "requires_human_approval",
+    "max_retries",
+)
+
+
 class HookNode(models.Model):
     """The configuration of a hook node: which deliverables it requires and the regex each must match."""
 

@@ -26,7 +26,7 @@ from projects.hook_checks import (
     search_all,
     searched_text,
 )
-from projects.models import HOOK_MAX_RETRIES, Deliverable, DeliverableStatus, HookNode, Node, NodeType
+from projects.models import HOOK_FIELDS, HOOK_MAX_RETRIES, Deliverable, DeliverableStatus, HookNode, Node, NodeType
 
 
 class HookChanges(TypedDict, total=False):
@@ -39,15 +39,6 @@ class HookChanges(TypedDict, total=False):
     max_retries: int
 
 
-HOOK_FIELDS = (
-    "name",
-    "trigger",
-    "action",
-    "required_deliverables",
-    "validation_rules",
-    "requires_human_approval",
-    "max_retries",
-)
 PASSED, FAILED, AWAITING_APPROVAL = "passed", "failed", "awaiting_approval"
 
 

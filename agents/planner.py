@@ -1,7 +1,7 @@
 """The planner behind ``POST /projects/{pid}/plan``: one headless agent run that drafts a DAG.
 
 The CLI is ``ORCHESTRA_PLANNER_AGENT`` (default claude), launched like every agent (argv list,
-allowlisted environment, its own process group: ``agents.runner.process.run_to_completion``) in a
+allowlisted environment, the prompt on stdin, its own process group: ``agents.runner.process.run_to_completion``) in a
 scratch folder, never in a project's checkout.
 """
 
@@ -22,7 +22,7 @@ def run_planner_agent(prompt: str) -> str:
     cwd = settings.WORKSPACES_DIR / "_planner"
     cwd.mkdir(parents=True, exist_ok=True)
     try:
-        adapter, argv, env = build_launch(
+        adapter, argv, env, stdin = build_launch(
             agent_type=agent_type, prompt=prompt, step_settings={}, cwd=cwd, step_run_id=0
         )
     except HubError as exc:
@@ -30,7 +30,7 @@ def run_planner_agent(prompt: str) -> str:
             f"No planner agent can run (ORCHESTRA_PLANNER_AGENT={agent_type}): {exc.detail}"
         ) from exc
     try:
-        done = run_to_completion(argv, cwd=cwd, env=env, timeout=PLANNER_TIMEOUT)
+        done = run_to_completion(argv, cwd=cwd, env=env, timeout=PLANNER_TIMEOUT, stdin=stdin)
     except OSError as exc:
         raise ServiceUnavailable(f"The planner agent ({agent_type}) could not start: {exc}") from exc
     if done.timed_out:

@@ -41,9 +41,8 @@ from agents.selectors import EXECUTION_IDS, LOG_PAGE_SIZE
 from orchestra_site.api.serializers import FastReadSerializer, to_json_list
 
 MAX_TEXT = 1_000_000
-# A follow-up is one argv element of the agent CLI: Linux takes at most 128 KiB in one, and a
-# character may be 4 bytes of UTF-8.
-MAX_MESSAGE_CHARS = 30_000
+# A follow-up reaches the agent CLI on its stdin (no 128 KiB argv limit): at most 1 MB of UTF-8.
+MAX_MESSAGE_CHARS = 250_000
 INT32 = 2**31 - 1
 MAX_EXECUTIONS_LISTED = 1000
 MAX_LOG_PAGE_SIZE = 1000

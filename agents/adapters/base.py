@@ -3,9 +3,10 @@
 An adapter knows three things about one CLI:
 
 1. ``build_argv(settings, binary_path, env)``: the argv *list* that runs one headless step.
-   Never a shell string.  The prompt is always a single argv element placed where the CLI
-   cannot read it as an option (see each adapter for how; the tests verify it against the
-   real binary with prompts such as ``--version``).
+   Never a shell string, and never the prompt: ``stdin_prompt(settings)`` is what the runner
+   writes on the CLI's stdin (then closes it), so the prompt is neither visible in ``ps`` to
+   other users of the machine nor limited by the kernel's 128 KiB per argument.  ``None``
+   (a custom command that takes its prompt in argv) means stdin is ``/dev/null``.
 2. ``extra_env(settings)``: variables the CLI needs on top of the runner's allowlisted env
    (e.g. ``MAX_THINKING_TOKENS`` for claude).  ``endpoint_env(base_url, api_key)`` gives the
    variables that point the CLI at a model server (the hub's "offline" / self-hosted mode).
@@ -51,7 +52,7 @@ class AgentEvent(TypedDict):
 
 @dataclass(frozen=True, kw_only=True)
 class StepSettings:
-    """What one step asks of an agent.  ``extra_args`` are appended before the prompt.
+    """What one step asks of an agent.  ``extra_args`` are appended after the adapter's own flags.
 
     ``resume_session`` continues that earlier session of the CLI (a follow-up message) instead
     of starting a new one; ``validate_session_id`` has checked it cannot be read as an option.
@@ -147,6 +148,10 @@ class Adapter(ABC):
         env: Mapping[str, str] | None = None,
     ) -> list[str]:
         """Argv for one headless run.  ``env`` is the child's environment (optional)."""
+
+    def stdin_prompt(self, settings: StepSettings) -> str | None:
+        """What the runner writes on the CLI's stdin: the prompt (``None``: stdin is /dev/null)."""
+        return settings.prompt or None
 
     def extra_env(self, settings: StepSettings) -> dict[str, str]:
         return {}

@@ -3,14 +3,14 @@
 Argv (example)::
 
     claude -p --output-format=stream-json --verbose --permission-mode=acceptEdits
-           --model=sonnet --effort=high [extra_args...] -- PROMPT
+           --model=sonnet --effort=high [extra_args...]      (the prompt on stdin)
 
-* Prompt safety: ``-p`` is a boolean (print mode) and the prompt is the positional
-  argument; it goes after ``--`` (end of options), so ``--version`` or ``-h`` is sent to the
-  model as text.  Values of our own flags use the joined ``--flag=value`` form so a value
-  can never be taken for a flag either.  Note: a prompt starting with ``/`` is a Claude
-  *slash command* (e.g. ``/cost`` runs locally, no model call): that is CLI semantics, not
-  argv injection.
+* Prompt safety: ``-p`` is a boolean (print mode) and, with no positional prompt, the CLI
+  reads the prompt from stdin (``stdin_prompt``), so ``--version`` or ``-h`` is sent to the
+  model as text and the prompt never shows in argv.  Values of our own flags use the joined
+  ``--flag=value`` form so a value can never be taken for a flag either.  Note: a prompt
+  starting with ``/`` is a Claude *slash command* (e.g. ``/cost`` runs locally, no model
+  call): that is CLI semantics, not argv injection.
 * Follow-up: ``--resume=SESSION_ID`` continues that session (its history is sent again with the
   new prompt); the session keeps its id.
 * Thinking budget: the CLI honours env ``MAX_THINKING_TOKENS`` (sent as
@@ -66,7 +66,6 @@ class ClaudeAdapter(Adapter):
         if settings.resume_session:
             argv.append(f"--resume={settings.resume_session}")
         argv.extend(settings.extra_args)
-        argv += ["--", settings.prompt]
         return argv
 
     def extra_env(self, settings: StepSettings) -> dict[str, str]:

@@ -5,16 +5,15 @@ Argv (example)::
     codex exec --json --skip-git-repo-check --sandbox=workspace-write --cd=/ws
           --model=gpt-5-codex --config=model_reasoning_effort="high"
           [--config=model_provider="hub" --config=model_providers.hub={...}]
-          [extra_args...] -- PROMPT
+          [extra_args...] -- -                              (the prompt on stdin)
 
-* Follow-up: ``codex exec resume [options] -- SESSION_ID PROMPT`` continues that thread; it has
+* Follow-up: ``codex exec resume [options] -- SESSION_ID -`` continues that thread; it has
   no ``--sandbox`` nor ``--cd``, so the sandbox is set as ``--config=sandbox_mode=...`` and the
   runner starts it in the execution's folder.
-* Stdin must be closed (DEVNULL): ``codex exec`` appends whatever stdin holds to the
-  prompt and otherwise waits for EOF.
-* Prompt safety: the prompt is the positional ``[PROMPT]`` after ``--`` (clap's end of
-  options), so ``--version`` reaches the model as text.  A bare ``-`` prompt would mean
-  "read stdin", so a prompt of exactly ``-`` is sent as ``- `` (trailing space).  Our own
+* Prompt: the positional ``[PROMPT]`` is ``-`` (after ``--``, clap's end of options), which
+  makes both ``exec`` and ``exec resume`` read the prompt from stdin until EOF
+  (``stdin_prompt``): the runner writes it and closes stdin, so it never shows in argv and
+  ``--version`` reaches the model as text.  Our own
   values use ``--flag=value``; ``-c`` values are TOML strings quoted with ``json.dumps``
   (a valid TOML basic string), so a value cannot add other config keys.
 * Sandbox: default ``--sandbox=workspace-write`` (commands may write the workspace only;
@@ -91,8 +90,7 @@ class CodexAdapter(Adapter):
         if base_url:
             argv += provider_args(base_url, with_key=bool((env or {}).get("OPENAI_API_KEY")))
         argv.extend(settings.extra_args)
-        prompt = settings.prompt if settings.prompt != "-" else "- "
-        argv += ["--", resume, prompt] if resume else ["--", prompt]
+        argv += ["--", resume, "-"] if resume else ["--", "-"]
         return argv
 
     def endpoint_env(self, base_url: str, api_key: str | None = None) -> dict[str, str]:

@@ -5,6 +5,9 @@ element that is *exactly* ``{prompt}`` is replaced by the prompt; nothing else i
 substituted (no format strings, no shell), so the prompt stays one argv element.  At least
 one ``{prompt}`` element is required.  Whether a prompt starting with ``-`` can be read as
 a flag depends on the tool: put ``--`` before ``{prompt}`` if the tool understands it.
+Unlike the built-in CLIs, the prompt travels in argv here (stdin is ``/dev/null``): it is
+visible in ``ps`` and one argument is limited to 128 KiB by Linux (a longer prompt fails to
+start with "Argument list too long").
 
 Every non-empty stdout line is a ``text`` event (``raw`` = the line); ``final_result``
 synthesizes the ``result`` with ``text`` = all stdout text joined by newlines (token and
@@ -43,6 +46,9 @@ class CustomAdapter(Adapter):
     ) -> list[str]:
         rest = [settings.prompt if c == PLACEHOLDER else c for c in self.command[1:]]
         return [str(binary_path), *rest, *settings.extra_args]
+
+    def stdin_prompt(self, settings: StepSettings) -> str | None:
+        return None  # the prompt is in argv: the command's contract
 
     def parse_line(self, line: str) -> list[AgentEvent]:
         raw = line.rstrip("\r\n")

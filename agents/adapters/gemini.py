@@ -3,13 +3,13 @@
 Argv (example)::
 
     gemini --output-format=stream-json --approval-mode=auto_edit --model=gemini-2.5-pro
-           [extra_args...] --prompt=PROMPT
+           [extra_args...] --prompt=                          (the prompt on stdin)
 
-* Prompt safety: yargs reads ``-p VALUE`` with the *next* element, and a value such as
-  ``--version`` would be taken as the version flag.  The joined form ``--prompt=VALUE`` is
-  one token that yargs always reads as the prompt's value (verified against the real
-  binary with ``--version``, ``--help me``, ``-x``, quotes, newlines).  It is the last
-  element, after ``extra_args``.
+* Prompt: the CLI reads stdin when it is not a terminal and ``--prompt=VALUE`` is
+  "appended to input on stdin"; the empty ``--prompt=`` keeps the headless mode on and adds
+  nothing, so the whole prompt comes from stdin (``stdin_prompt``) and never shows in argv;
+  ``--version`` reaches the model as text.  ``--prompt=`` is the last element, after
+  ``extra_args``.
 * Model: ``--model`` when the step names one.  Without it the CLI uses ``auto``: it first
   asks a small model (``generateContent`` with a JSON schema) to route the request, which
   costs an extra call (and ~95 s of retries against a server that cannot answer it).
@@ -66,7 +66,7 @@ class GeminiAdapter(Adapter):
         if settings.resume_session:
             argv.append(f"--resume={settings.resume_session}")
         argv.extend(settings.extra_args)
-        argv.append(f"--prompt={settings.prompt}")
+        argv.append("--prompt=")  # headless; the prompt itself comes on stdin
         return argv
 
     def endpoint_env(self, base_url: str, api_key: str | None = None) -> dict[str, str]:

@@ -45,8 +45,10 @@ def build_launch(
     cwd: Path,
     step_run_id: int,
     resume_session: str | None = None,
-) -> tuple[Adapter, list[str], dict[str, str]]:
-    """``resume_session``: a follow-up message continues that session of the CLI."""
+) -> tuple[Adapter, list[str], dict[str, str], str | None]:
+    """The adapter, argv, environment and stdin (the prompt, never in argv for the built-in CLIs:
+    ``Adapter.stdin_prompt``; ``None``: /dev/null) of one agent run.
+    ``resume_session``: a follow-up message continues that session of the CLI."""
     adapter, binary = adapter_for(agent_type)
     try:
         spec = StepSettings(
@@ -65,7 +67,7 @@ def build_launch(
         extra=adapter.extra_env(spec),
         step_run_id=step_run_id,
     )
-    return adapter, adapter.build_argv(spec, binary, env), env
+    return adapter, adapter.build_argv(spec, binary, env), env, adapter.stdin_prompt(spec)
 
 
 def _str_or_none(value: object) -> str | None:

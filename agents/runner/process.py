@@ -64,12 +64,22 @@ def dies_with_its_parent(argv: list[str]) -> list[str]:
 class AgentProcess:
     """Start ``argv`` (never through a shell) and yield its output lines as they come.
 
-    stdin is closed (codex waits for input otherwise). Both pipes are read by their own thread,
+    ``stdin`` (the prompt, ``Adapter.stdin_prompt``) is written to the child's stdin by a thread of its
+    own, then stdin is closed, so a prompt of any size never waits on the child reading its output;
+    without it stdin is /dev/null (codex waits for input otherwise). Both pipes are read by their own thread,
     so a child that writes a lot to stderr never blocks; a line longer than ``line_max`` bytes
     (default ``ORCHESTRA_AGENT_LINE_MAX_BYTES``) is cut (``OutputLine.cut``) without ever being held whole.
     """
 
-    def __init__(self, argv: list[str], *, cwd: Path, env: dict[str, str], line_max: int | None = None) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        *,
+        cwd: Path,
+        env: dict[str, str],
+        line_max: int | None = None,
+        stdin: str | None = None,
+    ) -> None:
         self.lines: queue.Queue[OutputLine | object] = queue.Queue()
         self.line_max = line_max or settings.AGENT_LINE_MAX_BYTES
         self.printed = 0  # bytes read from both pipes, cut parts included
@@ -87,7 +97,7 @@ class AgentProcess:
             dies_with_its_parent(argv),
             cwd=cwd,
             env={**env, marker_name: marker_value},
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group: cancel reaches every descendant
@@ -96,6 +106,14 @@ class AgentProcess:
         # Its own cgroup where the machine allows it: what no setsid descendant escapes.
         self.cgroup = AgentCgroup.create(self.pid)
         self._open_streams = 2
+        if stdin is not None:
+            assert self.popen.stdin is not None
+            threading.Thread(
+                target=feed_stdin,
+                args=(self.popen.stdin, stdin.encode("utf-8")),
+                daemon=True,
+                name=f"agent-{self.pid}-stdin",
+            ).start()
         for name, pipe in (("stdout", self.popen.stdout), ("stderr", self.popen.stderr)):
             threading.Thread(
                 target=self._drain, args=(name, pipe), daemon=True, name=f"agent-{self.pid}-{name}"
@@ -203,6 +221,20 @@ class AgentProcess:
         return killed
 
 
+def feed_stdin(pipe: BinaryIO, data: bytes) -> None:
+    """Write ``data`` to the child's stdin and close it (its EOF ends the prompt). A child that exits or
+    closes stdin before reading it all ends the write (broken pipe): its exit is what the hub reports."""
+    try:
+        pipe.write(data)
+    except OSError:  # BrokenPipeError included
+        pass
+    finally:
+        try:
+            pipe.close()
+        except OSError:
+            pass
+
+
 @dataclass(frozen=True)
 class Completed:
     exit_code: int
@@ -211,10 +243,12 @@ class Completed:
     timed_out: bool
 
 
-def run_to_completion(argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float) -> Completed:
-    """Run ``argv`` as an ``AgentProcess`` until it exits and its pipes close, or ``timeout`` seconds
-    pass (then its whole group is killed). Nothing it started outlives it either way."""
-    process = AgentProcess(argv, cwd=cwd, env=env)
+def run_to_completion(
+    argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float, stdin: str | None = None
+) -> Completed:
+    """Run ``argv`` as an ``AgentProcess`` (``stdin``: its prompt) until it exits and its pipes close, or
+    ``timeout`` seconds pass (then its whole group is killed). Nothing it started outlives it either way."""
+    process = AgentProcess(argv, cwd=cwd, env=env, stdin=stdin)
     deadline = time.monotonic() + timeout
     stdout: list[str] = []
     stderr: list[str] = []

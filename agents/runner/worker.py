@@ -133,7 +133,7 @@ class StepWorker(threading.Thread):
         )
         try:
             cwd = execution_cwd(execution)
-            adapter, argv, env = build_launch(
+            adapter, argv, env, stdin = build_launch(
                 agent_type=step_run.agent_type,
                 prompt=step_run.prompt if step_run.is_message else run_time_prompt(step_run),
                 step_settings=step_run.settings or {},
@@ -142,7 +142,7 @@ class StepWorker(threading.Thread):
                 resume_session=step_run.resume_session_id,
             )
             with pinned_folder(cwd) as folder:  # no link swapped in since the check can move the agent
-                process = AgentProcess(argv, cwd=folder, env=env)
+                process = AgentProcess(argv, cwd=folder, env=env, stdin=stdin)
         except (HubError, OSError) as exc:
             detail = exc.detail if isinstance(exc, HubError) else f"could not start the agent: {exc}"
             self.finish(step_run, writer, StepOutcome(status="failed", error=detail))

@@ -42,9 +42,8 @@ def test_claude_argv() -> None:
         "--model=sonnet",
         "--effort=high",
         "--max-turns=3",
-        "--",
-        EVIL,
     ]
+    assert EVIL not in " ".join(argv)  # the prompt goes on stdin
 
 
 def test_claude_thinking_budget_env_and_permission_override() -> None:
@@ -73,7 +72,7 @@ def test_codex_argv_with_endpoint() -> None:
         '--config=model_providers.hub={name="hub",base_url="http://127.0.0.1:9/v1",'
         'wire_api="responses",env_key="OPENAI_API_KEY"}',
         "--",
-        "- ",
+        "-",  # read the prompt from stdin
     ]
 
 
@@ -83,7 +82,7 @@ def test_codex_argv_plain_and_toml_quoting() -> None:
     )
     assert not any(a.startswith("--sandbox=") or "model_provider" in a for a in argv)
     assert '--config=model_reasoning_effort="x\\" , foo=\\"bar"' in argv
-    assert argv[-2:] == ["--", "hi"]
+    assert argv[-2:] == ["--", "-"]
 
 
 def test_gemini_argv() -> None:
@@ -93,10 +92,19 @@ def test_gemini_argv() -> None:
         "--output-format=stream-json",
         "--approval-mode=auto_edit",
         "--model=gemini-2.5-pro",
-        f"--prompt={EVIL}",
+        "--prompt=",  # headless; the prompt comes on stdin
     ]
     yolo = get_adapter("gemini").build_argv(settings(extra_args=("--yolo",)), "g")
-    assert yolo == ["g", "--output-format=stream-json", "--yolo", "--prompt=hi"]
+    assert yolo == ["g", "--output-format=stream-json", "--yolo", "--prompt="]
+
+
+@pytest.mark.parametrize("agent", ["claude", "codex", "gemini"])
+def test_the_builtin_clis_get_the_prompt_on_stdin_never_in_argv(agent: str) -> None:
+    ad = get_adapter(agent)
+    step = settings(prompt="secret plan " + "x" * 200_000)
+    assert ad.stdin_prompt(step) == step.prompt
+    assert not any("secret plan" in arg for arg in ad.build_argv(step, agent, {}))
+    assert ad.stdin_prompt(settings(prompt="")) is None  # no prompt: stdin is /dev/null
 
 
 def test_custom_argv_and_validation() -> None:
@@ -108,6 +116,7 @@ def test_custom_argv_and_validation() -> None:
         "x{prompt}",
         "-v",
     ]
+    assert ad.stdin_prompt(settings()) is None  # a custom command keeps its prompt in argv; stdin is /dev/null
     with pytest.raises(ValueError):
         get_adapter("custom", ["mytool", "--prompt={prompt}"])
     with pytest.raises(ValueError):

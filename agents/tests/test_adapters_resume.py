@@ -18,14 +18,18 @@ def resumed(prompt: str = "go on") -> StepSettings:
     return StepSettings(prompt=prompt, workspace=WS, resume_session=SESSION)
 
 
-def test_claude_resumes_with_the_joined_flag_before_the_end_of_options() -> None:
-    argv = get_adapter("claude").build_argv(resumed("--version"), "/bin/claude")
-    assert argv[-3:] == [f"--resume={SESSION}", "--", "--version"]
+def test_claude_resumes_with_the_joined_flag_and_the_prompt_on_stdin() -> None:
+    adapter = get_adapter("claude")
+    argv = adapter.build_argv(resumed("--version"), "/bin/claude")
+    assert argv[-1] == f"--resume={SESSION}"
+    assert adapter.stdin_prompt(resumed("--version")) == "--version"
 
 
-def test_gemini_resumes_with_the_joined_flag_and_the_prompt_last() -> None:
-    argv = get_adapter("gemini").build_argv(resumed("-y"), "/bin/gemini")
-    assert argv[-2:] == [f"--resume={SESSION}", "--prompt=-y"]
+def test_gemini_resumes_with_the_joined_flag_and_the_prompt_on_stdin() -> None:
+    adapter = get_adapter("gemini")
+    argv = adapter.build_argv(resumed("-y"), "/bin/gemini")
+    assert argv[-2:] == [f"--resume={SESSION}", "--prompt="]
+    assert adapter.stdin_prompt(resumed("-y")) == "-y"
 
 
 def test_codex_uses_exec_resume_with_the_sandbox_as_configuration() -> None:
@@ -34,7 +38,7 @@ def test_codex_uses_exec_resume_with_the_sandbox_as_configuration() -> None:
     assert argv[:5] == ["/bin/codex", "exec", "resume", "--json", "--skip-git-repo-check"]
     assert '--config=sandbox_mode="workspace-write"' in argv
     assert not any(arg.startswith(("--cd", "--sandbox=")) for arg in argv)  # exec resume has neither
-    assert argv[-3:] == ["--", SESSION, "--help"]
+    assert argv[-3:] == ["--", SESSION, "-"]  # ``-``: the follow-up prompt is read from stdin
 
 
 def test_a_new_session_is_unchanged() -> None:

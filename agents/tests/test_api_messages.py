@@ -187,7 +187,7 @@ def test_a_discarded_execution_cannot_be_continued(
         {"prompt": 5},
         {"prompt": None},
         {"prompt": ["a"]},
-        {"prompt": "x" * 30_001},
+        {"prompt": "x" * 250_001},
     ],
 )
 def test_bad_input_is_a_400_naming_prompt_and_writes_nothing(

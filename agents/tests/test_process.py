@@ -94,3 +94,28 @@ def test_an_agent_that_prints_faster_than_it_is_read_waits_for_the_reader(tmp_pa
     assert process.poll() is None  # still blocked on its pipe, not done
     lines = all_lines(process)
     assert len(lines) == 300 and process.poll() == 0
+
+
+def test_the_prompt_is_written_on_stdin_while_the_agent_prints_and_stdin_is_closed_after_it(tmp_path: Path) -> None:
+    # The agent prints 2 MB before it reads a word: writing stdin from its own thread is what keeps
+    # the hub and the agent from each waiting on the other's full pipe.
+    script = (
+        "import sys; [sys.stdout.buffer.write(b'z' * 99_999 + b'\\n') for _ in range(20)];"
+        "data = sys.stdin.buffer.read(); print(len(data), data[:6].decode(), data[-4:].decode())"
+    )
+    prompt = "begin " + "é" * 500_000 + " end"
+    done = run_to_completion([sys.executable, "-c", script], cwd=tmp_path, env={}, timeout=30, stdin=prompt)
+    assert (done.exit_code, done.timed_out) == (0, False)
+    assert done.stdout[-1] == f"{len(prompt.encode())} begin   end\n"
+    assert len(done.stdout) == 21
+
+
+def test_without_a_prompt_stdin_is_dev_null_and_an_agent_that_ignores_stdin_still_ends(tmp_path: Path) -> None:
+    read_stdin = "import sys; print(repr(sys.stdin.read()))"
+    done = run_to_completion([sys.executable, "-c", read_stdin], cwd=tmp_path, env={}, timeout=30)
+    assert done.stdout == ["''\n"]
+    ignores_stdin = "print('done')"  # exits without reading a 5 MB prompt: the writer gives up, no hang
+    done = run_to_completion(
+        [sys.executable, "-c", ignores_stdin], cwd=tmp_path, env={}, timeout=30, stdin="x" * 5_000_000
+    )
+    assert (done.exit_code, done.stdout) == (0, ["done\n"])

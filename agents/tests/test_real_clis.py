@@ -1,7 +1,7 @@
 """Run the REAL pinned CLIs (node_modules/.bin) against tests/fake_model_server.py.
 
 Each test launches the binary the way the hub does (argv list, cwd = workspace, an
-allowlisted env, stdin closed, own process group), parses stdout with the adapter, and
+allowlisted env, the prompt on stdin, own process group), parses stdout with the adapter, and
 checks both what the CLI printed and what reached the (fake) model.  Skipped only when the
 binary is missing (run ``npm ci`` in the project root).
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 
 from agents.adapters import PROJECT_ROOT, get_adapter
 from agents.adapters.base import AgentEvent, StepSettings
+from agents.runner.process import AgentProcess, feed_stdin
 from tests.agent_env import offline_env
 from tests.fake_model_server import FakeModelServer
 
@@ -57,11 +59,13 @@ def launch(
     env = offline_env(cli, server.url, tmp_path / "home")
     env.update(adapter.extra_env(step))
     argv = adapter.build_argv(step, binary(cli), env)
+    prompt = adapter.stdin_prompt(step)
+    read_end, write_end = os.pipe() if prompt is not None else (subprocess.DEVNULL, -1)
     proc = subprocess.Popen(
         argv,
         cwd=workspace,
         env=env,
-        stdin=subprocess.DEVNULL,
+        stdin=read_end,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
@@ -69,6 +73,9 @@ def launch(
         encoding="utf-8",
         errors="replace",
     )
+    if prompt is not None:  # as the hub does: written from a thread, then closed
+        os.close(read_end)
+        threading.Thread(target=feed_stdin, args=(os.fdopen(write_end, "wb"), prompt.encode()), daemon=True).start()
     return proc, step, env
 
 
@@ -119,8 +126,7 @@ def test_real_cli_dash_prompt_reaches_model(cli: str, prompt: str, tmp_path: Pat
         run = run_cli(cli, server, tmp_path, prompt=prompt)
     assert_ok(run, server)
     texts = server.user_texts()
-    expected = "- " if (cli == "codex" and prompt == "-") else prompt
-    assert expected in texts, texts[-3:]
+    assert prompt in texts, texts[-3:]
 
 
 @pytest.mark.parametrize("cli", CLIS)
@@ -204,3 +210,48 @@ def test_real_gemini_default_mode_offers_no_shell(tmp_path: Path) -> None:
         run = run_cli("gemini", server, tmp_path)
     assert_ok(run, server)
     assert not [e for e in run.events if e["kind"] == "tool_use"]
+
+
+@pytest.mark.parametrize("cli", CLIS)
+def test_real_cli_reads_a_300kb_prompt_from_stdin_and_no_process_shows_it(cli: str, tmp_path: Path) -> None:
+    """The hub's way (``AgentProcess`` + the adapter): a prompt over Linux's 128 KiB per argument
+    reaches the model whole, and while the agent runs no process of its group has it in its argv."""
+    secret = "orchestra-secret-7f3a"
+    prompt = f"{secret} " + "lorem ipsum " * 25_000 + "THE END"  # ~300 KB
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    adapter = get_adapter(cli)
+    with FakeModelServer("ok", chunks=10, chunk_delay=0.3) as server:
+        step = StepSettings(prompt=prompt, workspace=workspace, model=MODELS[cli])
+        env = offline_env(cli, server.url, tmp_path / "home")
+        argv = adapter.build_argv(step, binary(cli), env)
+        process = AgentProcess(argv, cwd=workspace, env=env, line_max=1 << 20, stdin=adapter.stdin_prompt(step))
+        try:
+            deadline = time.monotonic() + 60
+            while not server.model_requests() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert server.model_requests(), f"{cli} never called the model"
+            cmdlines = group_cmdlines(process.pid)  # mid-reply: the agent and its children are running
+            out: list[str] = []
+            while not process.output_closed and time.monotonic() < deadline + 60:
+                out += [line.text for line in process.read(timeout=1) if line.stream == "stdout"]
+            exit_code = process.wait(30)
+        finally:
+            process.kill_tree()
+    assert cmdlines and all(secret not in cmdline for cmdline in cmdlines), cmdlines
+    result = adapter.final_result(ev for line in out for ev in adapter.parse_line(line))
+    assert exit_code == 0 and result is not None and result["text"] == "ok", out[-3:]
+    assert prompt in server.user_texts()
+
+
+def group_cmdlines(pgid: int) -> list[str]:
+    """The argv (``/proc/<pid>/cmdline``) of every live process in the process group ``pgid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+            if entry.name.isdigit() and int(stat.rsplit(")", 1)[1].split()[2]) == pgid:
+                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found

@@ -14,8 +14,9 @@ A prompt names ``{{path}}`` placeholders, walked through ``render_context`` (dot
 
 A placeholder of a phase that has not run becomes the empty string; one whose first name is
 unknown stays as written. One pass: inserted text is never scanned again. Each inserted value is
-cut at ``VALUE_MAX_CHARS`` and the prompt at ``PROMPT_MAX_BYTES`` (it travels as one argument,
-which Linux limits to 128 KiB).
+cut at ``VALUE_MAX_CHARS`` and the prompt at ``PROMPT_MAX_BYTES``, both with ``CUT_NOTE`` (the
+prompt reaches the agent on its stdin, ``Adapter.stdin_prompt``, so Linux's 128 KiB per argument
+does not bind it; the cap keeps one prompt within what a model's context can take).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ KNOWN_ROOTS = {
     "critic_feedback",
 }
 VALUE_MAX_CHARS = 40_000
-PROMPT_MAX_BYTES = 120_000
+PROMPT_MAX_BYTES = 1_000_000
 CUT_NOTE = "\n[… cut by the hub: too long for one prompt]"
 
 

@@ -96,19 +96,19 @@ class _Handler(BaseHTTPRequestHandler):
         cfg = owner.for_request(path, req) if proto.is_generation(path) else owner
         call = tools.pick_call(cfg, req) if proto.is_generation(path) else None
         if call and path.endswith("/messages") and req.get("stream"):
-            return self._sse(tools.anthropic_tool_events(cfg, req, *call))
+            return self._sse(tools.anthropic_tool_events(cfg, req, *call), cfg.chunk_delay)
         if call and path.endswith("/responses"):
-            return self._sse(tools.openai_tool_events(cfg, req, *call))
+            return self._sse(tools.openai_tool_events(cfg, req, *call), cfg.chunk_delay)
         if call and ":streamGenerateContent" in path:
-            return self._sse(tools.gemini_tool_events(cfg, *call))
+            return self._sse(tools.gemini_tool_events(cfg, *call), cfg.chunk_delay)
         if path.endswith("/messages"):
             if req.get("stream"):
-                return self._sse(proto.anthropic_events(cfg, req))
+                return self._sse(proto.anthropic_events(cfg, req), cfg.chunk_delay)
             return self._json(200, proto.anthropic_message(cfg, req))
         if path.endswith("/responses"):
-            return self._sse(proto.openai_events(cfg, req))
+            return self._sse(proto.openai_events(cfg, req), cfg.chunk_delay)
         if ":streamGenerateContent" in path:
-            return self._sse(proto.gemini_events(cfg, path))
+            return self._sse(proto.gemini_events(cfg, path), cfg.chunk_delay)
         if ":generateContent" in path:
             return self._json(200, proto.gemini_response(cfg, path, req))
         if ":countTokens" in path:
@@ -125,8 +125,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _sse(self, events: Iterator[tuple[str | None, dict[str, Any] | None]]) -> None:
-        # No Content-Length: the stream ends when we close the connection.
+    def _sse(self, events: Iterator[tuple[str | None, dict[str, Any] | None]], delay: float) -> None:
+        # No Content-Length: the stream ends when we close the connection. ``delay`` is this
+        # reply's own pause (a scripted slow reply has its own, not the server's).
         self.close_connection = True
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -136,7 +137,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             for name, data in events:
                 if data is None:  # a pause marker: sleep, then flush what we have
-                    time.sleep(self.server.owner.chunk_delay)
+                    time.sleep(delay)
                     continue
                 frame = (f"event: {name}\n" if name else "") + f"data: {json.dumps(data)}\n\n"
                 self.wfile.write(frame.encode())

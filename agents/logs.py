@@ -62,6 +62,7 @@ class LogWriter:
         self.last_flush = time.monotonic()
         self.lock = threading.Lock()
         self.outage = Outage(f"writing the log of execution {execution_id}")
+        self.last_seq = 0  # the seq of the last frame this writer stored (a delta comes after it)
 
     def add(self, frame: dict[str, Any]) -> None:
         with self.lock:
@@ -77,7 +78,7 @@ class LogWriter:
             frames, self.pending = self.pending, []
             self.last_flush = time.monotonic()
         try:
-            append_entries(execution_id=self.execution_id, step_run_id=self.step_run_id, frames=frames)
+            seqs = append_entries(execution_id=self.execution_id, step_run_id=self.step_run_id, frames=frames)
         except TRANSIENT as error:
             self.outage.failed(error)
             forget_broken_connection()
@@ -85,6 +86,8 @@ class LogWriter:
                 self.pending = unwritten_kept(frames + self.pending)
             return False
         self.outage.recovered()
+        if seqs:
+            self.last_seq = seqs[-1]
         return True
 
 

@@ -17,6 +17,7 @@ from django.db import close_old_connections, connection
 from agents import logs
 from agents.adapters import AgentEvent
 from agents.adapters.base import Adapter
+from agents.deltas import DeltaSender, delta_frame
 from agents.environment import positive_seconds
 from agents.git import create_worktree
 from agents.models import Execution, StepRun, StepRunStatus
@@ -172,6 +173,18 @@ class StepWorker(threading.Thread):
         process.kill_tree()  # nothing the agent started outlives it, setsid descendants included
         while not process.output_closed:
             self.pump(step_run, adapter, process, writer, kept, stderr_tail, wait=0.5)
+        held = adapter.flush()  # a message whose end the CLI never printed
+        kept.extend(event for event in held if event["kind"] == "text")
+        for event in held:
+            writer.add(
+                logs.output_frame(
+                    execution_id=step_run.execution_id,
+                    step_id=step_run.step_id,
+                    step_run_id=step_run.pk,
+                    data=logs.render_event(event),
+                    event=dict(event),
+                )
+            )
         writer.flush()
         outcome = outcome_of(adapter, kept, exit_code, self.stop_reason, stderr_tail)
         return dataclasses.replace(outcome, crashed=True) if self.interrupted else outcome
@@ -188,6 +201,7 @@ class StepWorker(threading.Thread):
     ) -> None:
         execution_id, step_id = step_run.execution_id, step_run.step_id
         output_max = settings.AGENT_OUTPUT_MAX_BYTES
+        deltas = DeltaSender(writer)
         for line in process.read(timeout=wait):
             self.last_output = time.monotonic()
             self.lines_read += 1
@@ -211,6 +225,13 @@ class StepWorker(threading.Thread):
                 kept.extend(event for event in events if event["kind"] in ("text", "result"))
                 shown = [(logs.render_event(event), dict(event)) for event in events]
             for data, event_fields in shown:
+                if event_fields.get("kind") == "delta":
+                    text = str(event_fields.get("text") or "")
+                    deltas.add(
+                        delta_frame(execution_id=execution_id, step_id=step_id, step_run_id=step_run.pk, text=text)
+                    )
+                    continue
+                deltas.send()
                 if line.cut:
                     event_fields["cut_bytes"] = line.cut
                 writer.add(
@@ -222,6 +243,7 @@ class StepWorker(threading.Thread):
                         event=event_fields,
                     )
                 )
+        deltas.send()
         writer.flush()
         # Give a pooled PostgreSQL connection back between reads (a no-op on SQLite): a worker holds
         # none while its agent works, so eight agents never starve the heartbeat or the API of the pool.

@@ -27,6 +27,7 @@ class ExecutionStatus(models.TextChoices):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    BUDGET_EXCEEDED = "budget_exceeded"  # an agent spent its budget and was stopped (agents/budgets.py)
 
 
 class StepRunStatus(models.TextChoices):
@@ -35,6 +36,7 @@ class StepRunStatus(models.TextChoices):
     COMPLETED = "completed"
     FAILED = "failed"
     SKIPPED = "skipped"
+    BUDGET_EXCEEDED = "budget_exceeded"
 
 
 class DagRunStatus(models.TextChoices):
@@ -61,15 +63,27 @@ DAG_RUN_ACTIVE = (DagRunStatus.PENDING, DagRunStatus.RUNNING)
 DAG_NODE_ACTIVE = (DagNodeStatus.WAITING, DagNodeStatus.QUEUED, DagNodeStatus.RUNNING)
 DAG_NODE_DEAD_END = (DagNodeStatus.FAILED, DagNodeStatus.SKIPPED, DagNodeStatus.CANCELLED)
 EXECUTION_ACTIVE = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
-EXECUTION_FINISHED = (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED)
+EXECUTION_FINISHED = (
+    ExecutionStatus.COMPLETED,
+    ExecutionStatus.FAILED,
+    ExecutionStatus.CANCELLED,
+    ExecutionStatus.BUDGET_EXCEEDED,
+)
 STEP_RUN_ACTIVE = (StepRunStatus.PENDING, StepRunStatus.RUNNING)
-STEP_RUN_FINISHED = (StepRunStatus.COMPLETED, StepRunStatus.FAILED, StepRunStatus.SKIPPED)
+STEP_RUN_FINISHED = (
+    StepRunStatus.COMPLETED,
+    StepRunStatus.FAILED,
+    StepRunStatus.SKIPPED,
+    StepRunStatus.BUDGET_EXCEEDED,
+)
+BUDGET_HELP = "The most one agent may spend, in USD (null: no limit of its own)."
 
 
 class AgentTemplate(models.Model):
     name = models.CharField(max_length=255)
     description = models.TextField(null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    max_budget_usd = models.FloatField(null=True, blank=True, help_text=BUDGET_HELP)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -92,6 +106,7 @@ class AgentStep(models.Model):
     model_version = models.CharField(max_length=255, null=True, blank=True)
     thinking_budget = models.IntegerField(null=True, blank=True)
     reasoning_level = models.CharField(max_length=64, null=True, blank=True)
+    max_budget_usd = models.FloatField(null=True, blank=True, help_text=BUDGET_HELP)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -147,6 +162,7 @@ class Execution(models.Model):
         default=dict, blank=True, help_text="The context the prompts were resolved with, for {{context.*}}."
     )
     error = models.TextField(null=True, blank=True)
+    max_budget_usd = models.FloatField(null=True, blank=True, help_text=BUDGET_HELP)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -239,6 +255,7 @@ class DagRun(models.Model):
     max_retries = models.PositiveSmallIntegerField(default=1)
     retry_backoff_seconds = models.PositiveIntegerField(default=10)
     create_worktree = models.BooleanField(default=False)
+    max_budget_usd = models.FloatField(null=True, blank=True, help_text=BUDGET_HELP)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

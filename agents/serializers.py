@@ -14,6 +14,7 @@ from django.db.models import Manager, prefetch_related_objects
 from rest_framework import serializers
 
 from agents.fields import (
+    BudgetField,
     FiniteFloatField,
     ObjectField,
     OffsetDateTimeField,
@@ -87,6 +88,7 @@ class StepSerializer(FastReadSerializer):
             "model_version",
             "thinking_budget",
             "reasoning_level",
+            "max_budget_usd",
             "parent_ids",
             "child_ids",
             "created_at",
@@ -116,6 +118,7 @@ class StepInputSerializer(serializers.Serializer):
     model_version = StrictCharField(max_length=255, required=False, allow_null=True)
     thinking_budget = serializers.IntegerField(min_value=0, max_value=INT32, required=False, allow_null=True)
     reasoning_level = StrictCharField(max_length=64, required=False, allow_null=True)
+    max_budget_usd = BudgetField()
 
 
 class TemplateSerializer(FastReadSerializer):
@@ -123,7 +126,7 @@ class TemplateSerializer(FastReadSerializer):
 
     class Meta:
         model = AgentTemplate
-        fields = ["id", "name", "description", "metadata", "created_at", "updated_at"]
+        fields = ["id", "name", "description", "metadata", "max_budget_usd", "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -143,6 +146,7 @@ class TemplateInputSerializer(serializers.Serializer):
     name = StrictCharField(max_length=255)
     description = StrictCharField(max_length=MAX_TEXT, required=False, allow_null=True)
     metadata = ObjectField(required=False, allow_null=True, help_text=REPLACES)
+    max_budget_usd = BudgetField()
     steps = StepInputSerializer(many=True, required=False)
     edges = StepEdgeSerializer(many=True, required=False, help_text="Zero-based indices into steps.")
 
@@ -210,6 +214,7 @@ class ExecutionSerializer(FastReadSerializer):
             "worktree_branch",
             "metadata",
             "error",
+            "max_budget_usd",
             "started_at",
             "finished_at",
             "created_at",
@@ -221,10 +226,16 @@ class ExecutionSerializer(FastReadSerializer):
 
 class ExecutionWithStepRunsSerializer(ExecutionSerializer):
     step_runs = StepRunSerializer(many=True, read_only=True, help_text="Ascending id.")
+    spent_usd = serializers.SerializerMethodField(
+        help_text="What its agents spent, in USD (their reported cost, or their tokens priced)."
+    )
 
     class Meta(ExecutionSerializer.Meta):
-        fields = [*ExecutionSerializer.Meta.fields, "step_runs"]
+        fields = [*ExecutionSerializer.Meta.fields, "step_runs", "spent_usd"]
         read_only_fields = fields
+
+    def get_spent_usd(self, execution: Execution) -> float:
+        return round(sum(step_run.cost_usd or 0.0 for step_run in execution.step_runs.all()), 6)
 
 
 class ExecutionInputSerializer(serializers.Serializer):
@@ -243,6 +254,7 @@ class LaunchSerializer(serializers.Serializer):
     template_id = id_field()
     context: Any = ObjectField(required=False, default=dict)  # Any: named like Serializer.context
     create_worktree = StrictBooleanField(required=False, default=False)
+    max_budget_usd = BudgetField()
 
 
 class ExecutionCreateSerializer(serializers.Serializer):
@@ -376,6 +388,7 @@ class DagRunSerializer(FastReadSerializer):
             "nodes",
             "max_retries",
             "retry_backoff_seconds",
+            "max_budget_usd",
             "created_at",
             "started_at",
             "finished_at",
@@ -397,3 +410,24 @@ class DagRunInputSerializer(serializers.Serializer):
         min_value=0, max_value=86_400, required=False, default=10, help_text="Doubles with each failed attempt."
     )
     create_worktree = StrictBooleanField(required=False, default=False)
+    max_budget_usd = BudgetField()
+
+
+# --- Spend ----------------------------------------------------------------------------------------
+
+
+class SpendQuerySerializer(serializers.Serializer):
+    day = serializers.DateField(required=False, help_text="A UTC day, YYYY-MM-DD; default today.")
+    workspace_path = StrictCharField(max_length=1024, required=False, help_text="One workspace only.")
+
+
+class WorkspaceSpendSerializer(serializers.Serializer):
+    workspace_path = serializers.CharField()
+    day = serializers.DateField()
+    spent_usd = serializers.FloatField(help_text="The cost its agents reported (or their tokens priced) that day.")
+    daily_budget_usd = serializers.FloatField(
+        allow_null=True, help_text="ORCHESTRA_WORKSPACE_DAILY_BUDGET_USD; null: no daily limit."
+    )
+    left_usd = serializers.FloatField(allow_null=True)
+    agents = serializers.IntegerField(help_text="Step runs that finished that day.")
+    executions = serializers.IntegerField()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework.routers import DynamicRoute, Route
 
-from agents import views
+from agents import spend_views, views
 from orchestra_site.api.routers import DB_ID, HubRouter
 
 
@@ -44,6 +44,7 @@ router.register(rf"{PROJECT}/executions", views.ExecutionViewSet, basename="exec
 router.register(rf"{PROJECT}/executions/(?P<eid>{DB_ID})/steps", views.StepRunViewSet, basename="step-run")
 router.register(rf"{PROJECT}/nodes", views.LaunchViewSet, basename="launch")
 router.register(rf"{PROJECT}/dag-runs", views.DagRunViewSet, basename="dag-run")
+router.register("spend", spend_views.SpendViewSet, basename="spend")
 router.register("", views.FlatViewSet, basename="flat")
 
 urlpatterns = router.urls

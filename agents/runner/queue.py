@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 
-from agents.models import EXECUTION_ACTIVE, StepRun, StepRunStatus
+from agents.models import EXECUTION_ACTIVE, STEP_RUN_FINISHED, StepRun, StepRunStatus
 from agents.services.lifecycle import NOT_COMPLETED
 
 
@@ -30,9 +30,5 @@ def step_run_ids_to_stop(step_run_ids: list[int], *, runner_id: int) -> set[int]
     or no longer this runner's (a peer reaped it while this runner could not beat)."""
     if not step_run_ids:
         return set()
-    stop = (
-        Q(status__in=(StepRunStatus.SKIPPED, StepRunStatus.FAILED, StepRunStatus.COMPLETED))
-        | ~Q(execution__status__in=EXECUTION_ACTIVE)
-        | ~Q(runner_id=runner_id)
-    )
+    stop = Q(status__in=STEP_RUN_FINISHED) | ~Q(execution__status__in=EXECUTION_ACTIVE) | ~Q(runner_id=runner_id)
     return set(StepRun.objects.filter(stop, pk__in=step_run_ids).values_list("pk", flat=True))

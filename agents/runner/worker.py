@@ -14,7 +14,7 @@ from typing import TypeVar
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from agents import logs
+from agents import budgets, logs
 from agents.adapters import AgentEvent
 from agents.adapters.base import Adapter
 from agents.deltas import DeltaSender, delta_frame
@@ -61,6 +61,9 @@ class StepWorker(threading.Thread):
         self.settled = False  # the step's outcome is written (or was never this worker's to write)
         self.outage = Outage(f"the database writes of step run {step_run_id}")
         self.lines_read = 0
+        self.budget_limit: float | None = None  # USD this agent may spend (agents/budgets.py)
+        self.budget_source = ""
+        self.over_budget = False
 
     def request_stop(self, reason: str, *, interrupted: bool = False, grace: float | None = None) -> None:
         if self.stop_reason is None:
@@ -123,12 +126,22 @@ class StepWorker(threading.Thread):
                 execution_id=execution.pk, step_id=step_run.step_id, step_run_id=step_run.pk, step_name=step_run.name
             )
         )
+        frozen = step_run.settings or {}
+        self.budget_limit, self.budget_source = self.write(
+            lambda: budgets.starting_limit(
+                step_budget=frozen.get("max_budget_usd"), workspace_path=execution.workspace_path
+            )
+        )
+        if self.budget_limit is not None and self.budget_limit <= 0:
+            error = f"budget exceeded: nothing is left of {self.budget_source}; the agent was not started"
+            self.finish(step_run, writer, StepOutcome(status=StepRunStatus.BUDGET_EXCEEDED, error=error))
+            return
         try:
             cwd = execution_cwd(execution)
             adapter, argv, env = build_launch(
                 agent_type=step_run.agent_type,
                 prompt=run_time_prompt(step_run),
-                step_settings=step_run.settings or {},
+                step_settings={**frozen, "max_budget_usd": self.budget_limit},
                 cwd=cwd,
                 step_run_id=step_run.pk,
             )
@@ -155,6 +168,7 @@ class StepWorker(threading.Thread):
         exited_at: float | None = None
         while not (process.output_closed and process.poll() is not None):
             self.pump(step_run, adapter, process, writer, kept, stderr_tail)
+            self.check_budget(kept)
             if exited_at is None and process.poll() is not None:
                 exited_at = time.monotonic()
             if exited_at is not None and time.monotonic() - exited_at > 2:
@@ -187,7 +201,26 @@ class StepWorker(threading.Thread):
             )
         writer.flush()
         outcome = outcome_of(adapter, kept, exit_code, self.stop_reason, stderr_tail)
-        return dataclasses.replace(outcome, crashed=True) if self.interrupted else outcome
+        if self.interrupted:
+            return dataclasses.replace(outcome, crashed=True)
+        self.check_budget(kept)
+        if self.over_budget and (self.stop_reason is None or self.stop_reason.startswith("budget exceeded")):
+            message = budgets.over_budget_message(
+                spent=budgets.reported_cost(kept), limit=self.budget_limit or 0.0, source=self.budget_source
+            )
+            return dataclasses.replace(outcome, status=StepRunStatus.BUDGET_EXCEEDED, error=message)
+        return outcome
+
+    def check_budget(self, kept: list[AgentEvent]) -> None:
+        """Stop the agent once the cost it reported passes its limit (or its CLI stopped itself there)."""
+        if self.budget_limit is None or self.over_budget:
+            return
+        spent = budgets.reported_cost(kept)
+        if budgets.stopped_by_its_cli(kept) or (spent is not None and spent > self.budget_limit):
+            self.over_budget = True
+            self.request_stop(
+                budgets.over_budget_message(spent=spent, limit=self.budget_limit, source=self.budget_source)
+            )
 
     def pump(
         self,
@@ -285,7 +318,7 @@ def outcome_of(
         numbers = {
             "input_tokens": result.get("input_tokens"),
             "output_tokens": result.get("output_tokens"),
-            "cost_usd": result.get("cost_usd"),
+            "cost_usd": budgets.reported_cost([result]),  # priced from its tokens when the CLI reports no cost
             "duration_ms": result.get("duration_ms"),
             "session_id": result.get("session_id"),
         }

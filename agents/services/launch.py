@@ -11,6 +11,7 @@ from typing import Any, TypedDict
 from django.db import transaction
 
 from agents import events, selectors
+from agents.budgets import refuse_when_daily_budget_spent
 from agents.models import AgentStep, AgentTemplate, Execution
 from agents.prompts import launch_context, resolve_prompt
 from agents.services.lifecycle import execution_build
@@ -77,6 +78,7 @@ def launch(
     template_id: int,
     context: dict[str, Any] | None = None,
     create_worktree: bool = False,
+    max_budget_usd: float | None = None,
 ) -> Execution:
     """Create the execution (pending, ``queued``) and hand it to the hub's runner.
 
@@ -84,6 +86,7 @@ def launch(
     saying the execution waits for the runner (no external executor exists).
     """
     project, node, template = _targets(project_id=project_id, node_id=node_id, template_id=template_id, lock=True)
+    refuse_when_daily_budget_spent(workspace_path=project.workspace_path)
     merged = launch_context(node, context or {})
     execution = execution_build(
         project=project,
@@ -93,6 +96,7 @@ def launch(
         metadata={"context": merged, "_create_worktree": create_worktree},
         create_worktree=create_worktree,
         queued=True,
+        max_budget_usd=max_budget_usd,
     )
     events.send_execution_status(execution)
     wake_runners_on_commit()

@@ -7,7 +7,7 @@ const projectId = Number(root.dataset.projectId);
 const executionId = Number(root.dataset.executionId);
 const log = document.getElementById("log");
 const statusBadge = document.getElementById("execution-status");
-const FINISHED = ["completed", "failed", "cancelled"];
+const FINISHED = ["completed", "failed", "cancelled", "budget_exceeded"];
 
 function write(text) {
   const following = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;

@@ -140,7 +140,9 @@ def _follow_executions(dag_run: DagRun, run_nodes: list[DagRunNode], now: dateti
                 changed = True
         elif execution.is_finished:
             error = execution.error or f"execution {execution.pk} {execution.status}"
-            if run_node.attempts <= dag_run.max_retries:
+            # An agent stopped by its budget is not retried: another attempt would spend again.
+            retry = execution.status != ExecutionStatus.BUDGET_EXCEEDED
+            if retry and run_node.attempts <= dag_run.max_retries:
                 retry_at = now + timedelta(seconds=dag_run.retry_delay_seconds(run_node.attempts))
                 waiting = DagNodeStatus.WAITING
                 changed |= _move(run_node, run_node.status, waiting, now, not_before=retry_at, error=error)

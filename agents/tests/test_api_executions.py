@@ -103,8 +103,10 @@ class TestCreate:
             "worktree_branch": None,
             "metadata": {"code": "x=1", "node": "overwritten", "_create_worktree": False},
             "error": None,
+            "max_budget_usd": None,
             "started_at": None,
             "finished_at": None,
+            "spent_usd": 0.0,
             "step_runs": [
                 without_times(step_run_body(runs[0], step_id=steps[0].pk, name="a", agent_type="claude")),
                 without_times(step_run_body(runs[1], step_id=steps[1].pk, name="b", agent_type="codex")),
@@ -122,6 +124,7 @@ class TestCreate:
             "timeout_seconds": 30,
             "idle_timeout_seconds": None,
             "env": {"ORCHESTRA_TASK_MODE": "x"},
+            "max_budget_usd": None,
         }
         assert (execution.queued, execution.workspace_path) == (False, project.workspace_path)
         assert execution.context["node"]["title"] == "Login bug" and execution.context["code"] == "x=1"

@@ -111,6 +111,13 @@ def run() -> Section:
         "row), the socket.",
         "A delta written before its socket connected is not counted twice: a late socket simply misses it "
         "(the whole message still arrives), so fewer deltas than written can be received when the launches "
-        "are slow.",
+        "are slow (on PostgreSQL a launch takes longer, and the first deltas of the last agents come before "
+        "their sockets).",
+        "The runner sends what one read of the agent's pipe holds as soon as nothing more is queued, so at "
+        f"{AGENTS / INTERVAL:.0f} deltas/s nearly every delta is a message of its own. With Redis each is a "
+        "`group_send` from the process's one send loop (`orchestra_site/realtime/events.py`), which sends them "
+        "one after another: at this rate the loop is the queue that the p99 measures. Coalescing a step's "
+        "deltas over a few milliseconds, or the send loop sending what is queued for a group as one message, "
+        "would cut that; neither is done yet.",
     ]
     return section

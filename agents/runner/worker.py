@@ -276,6 +276,8 @@ class StepWorker(threading.Thread):
                         event=event_fields,
                     )
                 )
+            if process.lines.empty():
+                deltas.send()  # nothing more has come yet: what the model wrote goes out now, not with the batch
         deltas.send()
         writer.flush()
         # Give a pooled PostgreSQL connection back between reads (a no-op on SQLite): a worker holds

@@ -80,7 +80,7 @@ async def measure(hub: BenchHub) -> dict[str, float]:
 def run() -> Section:
     section = Section(
         key="agent_deltas",
-        title=f"5d. Agents: delta latency with {AGENTS} agents streaming",
+        title=f"5e. Agents: delta latency with {AGENTS} agents streaming",
         target="p99 under 100 ms from the agent writing a piece to the socket's frame; every delta arrives",
     )
     table = Table(["Layer", "Deltas received", "p50 (ms)", "p99 (ms)", "max (ms)", "Whole messages"])

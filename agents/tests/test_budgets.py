@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from agents.adapters.base import event
 from agents.budgets import estimated_cost, reported_cost, starting_limit
 from agents.models import Execution, ExecutionStatus, StepRun, StepRunStatus
 from agents.services.lifecycle import StepOutcome, step_run_finish
@@ -132,7 +133,7 @@ def test_a_launch_into_a_workspace_that_spent_its_daily_budget_is_refused_with_4
 def test_a_cli_that_reports_tokens_but_no_cost_is_priced(settings: Any) -> None:
     settings.TOKEN_PRICE_USD_PER_MILLION = (3.0, 15.0)
     assert estimated_cost(1_000_000, 100_000) == pytest.approx(4.5)
-    result: Any = {"kind": "result", "cost_usd": None, "input_tokens": 10, "output_tokens": 1_000_000}
+    result = event("result", "", "", cost_usd=None, input_tokens=10, output_tokens=1_000_000)
     assert reported_cost([result]) == pytest.approx(15.00003)
     assert reported_cost([{**result, "cost_usd": 0.5}]) == 0.5
-    assert reported_cost([{"kind": "text", "text": "hi"}]) is None
+    assert reported_cost([event("text", "hi", "")]) is None

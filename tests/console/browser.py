@@ -40,10 +40,18 @@ SKIP_REASON = f"browser tests skipped: no Chromium at {CHROMIUM} (apt-get instal
 
 
 def start_console_hub(data_dir: Path) -> HubProcess:
-    """A migrated one-process hub whose ``custom`` agent is the tests' fake agent, with a staff user."""
+    """A migrated one-process hub whose ``custom`` agent is the tests' fake agent, with a staff user.
+    Its ``claude`` is ``bench/streaming_agent.py``, which streams deltas as claude does."""
+    bin_dir = data_dir / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "claude").write_text(
+        f'#!/bin/sh\nexec "{sys.executable}" "{ROOT / "bench" / "streaming_agent.py"}" "$@"\n'
+    )
+    (bin_dir / "claude").chmod(0o755)
     env = hub_env(
         data_dir,
         ORCHESTRA_CUSTOM_AGENT_COMMAND=f"{sys.executable},{ROOT / 'bench' / 'fake_agent.py'},{{prompt}}",
+        ORCHESTRA_AGENT_BIN_DIR=str(bin_dir),
     )
     migrated = manage("migrate", "--noinput", env=env)
     assert migrated.returncode == 0, migrated.stderr

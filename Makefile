@@ -26,10 +26,15 @@ run: migrate
 	$(BIN)/python manage.py serve
 
 # The first pass runs every test on SQLite and the in-memory layer, except the schema fuzz; the
-# second runs the database and channel-layer tests again, and the fuzz, on the real PostgreSQL
+# second runs the database and channel-layer tests again (marker ``database``, set by
+# tests/support/selection.py), and the fuzz, on the real PostgreSQL
 # and Redis of this machine (the stricter database: it refuses what SQLite stores). pytest-django
 # creates and drops a test_<name> database per worker; each worker has its own Redis prefix.
-# TEST_WORKERS parallel workers (pytest-xdist) per pass.
+# TEST_WORKERS parallel workers (pytest-xdist) per pass, with --dist loadgroup: a free worker takes
+# the next tests, a few at a time, in collection order (tests/support/selection.py puts the files
+# that start processes first), and the tests of a file that share a module fixture (a hub, a
+# browser) go together to one worker, which starts it once. (Not worksteal: a stolen test can run
+# after a transactional test emptied the tables, which Django's order forbids.)
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/orchestra
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
@@ -47,9 +52,9 @@ test: install chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
-	$(BIN)/pytest -n $(TEST_WORKERS) -m "not fuzz and not chaos"
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup -m "not fuzz and not chaos"
 	ORCHESTRA_DATABASE_URL=$(TEST_POSTGRES_URL) ORCHESTRA_REDIS_URL=$(TEST_REDIS_URL) \
-		$(BIN)/pytest -n $(TEST_WORKERS) -m "not slow and not cli and not chaos" orchestra_site orchestration projects agents tests/test_schema_fuzz.py
+		$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup -m "database and not slow and not cli and not chaos" orchestra_site orchestration projects agents tests/test_schema_fuzz.py
 
 # The chaos test (tests/chaos, not part of `make test`): `serve` and two `runagents` on a private
 # PostgreSQL (initdb into a temporary folder, its own port and socket folder; never the machine's)

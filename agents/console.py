@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from agents import budgets, selectors
 from agents.models import Execution, StepRun
 from agents.serializers import TemplateWithStepsSerializer
+from agents.services.pipelines.console import pipeline_page
 from orchestra_site.console.access import console_page
 from projects import selectors as project_selectors
 from projects.models import AgentType, NodeStatus
@@ -43,6 +44,17 @@ def project_executions(*, project_id: int, limit: int = RECENT_EXECUTIONS) -> Qu
         Execution.objects.filter(project_id=project_id)
         .select_related("node", "template")
         .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def execution_attempts(execution: Execution) -> list[Execution]:
+    """The attempts of the execution's best-of-N group, by number, with ``total_cost_usd``."""
+    if execution.attempt_group is None:
+        return [execution]
+    return list(
+        Execution.objects.filter(attempt_group=execution.attempt_group)
+        .annotate(total_cost_usd=Sum("step_runs__cost_usd"))
+        .order_by("attempt", "id")
     )
 
 
@@ -82,6 +94,8 @@ def execution(request: HttpRequest, pid: int, eid: int) -> HttpResponse:
             "project": project_selectors.project_get(pid),
             "step_runs": StepRun.objects.filter(execution_id=eid).order_by("id"),
             "spent_usd": StepRun.objects.filter(execution_id=eid).aggregate(total=Sum("cost_usd"))["total"],
+            "pipeline": pipeline_page(found),
+            "attempts": execution_attempts(found),
             "section": "executions",
         },
     )

@@ -85,6 +85,14 @@ class TerminalConsumer(HubConsumer):
                 return
         super().deliver_frames(group, frames)
 
+    def deliver_batches(self, batches: list[tuple[str, list[Frame]]]) -> None:
+        for group, frames in batches:  # each through the bound on what is held
+            self.deliver_frames(group, frames)
+
+    async def send_batches(self, batches: list[tuple[str, list[Frame]]]) -> None:
+        for group, frames in batches:  # each through the gap check
+            await self.send_frames(group, frames)
+
     async def release(self) -> None:
         await super().release()
         if not self.busy and self.missed_up_to > self.replayed_up_to:

@@ -43,8 +43,11 @@ class DeltaSender:
         self.pending: list[dict[str, Any]] = []
 
     def add(self, frame: dict[str, Any]) -> None:
-        if not self.pending and self.writer.pending:
-            self.writer.flush()  # what came before the message reaches the socket before its deltas
+        if not self.pending:
+            # What came before the message reaches the socket before its deltas, and ``last_seq``
+            # counts it: this writes what the writer holds and waits for a shared flush in flight
+            # (``agents.log_flusher`` holds ``write_lock`` from taking frames to their commit).
+            self.writer.flush()
         self.pending.append({**frame, "after": self.writer.last_seq})
 
     def send(self) -> None:

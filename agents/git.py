@@ -24,21 +24,19 @@ the agent's command as the hub user, outside any permission mode. So the hub's g
   trick inside the folder), and a bare repository.
 
 Git has no switch that turns filters or diff and merge drivers off: a driver is named in
-``.gitattributes`` (which the agent writes) and defined in configuration. System and global
-configuration are ignored, so the definitions can only come from the repository's own
-configuration, and ``repository_open`` reads it (``git config --list --no-includes`` under the
-environment above, which runs nothing) and **refuses** a repository that defines one: any key
-ending in ``smudge``, ``clean``, ``process``, ``textconv``, ``driver``, ``command``, ``cmd``,
-``program``, ``hook``, ``uploadpack``, ``receivepack`` or ``gitproxy``, ``diff.external``, and any
-``include.*`` / ``includeIf.*`` (a conditional include can match only in the new worktree, so
-what it brings in cannot be checked beforehand). The error names the key and how to remove it.
-A repository that relied on such a setting (``git lfs install --local``) is refused until the
-owner removes it; filters configured globally (Git LFS usually is) are simply not applied to the
-hub's worktrees, whose files are then checked out as stored.
-
-Left open: an agent running at the same moment could rewrite the configuration between that
-check and the command (the forced ``-c`` settings hold whatever it writes; only the refused keys
-have that window), and ``git`` itself is found on the hub's ``PATH``, like the agent CLIs.
+``.gitattributes`` (which the agent writes) and defined in configuration. So nothing here lets
+git read file contents in the repository: the commands that would (diff, commit, merge, push,
+filling a new worktree) run in ``agents.git_cleanroom``, a hub-made git folder on the
+repository's objects that never reads its configuration or attributes, and a worktree is made
+with ``worktree add --no-checkout`` and filled from there. What runs here reads or moves refs
+(``rev-parse``, ``symbolic-ref``, ``update-ref``, ``config --get``, ``worktree add|list|prune``),
+which start no program but the hooks forced off above. ``repository_open`` additionally reads the
+configuration (``git config --list --no-includes``, which runs nothing) and refuses a repository
+that defines a program key (any key ending in ``smudge``, ``clean``, ``process``, ``textconv``,
+``driver``, ``command``, ``cmd``, ``program``, ``hook``, ``uploadpack``, ``receivepack`` or
+``gitproxy``, ``diff.external``, and any ``include.*`` / ``includeIf.*``), naming the key and how
+to remove it: defence in depth, since a key written after that check no longer reaches a command
+that would run it. ``git`` itself is found on the hub's ``PATH``, like the agent CLIs.
 """
 
 from __future__ import annotations
@@ -178,6 +176,21 @@ PLAIN_FILES = (
 
 def repository_open(work_tree: Path) -> Repository:
     """``work_tree`` as a repository the hub's git may work in, or ``GitRefused`` saying why."""
+    repository = repository_locate(work_tree)
+    for scope, key, value in repository_config(repository):
+        reason = _refused_config(key, value)
+        if reason is not None:
+            option = "--worktree" if scope == "worktree" else "--local"
+            raise GitRefused(
+                f"{repository.work_tree}: its git configuration sets {key} ({scope}), {reason}; the hub's git refuses"
+                f" such a repository. Remove it with `git -C {repository.work_tree} config {option} --unset-all {key}`"
+            )
+    return repository
+
+
+def repository_locate(work_tree: Path) -> Repository:
+    """``work_tree``'s repository, its ``.git`` checked to be a plain folder inside it, its
+    configuration not read: for ``agents.git_cleanroom``, whose commands never read it."""
     work_tree = Path(work_tree).resolve()
     git_dir = work_tree / ".git"
     if git_dir.is_symlink() or git_dir.is_file():
@@ -199,14 +212,6 @@ def repository_open(work_tree: Path) -> Repository:
     repository = Repository(work_tree=work_tree, git_dir=git_dir)
     if run_git(repository, "rev-parse", "--git-dir", check=False, timeout=CHECK_TIMEOUT_SECONDS).returncode != 0:
         raise GitRefused(f"{work_tree} is not a git repository (.git is not a valid git folder)")
-    for scope, key, value in repository_config(repository):
-        reason = _refused_config(key, value)
-        if reason is not None:
-            option = "--worktree" if scope == "worktree" else "--local"
-            raise GitRefused(
-                f"{work_tree}: its git configuration sets {key} ({scope}), {reason}; the hub's git refuses such a"
-                f" repository. Remove it with `git -C {work_tree} config {option} --unset-all {key}`"
-            )
     return repository
 
 
@@ -252,16 +257,26 @@ def validate_branch_name(name: object, *, field: str = "worktree_branch") -> str
     return name
 
 
-def create_worktree(*, repository: Path, path: Path, branch: str) -> None:
-    """A worktree of the workspace ``repository`` at ``path`` on ``branch`` (created from HEAD if new)."""
+def create_worktree(*, repository: Path, path: Path, branch: str, start: str | None = None) -> None:
+    """A worktree of the workspace ``repository`` at ``path`` on ``branch`` (created from the
+    commit ``start``, else HEAD, if new).
+
+    ``worktree add --no-checkout`` makes the branch and git's bookkeeping; the files and the index
+    are then written by the hub from the commit's tree (``agents.git_cleanroom``), so no smudge
+    filter runs whatever the configuration says by then."""
+    from agents import git_cleanroom  # it builds on this module
+
     try:
         validate_branch_name(branch)
         repo = repository_open(repository)
         path.parent.mkdir(parents=True, exist_ok=True)
         exists = run_git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False)
         if exists.returncode == 0:
-            run_git(repo, "worktree", "add", "--", str(path), branch)
+            run_git(repo, "worktree", "add", "--no-checkout", "--", str(path), branch)
         else:
-            run_git(repo, "worktree", "add", "-b", branch, "--", str(path))
+            run_git(
+                repo, "worktree", "add", "--no-checkout", "-b", branch, "--", str(path), *([start] if start else [])
+            )
+        git_cleanroom.populate_worktree(repo, folder=path.resolve(), branch=branch)
     except InvalidInput as exc:
         raise InvalidInput(f"create_worktree: {exc.detail}") from None

@@ -27,6 +27,7 @@ class ExecutionStatus(models.TextChoices):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    DISCARDED = "discarded"  # another attempt of its best-of-N group was landed
     BUDGET_EXCEEDED = "budget_exceeded"  # an agent spent its budget and was stopped (agents/budgets.py)
 
 
@@ -67,8 +68,17 @@ EXECUTION_FINISHED = (
     ExecutionStatus.COMPLETED,
     ExecutionStatus.FAILED,
     ExecutionStatus.CANCELLED,
+    ExecutionStatus.DISCARDED,
     ExecutionStatus.BUDGET_EXCEEDED,
 )
+# A finished execution that a follow-up message may continue (a discarded one is set aside for good).
+EXECUTION_CONTINUABLE = (
+    ExecutionStatus.COMPLETED,
+    ExecutionStatus.FAILED,
+    ExecutionStatus.CANCELLED,
+    ExecutionStatus.BUDGET_EXCEEDED,
+)
+MAX_ATTEMPTS = 5
 STEP_RUN_ACTIVE = (StepRunStatus.PENDING, StepRunStatus.RUNNING)
 STEP_RUN_FINISHED = (
     StepRunStatus.COMPLETED,
@@ -152,6 +162,20 @@ class Execution(models.Model):
     tmux_session = models.CharField(max_length=255, null=True, blank=True)
     worktree_path = models.CharField(max_length=1024, null=True, blank=True)
     worktree_branch = models.CharField(max_length=255, null=True, blank=True)
+    # Review and landing (agents.services.landing): where the execution started, what became of it.
+    base_ref = models.CharField(
+        max_length=255, null=True, blank=True, help_text="The branch checked out when the first step started."
+    )
+    base_commit = models.CharField(
+        max_length=64, null=True, blank=True, help_text="The commit the first step started from: the diff's base."
+    )
+    merged_commit = models.CharField(max_length=64, null=True, blank=True)
+    merged_at = models.DateTimeField(null=True, blank=True)
+    pull_request_url = models.CharField(max_length=1024, null=True, blank=True)
+    worktree_bytes = models.BigIntegerField(
+        null=True, blank=True, help_text="Disk the worktree used when last measured (after each step)."
+    )
+    worktree_removed_at = models.DateTimeField(null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     # Not in the contract's JSON: what the runner needs.
     queued = models.BooleanField(
@@ -163,6 +187,10 @@ class Execution(models.Model):
     )
     error = models.TextField(null=True, blank=True)
     max_budget_usd = models.FloatField(null=True, blank=True, help_text=BUDGET_HELP)
+    attempt = models.PositiveSmallIntegerField(default=1, help_text="Which of its best-of-N attempts (1..N).")
+    attempt_group = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The first attempt's id, shared by the N attempts of one launch or DAG node."
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -170,7 +198,10 @@ class Execution(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "queued"], name="agents_exec_status_queued")]
+        indexes = [
+            models.Index(fields=["status", "queued"], name="agents_exec_status_queued"),
+            models.Index(fields=["attempt_group"], name="agents_exec_attempt_group"),
+        ]
 
     def __str__(self) -> str:
         return f"execution {self.pk} ({self.status})"
@@ -215,6 +246,9 @@ class StepRun(models.Model):
         max_length=1024, null=True, blank=True, help_text="The workspace whose running slot this step holds."
     )
     crashed = models.BooleanField(default=False)
+    resume_session_id = models.CharField(
+        max_length=255, null=True, blank=True, help_text="A follow-up message: the agent session it continues."
+    )
 
     class Meta:
         ordering = ["id"]
@@ -222,6 +256,11 @@ class StepRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.status})"
+
+    @property
+    def is_message(self) -> bool:
+        """A follow-up a user sent into the execution's agent session (not a template step)."""
+        return self.resume_session_id is not None
 
 
 class ExecutionLogEntry(models.Model):
@@ -256,6 +295,7 @@ class DagRun(models.Model):
     retry_backoff_seconds = models.PositiveIntegerField(default=10)
     create_worktree = models.BooleanField(default=False)
     max_budget_usd = models.FloatField(null=True, blank=True, help_text=BUDGET_HELP)
+    attempts = models.PositiveSmallIntegerField(default=1, help_text="Executions started per node (best of N).")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

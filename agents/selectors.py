@@ -84,12 +84,14 @@ def execution_get(*, project_id: int, execution_id: int) -> Execution:
 
 
 def execution_list(
-    *, project_id: int, node_id: int | None = None, template_id: int | None = None
+    *, project_id: int, node_id: int | None = None, template_id: int | None = None, attempt_group: int | None = None
 ) -> QuerySet[Execution]:
     project_require(project_id)
     executions = Execution.objects.filter(project_id=project_id)
     if node_id is not None:
         executions = executions.filter(node_id=node_id)
+    if attempt_group is not None:
+        executions = executions.filter(attempt_group=attempt_group)
     if template_id is not None:
         executions = executions.filter(template_id=template_id)
     return executions.order_by("-created_at", "-id")

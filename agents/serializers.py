@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Manager, prefetch_related_objects
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from agents.conversation import conversation
 from agents.fields import (
     BudgetField,
     FiniteFloatField,
@@ -23,6 +25,7 @@ from agents.fields import (
     id_field,
 )
 from agents.models import (
+    MAX_ATTEMPTS,
     AgentStep,
     AgentTemplate,
     AgentType,
@@ -36,9 +39,12 @@ from agents.models import (
     StepRunStatus,
 )
 from agents.selectors import EXECUTION_IDS, LOG_PAGE_SIZE
-from orchestra_site.api.serializers import FastReadSerializer
+from orchestra_site.api.serializers import FastReadSerializer, to_json_list
 
 MAX_TEXT = 1_000_000
+# A follow-up is one argv element of the agent CLI: Linux takes at most 128 KiB in one, and a
+# character may be 4 bytes of UTF-8.
+MAX_MESSAGE_CHARS = 30_000
 INT32 = 2**31 - 1
 MAX_EXECUTIONS_LISTED = 1000
 MAX_LOG_PAGE_SIZE = 1000
@@ -195,6 +201,18 @@ class StepRunInputSerializer(serializers.Serializer):
     metadata = ObjectField(allow_null=True, help_text=REPLACES)
 
 
+# What an execution's review and landing added (agents.services.landing); in its detail and events.
+LANDING_FIELDS = [
+    "base_ref",
+    "base_commit",
+    "merged_commit",
+    "merged_at",
+    "pull_request_url",
+    "worktree_bytes",
+    "worktree_removed_at",
+]
+
+
 class ExecutionSerializer(FastReadSerializer):
     project_id = serializers.IntegerField(read_only=True)
     node_id = serializers.IntegerField(read_only=True, allow_null=True)
@@ -212,6 +230,7 @@ class ExecutionSerializer(FastReadSerializer):
             "tmux_session",
             "worktree_path",
             "worktree_branch",
+            *LANDING_FIELDS,
             "metadata",
             "error",
             "max_budget_usd",
@@ -219,23 +238,67 @@ class ExecutionSerializer(FastReadSerializer):
             "finished_at",
             "created_at",
             "updated_at",
+            "attempt",
+            "attempt_group",
         ]
         read_only_fields = fields
-        extra_kwargs = {"error": {"help_text": "Why the hub's runner failed the execution, if it did."}}
+        extra_kwargs = {
+            "error": {"help_text": "Why the hub's runner failed the execution, if it did."},
+            "attempt": {"help_text": "Which attempt of a best-of-N launch or DAG node (1..N); 1 when alone."},
+            "attempt_group": {"help_text": "The first attempt's id, shared by every attempt; null when alone."},
+        }
+
+
+class ConversationEntrySerializer(serializers.Serializer):
+    """One turn of an execution's conversation: a prompt (``user``) or the agent's final answer."""
+
+    role = serializers.ChoiceField(choices=["user", "agent"])
+    step_run_id = serializers.IntegerField()
+    text = serializers.CharField(allow_null=True, help_text="The prompt, or the answer (null if it gave none).")
+    status = serializers.ChoiceField(choices=StepRunStatus.choices, help_text="The step run's status.")
+    error = serializers.CharField(allow_null=True)
+    at = serializers.DateTimeField(allow_null=True, help_text="When it was sent, or when the answer came.")
+
+
+class ExecutionMessageSerializer(ConversationEntrySerializer):
+    """``execution.message``: one new turn of an execution's conversation."""
+
+    execution_id = serializers.IntegerField()
 
 
 class ExecutionWithStepRunsSerializer(ExecutionSerializer):
     step_runs = StepRunSerializer(many=True, read_only=True, help_text="Ascending id.")
+    conversation = serializers.SerializerMethodField(
+        help_text="Each prompt and each final answer, in order: the template's steps, then follow-up messages."
+    )
+
     spent_usd = serializers.SerializerMethodField(
         help_text="What its agents spent, in USD (their reported cost, or their tokens priced)."
     )
 
     class Meta(ExecutionSerializer.Meta):
-        fields = [*ExecutionSerializer.Meta.fields, "step_runs", "spent_usd"]
+        fields = [*ExecutionSerializer.Meta.fields, "step_runs", "conversation", "spent_usd"]
         read_only_fields = fields
 
     def get_spent_usd(self, execution: Execution) -> float:
         return round(sum(step_run.cost_usd or 0.0 for step_run in execution.step_runs.all()), 6)
+
+    @extend_schema_field(ConversationEntrySerializer(many=True))
+    def get_conversation(self, execution: Execution) -> list[dict[str, Any]]:
+        return to_json_list(ConversationEntrySerializer, conversation(list(execution.step_runs.all())))
+
+
+class MessageInputSerializer(serializers.Serializer):
+    """``POST /projects/{pid}/executions/{eid}/messages``: the next prompt of the conversation."""
+
+    prompt = StrictCharField(max_length=MAX_MESSAGE_CHARS, allow_blank=False)
+
+    def validate_prompt(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("Must not be blank.")
+        if "\x00" in value:
+            raise serializers.ValidationError("Must not contain a NUL character.")
+        return value
 
 
 class ExecutionInputSerializer(serializers.Serializer):
@@ -255,6 +318,13 @@ class LaunchSerializer(serializers.Serializer):
     context: Any = ObjectField(required=False, default=dict)  # Any: named like Serializer.context
     create_worktree = StrictBooleanField(required=False, default=False)
     max_budget_usd = BudgetField()
+    attempts = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_ATTEMPTS,
+        required=False,
+        default=1,
+        help_text="Best of N: this many executions of the node, each in its own worktree (1 to 5).",
+    )
 
 
 class ExecutionCreateSerializer(serializers.Serializer):
@@ -276,6 +346,7 @@ class LaunchByBodySerializer(LaunchSerializer):
 class ExecutionFilterSerializer(serializers.Serializer):
     node_id = id_field(required=False)
     template_id = id_field(required=False)
+    attempt_group = id_field(required=False, help_text="The attempts of one best-of-N launch or DAG node.")
 
 
 class ExecutionIndexFilterSerializer(serializers.Serializer):
@@ -392,8 +463,10 @@ class DagRunSerializer(FastReadSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "attempts",
         ]
         read_only_fields = fields
+        extra_kwargs = {"attempts": {"help_text": "Executions started per node (best of N)."}}
 
 
 class DagRunInputSerializer(serializers.Serializer):
@@ -411,6 +484,13 @@ class DagRunInputSerializer(serializers.Serializer):
     )
     create_worktree = StrictBooleanField(required=False, default=False)
     max_budget_usd = BudgetField()
+    attempts = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_ATTEMPTS,
+        required=False,
+        default=1,
+        help_text="Best of N: each node runs as this many executions, each in its own worktree (1 to 5).",
+    )
 
 
 # --- Spend ----------------------------------------------------------------------------------------

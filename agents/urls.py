@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework.routers import DynamicRoute, Route
 
-from agents import spend_views, views
+from agents import pipeline_views, spend_views, views, views_messages
 from orchestra_site.api.routers import DB_ID, HubRouter
 
 
@@ -42,7 +42,13 @@ router.register("agent-templates", views.TemplateViewSet, basename="agent-templa
 router.register(rf"agent-templates/(?P<tid>{DB_ID})/steps", views.StepViewSet, basename="agent-step")
 router.register(rf"{PROJECT}/executions", views.ExecutionViewSet, basename="execution")
 router.register(rf"{PROJECT}/executions/(?P<eid>{DB_ID})/steps", views.StepRunViewSet, basename="step-run")
+router.register(
+    rf"{PROJECT}/executions/(?P<eid>{DB_ID})/messages",
+    views_messages.ExecutionMessageViewSet,
+    basename="execution-message",
+)
 router.register(rf"{PROJECT}/nodes", views.LaunchViewSet, basename="launch")
+router.register(rf"{PROJECT}/nodes", pipeline_views.PipelineViewSet, basename="pipeline")
 router.register(rf"{PROJECT}/dag-runs", views.DagRunViewSet, basename="dag-run")
 router.register("spend", spend_views.SpendViewSet, basename="spend")
 router.register("", views.FlatViewSet, basename="flat")

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from agents import selectors
 from agents import serializers as s
+from agents.landing_views import LandingActions
 from agents.services import dag_runs, executions, templates
 from agents.services import launch as launches
 from orchestra_site.api.serializers import to_json, to_json_list
@@ -120,7 +121,7 @@ class StepViewSet(DatabaseIdViewSet):
 # --- Executions and step runs -------------------------------------------------------------------
 
 
-class ExecutionViewSet(DatabaseIdViewSet):
+class ExecutionViewSet(LandingActions, DatabaseIdViewSet):
     """``/projects/{pid}/executions``."""
 
     lookup_url_kwarg = "eid"

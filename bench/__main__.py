@@ -32,6 +32,7 @@ BENCHMARKS = {
     "agent_swarm": "bench.agent_swarm",
     "agent_deltas": "bench.agent_deltas",
     "dag_run": "bench.dag_run",
+    "pipeline": "bench.pipeline",
     "console": "bench.console_pages",
     "overhead": "bench.overhead",
     "latency": "bench.latency",

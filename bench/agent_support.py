@@ -14,7 +14,7 @@ from bench.client import HttpConnection
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_AGENT = ROOT / "bench" / "fake_agent.py"
 CHATTY_AGENT = ROOT / "bench" / "chatty_agent.py"
-FINISHED = ("completed", "failed", "cancelled")
+FINISHED = ("completed", "failed", "cancelled", "discarded")
 
 
 def custom_command(script: Path) -> str:

@@ -15,7 +15,7 @@ from bench.report import Section, Table
 LAYERS = 10
 WIDTH = 20
 DESIRED = 8
-FINISHED = ("completed", "failed", "cancelled")
+FINISHED = ("completed", "failed", "cancelled", "discarded")
 
 
 async def build_dag(http: HttpConnection) -> tuple[int, str, dict[int, list[int]]]:

@@ -3,7 +3,8 @@
 Usage: ``python fake_agent.py PROMPT``. A prompt that is a number is how many seconds to work;
 while working it prints a line every half second, so a test sees live output, then
 ``done: PROMPT in CWD``. The prompt ``fail`` makes it exit with status 3; ``env NAME`` prints
-the variable's value (or ``<unset>``); ``quiet SECONDS`` works that long without printing.
+the variable's value (or ``<unset>``); ``quiet SECONDS`` works that long without printing;
+``write NAME TEXT`` writes TEXT to the file NAME in its folder, as a coding agent edits.
 """
 
 from __future__ import annotations
@@ -15,6 +16,12 @@ import time
 prompt = sys.argv[1]
 if prompt.startswith("env "):
     print(f"{prompt[4:]}={os.environ.get(prompt[4:], '<unset>')}", flush=True)
+    sys.exit(0)
+if prompt.startswith("write "):
+    name, _, text = prompt[6:].partition(" ")
+    with open(name, "w") as out:
+        out.write(text + "\n")
+    print(f"wrote {name}", flush=True)
     sys.exit(0)
 if prompt.startswith("quiet "):
     time.sleep(float(prompt[6:]))

@@ -207,21 +207,28 @@ only ratios from interleaved runs are given; `make bench` on a quiet machine giv
   fields for each request (about a tenth under cProfile; copying them one level deep instead
   measured 0.95 to 1.07 times as fast in alternating rounds, not worth a serializer that differs
   from DRF's), the edges' and the outbox row's `bulk_create`, the middleware.
-- **Mixed load (section 10): the target is not met.** Two causes, each measured alone on one hub.
-  *Sockets*: every `/orchestration` socket gets the totals after every PUT, one `send()` system
-  call per socket per PUT on serve's one event loop (py-spy: a third of serve's samples in
-  uvicorn's `transport.write`). With 200 sockets the 16 clients fell, on a quiet machine, from
-  about 500 PUTs a second (p99 51 to 59 ms) to 128 to 176 (p99 165 to 194 ms). Sending the totals
-  to large groups at most every 50 ms (newest frame only) measured 337 to 413 PUTs a second (p99
-  69 to 108 ms), but it skips totals a client would otherwise see, which the hub promises not to do
-  (`tests/test_fanout.py`: every socket gets every change): not landed. *Agents*: storing the
-  output of 20 agents printing 50 lines a second took half of serve's core (serve CPU 0.65 to 0.69
-  with the logs stored, 0.19 with the store replaced by nothing): each agent's log writer commits
-  its own transaction every 0.1 to 0.2 s, about 200 a second. One flush for every writer of the
-  process, in one transaction, measured 0.30 (from a copy of `agents/logs.py`); with it and the
-  paced totals the whole mix met the target (p99 116 and 117 ms on a quiet machine), without them
-  it does not (p99 430 and 743 ms in two runs of section 10 on this code). Left for a change that
-  can keep every frame.
+- **Mixed load (section 10): the target is not met.** The agents' output is now written by one
+  thread per process, in one transaction every 0.1 s (`agents/log_flusher.py`): about 10 write
+  transactions a second for 20 agents instead of about 200, each three statements and one insert
+  whatever the number of agents (20 agents' 100 lines in 6.6 ms in process, 16.9 ms as one
+  statement set per agent). The fan-out runs at most once per 5 ms tick and hands each socket all
+  its waiting frames in one write (`orchestra_site/realtime/send_many.py`), every frame kept, in
+  order. In profiled runs of the mix on a busy machine (load 6 to 8) the event loop spent 37% less
+  CPU per PUT and the hub answered 1.4 to 1.5 times the PUTs a second; without the tick a fan-out
+  carried 1.3 PUTs' frames on average. Section 10 before (03:56 UTC, load 0.84) and after (04:47
+  UTC, load 10.2, other engineers' test runs): with the sockets and the agents 78 → 121 PUTs a
+  second, p50 204 → 126 ms, p99 368 → 393 ms. The `none` row, which these changes do not touch,
+  went from p99 62 to 128 ms between the two runs: the after figures are mostly the machine's
+  other work. What is left, from the profile (a CPU-weighted stack sampler inside serve and
+  timings of its SQLite writes, 04:08 UTC, load 7): PUTs wait for the process's one SQLite write
+  queue (`orchestra_site/db/sqlite3/base.py`) p50 16 ms, p99 99 ms, max 198 ms (43 s in all for
+  2 035 PUTs) while their statements and commits take p99 8 and 9 ms: whoever holds the queue (the
+  four HTTP threads, the log flush, which itself waits p50 21 ms for it) holds it far longer than
+  its work, because after every statement it must get the GIL and a core back from the other
+  runnable threads and processes. The event loop is about a third of serve's CPU, most of it in
+  uvloop's C code (socket reads and writes), which a Python sampler cannot break down. serve stays
+  under one core (0.73) because the two cores are shared with the 200 sockets' client processes,
+  the 20 agents, the bench and, in these runs, other engineers' tests.
 - **Queries.** A desired change, a running report, a reserved or released slot and a node
   creation (with its parents) are each at most five queries on both databases (`BEGIN` and `COMMIT` included), with
   one outbox INSERT per change on the in-memory layer; a desired change on PostgreSQL is four.

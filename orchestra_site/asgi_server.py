@@ -21,7 +21,8 @@ import uvicorn
 from channels.routing import get_default_application
 from django.conf import settings
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+from orchestra_site.realtime.send_many import SendManyProtocol
 
 # Each worker's listening queue. 10 000 clients connecting at once (a restart) must all get
 # through; the kernel caps it at net.core.somaxconn.
@@ -41,10 +42,11 @@ KEEP_ALIVE_SECONDS = 75
 RESERVED_FILES_MIN = 256
 
 
-class WebSocketProtocol(WebSocketsSansIOProtocol):
+class WebSocketProtocol(SendManyProtocol):
     """uvicorn's WebSocket protocol on websockets' sans-I/O core (the implementation measured
-    fastest and leanest here: README, "What runs where"), with one change: a message over the
-    limit is answered with close 1009 and a reason that reach the client.
+    fastest and leanest here: README, "What runs where"), taking several frames in one write
+    (``orchestra_site.realtime.send_many``), and with one change: a message over the limit is
+    answered with close 1009 and a reason that reach the client.
 
     uvicorn closes the TCP connection right after that close frame; a client still sending its
     large message then gets a reset, which discards the close frame before it reads it. Here the

@@ -380,6 +380,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "NodeStatusEnum": "projects.models.NodeStatus",
         "RunStatusEnum": "projects.models.RunStatus",
+        "DeliverableStatusEnum": "projects.models.DeliverableStatus",
         "ExecutionStatusEnum": "agents.models.ExecutionStatus",
         "StepRunStatusEnum": "agents.models.StepRunStatus",
         "AgentTypeEnum": "projects.models.AgentType",
@@ -400,6 +401,9 @@ WORKTREES_DIR = Path(env.str("ORCHESTRA_WORKTREES_DIR", default=str(DATA_DIR / "
 DEFAULT_DESIRED = _int("ORCHESTRA_DEFAULT_DESIRED", 1, maximum=MAX_DESIRED)
 MAX_RUNNING = _int("ORCHESTRA_MAX_RUNNING", 8)
 STEP_TIMEOUT = _duration("ORCHESTRA_STEP_TIMEOUT", "1h")
+# The pipeline Run → Start Workflow runs (phases' agents, prompts, threshold, retries); empty: the
+# built-in agents/builtin_pipelines/default.md.
+PIPELINE_FILE = env.str("ORCHESTRA_PIPELINE_FILE", default="") or None
 STEP_IDLE_TIMEOUT = _duration("ORCHESTRA_STEP_IDLE_TIMEOUT", "10m")
 # What one agent may print: a longer line is cut (and marked), a step that prints more is stopped.
 AGENT_LINE_MAX_BYTES = _int("ORCHESTRA_AGENT_LINE_MAX_BYTES", 1024 * 1024, minimum=1024, maximum=64 * 1024 * 1024)
@@ -409,6 +413,10 @@ CANCEL_GRACE = _duration("ORCHESTRA_CANCEL_GRACE", "10s")
 # the price that turns tokens into USD for a CLI that reports tokens but no cost (codex, gemini).
 WORKSPACE_DAILY_BUDGET_USD = _usd_or_none("ORCHESTRA_WORKSPACE_DAILY_BUDGET_USD")
 TOKEN_PRICE_USD_PER_MILLION = _token_prices("ORCHESTRA_TOKEN_PRICE_USD_PER_MILLION", "3,15")
+# Review and landing: the patch an execution's diff answers at most, and how long the worktree of a
+# merged or discarded execution is kept (its branch is always kept).
+DIFF_MAX_BYTES = _int("ORCHESTRA_DIFF_MAX_BYTES", 1024 * 1024, minimum=1024)
+WORKTREE_RETENTION = _duration("ORCHESTRA_WORKTREE_RETENTION", "7d")
 RUNNER_HEARTBEAT = _duration("ORCHESTRA_RUNNER_HEARTBEAT", "5s")
 RUNNER_DEAD_AFTER = _duration("ORCHESTRA_RUNNER_DEAD_AFTER", "30s")
 AGENT_ENV_PASSTHROUGH = env.list("ORCHESTRA_AGENT_ENV_PASSTHROUGH", default=[])
@@ -437,6 +445,10 @@ PLANNER_AGENT = _choice("ORCHESTRA_PLANNER_AGENT", "claude", ("claude", "codex",
 # Plans at once per hub process; more are answered 429. Plans run on threads of their own
 # (orchestra_site.asgi_handler.AGENT_REQUEST_PATHS), never on the HTTP threads other requests use.
 PLAN_CONCURRENCY = _int("ORCHESTRA_PLAN_CONCURRENCY", 2, minimum=1, maximum=16)
+# Deliverables and hooks: the largest deliverable content stored (UTF-8 bytes), and how long one
+# hook's regex checks may run (in a child process that is killed after it) before they count as failed.
+DELIVERABLE_MAX_BYTES = _int("ORCHESTRA_DELIVERABLE_MAX_BYTES", 1024 * 1024, minimum=1024, maximum=256 * 1024 * 1024)
+HOOK_MATCH_TIMEOUT = _duration("ORCHESTRA_HOOK_MATCH_TIMEOUT", "2s")
 
 # --- The rest of Django --------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -13,12 +13,16 @@ from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from rest_framework import serializers
 
 from orchestra_site.admin_support import ServiceAdmin, field_check
+from orchestra_site.api.errors import flatten_errors
 from orchestra_site.api.exceptions import HubError
 from projects import services
-from projects.models import Node, Project, Task
+from projects.models import Deliverable, HookNode, Node, NodeType, Project, Task
+from projects.serializers import ExpectedDeliverablesInputField
 from projects.services.graph import NODE_FIELDS
+from projects.services.hooks import HOOK_FIELDS
 from projects.workspaces import validate_workspace_path
 
 
@@ -77,6 +81,18 @@ class NodeAdminForm(forms.ModelForm):
             parents.queryset = Node.objects.filter(project_id=self.instance.project_id)
             self.initial["parent_nodes"] = list(self.instance.parents.values_list("pk", flat=True))
 
+    def clean_node_type(self) -> str:
+        return self.cleaned_data.get("node_type") or NodeType.TASK
+
+    def clean_expected_deliverables(self) -> list[dict[str, Any]]:
+        value = self.cleaned_data.get("expected_deliverables")
+        if value is None:
+            return []
+        try:
+            return ExpectedDeliverablesInputField().to_internal_value(value)
+        except serializers.ValidationError as exc:
+            raise forms.ValidationError("; ".join(flatten_errors(exc.detail))) from None
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         project = cleaned.get("project") or (self.instance.project if self.instance.pk else None)
@@ -130,3 +146,82 @@ class TaskAdmin(admin.ModelAdmin):
     search_fields = ["title"]
     list_select_related = ["project", "node"]
     raw_id_fields = ["project", "node"]
+
+
+@admin.register(Deliverable)
+class DeliverableAdmin(ServiceAdmin):
+    # Created and changed through the services: the same checks, and deliverable.created on add.
+    list_display = ["id", "name", "type", "status", "node", "execution", "created_at"]
+    list_filter = ["status", "type"]
+    search_fields = ["name"]
+    list_select_related = ["node"]
+    raw_id_fields = ["node", "execution"]
+    fields = ["node", "execution", "type", "name", "status", "content", "validation_errors", "created_at", "updated_at"]
+    readonly_fields = ["created_at", "updated_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Deliverable | None = None) -> list[str]:
+        fixed = ["node", "execution", "type", "name"] if obj is not None else []
+        return [*fixed, *self.readonly_fields]
+
+    def save_model(self, request: HttpRequest, obj: Deliverable, form: Any, change: bool) -> None:
+        if change:
+            changes = services.DeliverableChanges(
+                content=obj.content, status=obj.status, validation_errors=obj.validation_errors
+            )
+            services.deliverable_update(deliverable=obj, changes=changes)
+        else:
+            obj.pk = services.deliverable_create(
+                node=obj.node,
+                type=obj.type,
+                name=obj.name,
+                content=obj.content,
+                status=obj.status,
+                execution_id=obj.execution_id,
+            ).pk
+
+    def delete_model(self, request: HttpRequest, obj: Deliverable) -> None:
+        services.deliverable_delete(deliverable=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Deliverable]) -> None:
+        for deliverable in queryset:
+            services.deliverable_delete(deliverable=deliverable)
+
+
+@admin.register(HookNode)
+class HookNodeAdmin(ServiceAdmin):
+    # Saved through the services: rules checked as regular expressions, the node made a hook node.
+    list_display = ["id", "name", "node", "trigger", "action", "requires_human_approval", "max_retries"]
+    list_filter = ["trigger", "action"]
+    search_fields = ["name"]
+    list_select_related = ["node"]
+    raw_id_fields = ["node"]
+    fields = [
+        "node",
+        "name",
+        "trigger",
+        "action",
+        "required_deliverables",
+        "validation_rules",
+        "requires_human_approval",
+        "max_retries",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = ["created_at", "updated_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: HookNode | None = None) -> list[str]:
+        return ["node", *self.readonly_fields] if obj is not None else list(self.readonly_fields)
+
+    def save_model(self, request: HttpRequest, obj: HookNode, form: Any, change: bool) -> None:
+        values = {name: getattr(obj, name) for name in HOOK_FIELDS}
+        if change:
+            services.hook_update(project_id=obj.node.project_id, node_id=obj.node_id, changes=values)  # type: ignore[arg-type]
+        else:
+            obj.pk = services.hook_create(project_id=obj.node.project_id, node_id=obj.node_id, **values).pk
+
+    def delete_model(self, request: HttpRequest, obj: HookNode) -> None:
+        services.hook_delete(project_id=obj.node.project_id, node_id=obj.node_id)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[HookNode]) -> None:
+        for project_id, node_id in queryset.values_list("node__project_id", "node_id"):
+            services.hook_delete(project_id=project_id, node_id=node_id)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from orchestra_site.api.serializers import to_json
 from orchestra_site.realtime.events import broadcast_event, project_group
-from projects.models import Node, Run
+from projects.deliverable_serializers import DeliverableCreatedEventSerializer
+from projects.models import Deliverable, Node, Run
 from projects.serializers import NodeSerializer, RunEventSerializer
 
 NODE_CREATED = "node.created"
@@ -16,6 +17,7 @@ NODE_UPDATED = "node.updated"
 NODE_DELETED = "node.deleted"
 RUN_CREATED = "run.created"
 RUN_UPDATED = "run.updated"
+DELIVERABLE_CREATED = "deliverable.created"
 
 
 def send_node_created(node: Node) -> None:
@@ -36,3 +38,8 @@ def send_run_created(run: Run) -> None:
 
 def send_run_updated(run: Run) -> None:
     broadcast_event(project_group(run.project_id), RUN_UPDATED, to_json(RunEventSerializer, run))
+
+
+def send_deliverable_created(deliverable: Deliverable, *, project_id: int) -> None:
+    data = to_json(DeliverableCreatedEventSerializer, deliverable)
+    broadcast_event(project_group(project_id), DELIVERABLE_CREATED, data)

@@ -126,3 +126,32 @@ class JSONObjectOutputField(serializers.DictField):
 
     def to_representation(self, value: Any) -> dict[str, Any]:
         return value if isinstance(value, dict) else {}
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON boolean; ``"true"``, ``1`` and the other spellings DRF accepts are refused."""
+
+    default_error_messages = {"invalid": "Must be a boolean."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class RejectUnknownKeysMixin:
+    """A body key the serializer does not declare is a 400 naming it, not silently dropped.
+
+    ``ignored_keys`` are accepted and dropped (the contract's ``node_id``, which the path overrides).
+    """
+
+    ignored_keys: frozenset[str] = frozenset()
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            declared = set(self.fields)  # type: ignore[attr-defined]
+            unknown = sorted(key for key in data if key not in declared and key not in self.ignored_keys)
+            if unknown:
+                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+            data = {key: value for key, value in data.items() if key not in self.ignored_keys}
+        return super().to_internal_value(data)  # type: ignore[misc]

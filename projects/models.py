@@ -20,9 +20,50 @@ TITLE_MAX = 255
 class NodeStatus(models.TextChoices):
     PENDING = "pending"
     IN_PROGRESS = "in_progress"
+    NEEDS_REVIEW = "needs_review"  # human attention required (a pipeline awaits review, or set by hand)
     COMPLETED = "completed"
     BLOCKED = "blocked"
     FAILED = "failed"
+
+
+class NodeType(models.TextChoices):
+    """How the DAG draws a node; a ``hook`` node may carry a ``HookNode`` configuration."""
+
+    TASK = "task"
+    HOOK = "hook"
+    MILESTONE = "milestone"
+
+
+class DeliverableType(models.TextChoices):
+    PLAN = "plan"
+    SOURCES = "sources"
+    TOY_TEST = "toy_test"
+    CODE = "code"
+    CUSTOM = "custom"
+
+
+class DeliverableStatus(models.TextChoices):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    VALIDATED = "validated"  # passed a hook's checks
+
+
+class HookTrigger(models.TextChoices):
+    """Stored and answered; nothing fires a hook on its own (it runs when asked to)."""
+
+    PHASE_END = "phase_end"
+    DELIVERABLE_PRODUCED = "deliverable_produced"
+    MANUAL = "manual"
+
+
+class HookAction(models.TextChoices):
+    """Stored and answered; every action checks the same way."""
+
+    VALIDATE = "validate"
+    GATE = "gate"
+    RETRY = "retry"
 
 
 class AgentType(models.TextChoices):
@@ -77,6 +118,10 @@ class Node(models.Model):
     prompt = models.TextField(null=True, blank=True)
     context = models.TextField(null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # NULL (an explicit null in a PATCH) is answered as "task".
+    node_type = models.CharField(max_length=50, choices=NodeType.choices, null=True, blank=True, default=NodeType.TASK)
+    # DeliverableSchema items ({type, name, required, description}): what the node should produce.
+    expected_deliverables = models.JSONField(default=list, blank=True)
     position_x = models.FloatField(default=0.0)
     position_y = models.FloatField(default=0.0)
     parents = models.ManyToManyField(
@@ -165,3 +210,54 @@ class Run(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.pk} of node {self.node_id}"
+
+
+class Deliverable(models.Model):
+    """An output a node produced (mostly a pipeline's ``sources.md`` and ``plan.md``).
+
+    ``name`` is a label, never a path. ``execution`` is the run that produced it, in the node's
+    project; deleting the execution keeps the deliverable.
+    """
+
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="deliverables")
+    execution = models.ForeignKey(
+        "agents.Execution", on_delete=models.SET_NULL, null=True, blank=True, related_name="deliverables"
+    )
+    type = models.CharField(max_length=50, choices=DeliverableType.choices)
+    name = models.CharField(max_length=TITLE_MAX)
+    content = models.TextField(default="", blank=True)
+    status = models.CharField(max_length=50, choices=DeliverableStatus.choices, default=DeliverableStatus.PENDING)
+    validation_errors = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["node", "created_at"], name="projects_deliv_node_created")]
+
+    def __str__(self) -> str:
+        return f"{self.name} of node {self.node_id}"
+
+
+HOOK_MAX_RETRIES = 10
+
+
+class HookNode(models.Model):
+    """The configuration of a hook node: which deliverables it requires and the regex each must match."""
+
+    node = models.OneToOneField(Node, on_delete=models.CASCADE, related_name="hook_config")
+    name = models.CharField(max_length=TITLE_MAX, default="Validation Hook")
+    trigger = models.CharField(max_length=50, choices=HookTrigger.choices, default=HookTrigger.PHASE_END)
+    action = models.CharField(max_length=50, choices=HookAction.choices, default=HookAction.VALIDATE)
+    required_deliverables = models.JSONField(default=list, blank=True)
+    validation_rules = models.JSONField(default=dict, blank=True)
+    requires_human_approval = models.BooleanField(default=False)
+    max_retries = models.IntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (node {self.node_id})"

@@ -18,12 +18,25 @@ from projects.fields import (
     IdField,
     JSONObjectField,
     JSONObjectOutputField,
+    RejectUnknownKeysMixin,
+    StrictBooleanField,
     StrictCharField,
     StrictFloatField,
     StrictIntegerField,
     UtcDateTimeField,
 )
-from projects.models import TITLE_MAX, AgentType, Node, NodeStatus, Project, Run, RunStatus, Task
+from projects.models import (
+    TITLE_MAX,
+    AgentType,
+    DeliverableType,
+    Node,
+    NodeStatus,
+    NodeType,
+    Project,
+    Run,
+    RunStatus,
+    Task,
+)
 
 
 def _text(**kwargs: Any) -> StrictCharField:
@@ -70,6 +83,31 @@ class NodeMetadataInputField(serializers.Field):
         return dict(serializer.validated_data)
 
 
+class DeliverableSchemaInputSerializer(RejectUnknownKeysMixin, serializers.Serializer):
+    """One item of a node's ``expected_deliverables``: what it should produce."""
+
+    type = serializers.ChoiceField(choices=DeliverableType.choices)
+    name = StrictCharField(min_length=1, max_length=TITLE_MAX)
+    # A declared field leaves the class (DRF's metaclass), so it never hides Field.required.
+    required = StrictBooleanField(default=True)  # type: ignore[assignment]
+    description = StrictCharField(allow_blank=True, default="")
+
+
+@extend_schema_field(DeliverableSchemaInputSerializer(many=True))
+class ExpectedDeliverablesInputField(serializers.Field):
+    """The whole list, each item validated with its defaults even inside a PATCH (as the metadata)."""
+
+    default_error_messages = {"not_a_list": 'Expected a list of items but got type "{input_type}".'}
+
+    def to_internal_value(self, data: Any) -> list[dict[str, Any]]:
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        serializer = DeliverableSchemaInputSerializer(data=data, many=True)
+        if not serializer.is_valid():
+            raise serializers.ValidationError(serializer.errors)
+        return [dict(item) for item in serializer.validated_data]
+
+
 class ProjectInputSerializer(serializers.Serializer):
     # A new project, or (partial=True) the keys a PATCH changes. workspace_path may be null only on
     # create (the hub picks the folder).
@@ -99,11 +137,17 @@ class NodeInputSerializer(serializers.Serializer):
     # the stubs cannot know that.
     context = _text(default=None)  # type: ignore[assignment]
     metadata = NodeMetadataInputField(allow_null=True, default=None)
+    # null stores NULL (answered as "task"); a PATCH without the key keeps it.
+    node_type = serializers.ChoiceField(choices=NodeType.choices, allow_null=True, default=NodeType.TASK)
+    # null or [] clears the list.
+    expected_deliverables = ExpectedDeliverablesInputField(allow_null=True, default=list)
     position_x = StrictFloatField(default=0.0)
     position_y = StrictFloatField(default=0.0)
     parent_ids = serializers.ListField(child=IdField(), allow_null=True, default=list)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("expected_deliverables", ...) is None:
+            attrs["expected_deliverables"] = []
         if not self.partial:
             if attrs["metadata"] is None:
                 attrs["metadata"] = {"resources": [], "extra": {}}
@@ -194,6 +238,48 @@ class NodeMetadataSerializer(serializers.Serializer):
         return metadata
 
 
+class DeliverableSchemaSerializer(serializers.Serializer):
+    # One expected deliverable with all four keys, whatever an older row or the admin left there.
+
+    type = serializers.ChoiceField(choices=DeliverableType.choices)
+    name = serializers.CharField()
+    required = serializers.BooleanField()  # type: ignore[assignment]  # as in the input serializer
+    description = serializers.CharField()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        raw = instance if isinstance(instance, dict) else {}
+        description = raw.get("description")
+        return {
+            "type": str(raw.get("type", DeliverableType.CUSTOM)),
+            "name": str(raw.get("name", "")),
+            "required": raw.get("required", True) is not False,
+            "description": description if isinstance(description, str) else "",
+        }
+
+
+class ExpectedDeliverablesField(serializers.ListField):
+    """Always a list of whole DeliverableSchema objects, never null (odd stored values read as ``[]``)."""
+
+    child = DeliverableSchemaSerializer()
+
+    def get_attribute(self, instance: Any) -> Any:
+        value = super().get_attribute(instance)
+        return value if isinstance(value, list) else []
+
+    def to_representation(self, data: Any) -> list[Any]:
+        return [self.child.to_representation(item) for item in data if isinstance(item, dict)]
+
+
+class NodeTypeField(serializers.ChoiceField):
+    """The node's type; NULL in the database is answered as ``"task"``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=NodeType.choices, **kwargs)
+
+    def get_attribute(self, instance: Any) -> Any:
+        return super().get_attribute(instance) or NodeType.TASK
+
+
 class HubModelSerializer(FastReadSerializer):
     # Read-only model serializers (so every field is required in the schema) with the contract's timestamps.
 
@@ -219,6 +305,8 @@ class NodeSerializer(HubModelSerializer):
 
     project_id = serializers.IntegerField(read_only=True)
     metadata = NodeMetadataSerializer(read_only=True)
+    node_type = NodeTypeField(read_only=True)
+    expected_deliverables = ExpectedDeliverablesField(read_only=True)
     parent_ids = serializers.ListField(child=serializers.IntegerField(), read_only=True)
 
     class Meta:
@@ -233,6 +321,8 @@ class NodeSerializer(HubModelSerializer):
             "prompt",
             "context",
             "metadata",
+            "node_type",
+            "expected_deliverables",
             "position_x",
             "position_y",
             "parent_ids",

@@ -12,7 +12,9 @@ Every reply carries ``text`` split into ``chunks`` non-empty deltas (``chunks`` 
 clamped to ``len(text)``), with ``chunk_delay`` seconds slept before each delta, and
 reports ``input_tokens`` / ``output_tokens`` as usage; the first ``fail_first`` agent calls are
 answered with a 400 error instead.  With ``tool_command`` set, the first
-turn is a shell tool call running it instead (see ``tests.fake_tool_calls``).  Every request is recorded in
+turn is a shell tool call running it instead (see ``tests.fake_tool_calls``).  With ``script``, each
+request's reply text and tool command come from ``script(vendor, user_text)`` (scripted answers,
+e.g. a pipeline's research, plans and critic votes).  Every request is recorded in
 ``server.requests`` (dicts with ``method``, ``path``, ``headers``, ``body``; ``body`` is
 the decoded JSON, or the raw text if it is not JSON) so tests can check what arrived.
 
@@ -27,16 +29,20 @@ or ``python -m tests.fake_model_server --port 8765 --text hello`` for a manual d
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
 from tests import fake_protocols as proto
 from tests import fake_tool_calls as tools
+
+# (vendor, user_text) -> (reply, tool_command) or (reply, tool_command, seconds to stream the reply over)
+Script = Callable[[str, str], tuple[str, str | None] | tuple[str, str | None, float]]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -87,23 +93,24 @@ class _Handler(BaseHTTPRequestHandler):
             # ``x-should-retry: false`` keeps the CLI from retrying by itself: the hub must.
             error = {"type": "invalid_request_error", "message": "fake server: a planned failure"}
             return self._json(400, {"type": "error", "error": error}, {"x-should-retry": "false"})
-        call = tools.pick_call(owner, req) if proto.is_generation(path) else None
+        cfg = owner.for_request(path, req) if proto.is_generation(path) else owner
+        call = tools.pick_call(cfg, req) if proto.is_generation(path) else None
         if call and path.endswith("/messages") and req.get("stream"):
-            return self._sse(tools.anthropic_tool_events(owner, req, *call))
+            return self._sse(tools.anthropic_tool_events(cfg, req, *call), cfg.chunk_delay)
         if call and path.endswith("/responses"):
-            return self._sse(tools.openai_tool_events(owner, req, *call))
+            return self._sse(tools.openai_tool_events(cfg, req, *call), cfg.chunk_delay)
         if call and ":streamGenerateContent" in path:
-            return self._sse(tools.gemini_tool_events(owner, *call))
+            return self._sse(tools.gemini_tool_events(cfg, *call), cfg.chunk_delay)
         if path.endswith("/messages"):
             if req.get("stream"):
-                return self._sse(proto.anthropic_events(owner, req))
-            return self._json(200, proto.anthropic_message(owner, req))
+                return self._sse(proto.anthropic_events(cfg, req), cfg.chunk_delay)
+            return self._json(200, proto.anthropic_message(cfg, req))
         if path.endswith("/responses"):
-            return self._sse(proto.openai_events(owner, req))
+            return self._sse(proto.openai_events(cfg, req), cfg.chunk_delay)
         if ":streamGenerateContent" in path:
-            return self._sse(proto.gemini_events(owner, path))
+            return self._sse(proto.gemini_events(cfg, path), cfg.chunk_delay)
         if ":generateContent" in path:
-            return self._json(200, proto.gemini_response(owner, path, req))
+            return self._json(200, proto.gemini_response(cfg, path, req))
         if ":countTokens" in path:
             return self._json(200, {"totalTokens": owner.input_tokens})
         self._json(404, {"error": {"message": f"fake server: no POST {path}"}})
@@ -118,7 +125,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _sse(self, events: Iterator[tuple[str | None, dict[str, Any] | None]]) -> None:
+    def _sse(self, events: Iterator[tuple[str | None, dict[str, Any] | None]], delay: float) -> None:
+        """``delay``: the seconds slept at each pause marker (the request's own, from the script)."""
         # No Content-Length: the stream ends when we close the connection.
         self.close_connection = True
         self.send_response(200)
@@ -129,7 +137,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             for name, data in events:
                 if data is None:  # a pause marker: sleep, then flush what we have
-                    time.sleep(self.server.owner.chunk_delay)
+                    time.sleep(delay)
                     continue
                 frame = (f"event: {name}\n" if name else "") + f"data: {json.dumps(data)}\n\n"
                 self.wfile.write(frame.encode())
@@ -159,6 +167,7 @@ class FakeModelServer:
         port: int = 0,
         verbose: bool = False,
         fail_first: int = 0,
+        script: Script | None = None,
     ) -> None:
         self.text = text
         self.chunks = max(1, min(chunks, len(text) or 1))
@@ -170,6 +179,7 @@ class FakeModelServer:
         self.port = port
         self.verbose = verbose
         self.failures_left = fail_first
+        self.script = script
         self.failed_sessions: set[str] = set()
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -191,6 +201,23 @@ class FakeModelServer:
             out.append(self.text[pos : pos + step])
             pos += step
         return [p for p in out if p] or [""]
+
+    def for_request(self, path: str, req: dict[str, Any]) -> FakeModelServer:
+        """The settings one completion request is answered with: ``script(vendor, user_text)``
+        (vendor ``claude``, ``codex`` or ``gemini``; the request's user messages joined) may give
+        its own reply text and tool command, as ``(text, tool_command or None)``, and optionally the
+        seconds over which to stream the reply, as a third item."""
+        if self.script is None:
+            return self
+        vendor = "claude" if "/messages" in path else "codex" if path.endswith("/responses") else "gemini"
+        text, tool_command, *slow = self.script(vendor, "\n".join(proto.user_texts(req)))
+        reply = copy.copy(self)
+        reply.text, reply.tool_command = text, tool_command
+        reply.chunks = max(1, min(self.chunks, len(text) or 1))
+        if slow:  # (text, tool_command, seconds): the reply streamed a character at a time over that long
+            reply.chunks = max(1, len(text))
+            reply.chunk_delay = slow[0] / reply.chunks
+        return reply
 
     def planned_failure(self, session: str | None) -> bool:
         """True for every request of the first ``fail_first`` agent calls (answered with a 400).

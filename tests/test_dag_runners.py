@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.hub_processes import REDIS_URL, ROOT, hub_env, manage, postgres_database, running_hub
+from tests.hub_processes import REDIS_URL, ROOT, hub_env, migrate, postgres_database, running_hub
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 DAG_AGENT = f"{sys.executable},{ROOT / 'tests' / 'dag_agent.py'},{{prompt}}"
@@ -58,7 +58,7 @@ def test_each_step_runs_on_the_runner_that_serves_its_workspace_and_an_unserved_
             ORCHESTRA_WORKSPACE_ROOTS=",".join(str(root) for root in roots.values()),
             ORCHESTRA_CUSTOM_AGENT_COMMAND=DAG_AGENT,
         )
-        assert manage("migrate", "--noinput", env=env).returncode == 0
+        migrate(env)
         with (
             running_hub(env, "--no-runner") as hub,
             runagents(env, roots["east"]) as east,

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.hub_processes import ROOT, HubProcess, hub_env, manage, running_hub
+from tests.hub_processes import ROOT, HubProcess, hub_env, migrate, running_hub
 from tests.support.agent_runs import wait_for
 
 pytestmark = pytest.mark.slow
@@ -73,7 +73,7 @@ def created(hub: HubProcess, path: str, body: dict[str, Any]) -> Any:
 
 def test_a_full_disk_is_answered_clearly_and_nothing_leaks_when_space_comes_back(small_disk: Path) -> None:
     env = hub_env(small_disk / "data", ORCHESTRA_CUSTOM_AGENT_COMMAND=FAKE_AGENT)
-    assert manage("migrate", "--noinput", env=env).returncode == 0
+    migrate(env)
     with running_hub(env) as hub:
         project = created(hub, "/projects", {"name": "Disk"})
         steps = [{"name": "Work", "agent_type": "custom", "prompt_template": "120"}]

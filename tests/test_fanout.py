@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.hub_processes import REDIS_URL, HubProcess, hub_env, manage, postgres_database, running_hub
+from tests.hub_processes import REDIS_URL, HubProcess, hub_env, migrate, postgres_database, running_hub
 
 pytestmark = pytest.mark.slow
 RAW_CLIENTS, SOCKETIO_CLIENTS, CHANGES = 40, 20, 30
@@ -26,7 +26,7 @@ def hub_on(layer: str, tmp_path: Path) -> Iterator[HubProcess]:
     with postgres_database() if layer == "redis" else nullcontext("") as database_url:
         overrides = {"ORCHESTRA_DATABASE_URL": database_url, "ORCHESTRA_REDIS_URL": REDIS_URL} if database_url else {}
         env = hub_env(tmp_path / "data", **overrides)
-        assert manage("migrate", "--noinput", env=env).returncode == 0
+        migrate(env)
         with running_hub(env, "--no-runner") as hub:
             yield hub
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from tests.hub_processes import REDIS_URL, ROOT, HubProcess, hub_env, manage, postgres_database, running_hub
+from tests.hub_processes import REDIS_URL, ROOT, HubProcess, hub_env, manage, migrate, postgres_database, running_hub
 
 pytestmark = pytest.mark.slow
 SERVE_ARGS = ("--no-runner",)
@@ -20,8 +20,7 @@ SERVE_ARGS = ("--no-runner",)
 
 def migrated_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
     env = hub_env(tmp_path / "data", **overrides)
-    result = manage("migrate", "--noinput", env=env)
-    assert result.returncode == 0, result.stderr
+    migrate(env)
     return env
 
 

@@ -22,7 +22,7 @@ import pytest
 import socketio
 from websockets.asyncio.client import connect
 
-from tests.hub_processes import REDIS_URL, ROOT, HubProcess, hub_env, manage, postgres_database, running_hub
+from tests.hub_processes import REDIS_URL, ROOT, HubProcess, hub_env, manage, migrate, postgres_database, running_hub
 
 pytestmark = pytest.mark.slow
 SERVE_ARGS = ("--no-runner",)
@@ -34,8 +34,7 @@ ORDERED_CLIENTS, ORDERED_CHANGES = 30, 20  # changes per workspace; desired is a
 def locked_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     """A one-process hub on SQLite with loopback trust off: every client needs the API key."""
     env = hub_env(tmp_path_factory.mktemp("socketio") / "data", ORCHESTRA_TRUST_LOOPBACK="false")
-    migrated = manage("migrate", "--noinput", env=env)
-    assert migrated.returncode == 0, migrated.stderr
+    migrate(env)
     key = manage("create_api_key", "socketio-tests", env=env).stdout.strip()
     with running_hub(env, *SERVE_ARGS, api_key=key) as hub:
         yield hub
@@ -148,7 +147,7 @@ def test_jsonp_polling_is_refused(locked_hub: HubProcess, query: str) -> None:
 def test_on_postgres_and_redis_a_change_on_one_serve_reaches_socketio_clients_of_another(tmp_path: Path) -> None:
     with postgres_database() as database_url:
         env = hub_env(tmp_path / "data", ORCHESTRA_DATABASE_URL=database_url, ORCHESTRA_REDIS_URL=REDIS_URL)
-        assert manage("migrate", "--noinput", env=env).returncode == 0
+        migrate(env)
         with running_hub(env, *SERVE_ARGS) as first, running_hub(env, *SERVE_ARGS) as second:
             with PollingClient(first.url) as client:
                 client.next("orchestration.global")

@@ -24,7 +24,7 @@ from typing import Any, cast
 import pytest
 import socketio
 
-from tests.hub_processes import REDIS_URL, ROOT, HubProcess, hub_env, manage, postgres_database
+from tests.hub_processes import REDIS_URL, ROOT, HubProcess, hub_env, migrate, postgres_database
 
 pytestmark = pytest.mark.slow
 SERVE_ARGS = ("--no-runner",)
@@ -161,12 +161,12 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, st
     (where the disconnect handlers of the stop leave Redis groups)."""
     if request.param == "sqlite":
         env = hub_env(tmp_path / "data")
-        assert manage("migrate", "--noinput", env=env).returncode == 0
+        migrate(env)
         yield env
         return
     with postgres_database() as database_url:
         env = hub_env(tmp_path / "data", ORCHESTRA_DATABASE_URL=database_url, ORCHESTRA_REDIS_URL=REDIS_URL)
-        assert manage("migrate", "--noinput", env=env).returncode == 0
+        migrate(env)
         yield env
 
 

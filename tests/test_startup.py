@@ -20,7 +20,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.hub_processes import ROOT, HubProcess, free_port, hub_env, manage, postgres_database
+from tests.hub_processes import ROOT, HubProcess, free_port, hub_env, manage, migrate, postgres_database
 
 pytestmark = pytest.mark.slow
 
@@ -151,7 +151,7 @@ def test_serve_on_an_unmigrated_postgres_says_what_to_run(tmp_path: Path) -> Non
 
 def test_a_huge_websocket_frame_is_closed_with_1009_and_a_reason(tmp_path: Path) -> None:
     env = hub_env(tmp_path / "data")
-    assert manage("migrate", "--noinput", env=env).returncode == 0
+    migrate(env)
     hub = HubProcess(env, "--no-runner")
     try:
         with connect(hub.ws_url + "/orchestration", max_size=None) as ws:
@@ -209,7 +209,7 @@ def test_a_redis_outage_is_one_warning_and_every_socket_gets_a_fresh_snapshot_af
             ORCHESTRA_REDIS_URL=f"redis://127.0.0.1:{port}/0",
         )
         with redis_server(port) as redis_process:
-            assert manage("migrate", "--noinput", env=env).returncode == 0
+            migrate(env)
             hub = HubProcess(env, "--no-runner")
         try:
             redis_process.wait(10)  # Redis is gone now

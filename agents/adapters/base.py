@@ -53,7 +53,11 @@ class AgentEvent(TypedDict):
 
 @dataclass(frozen=True, kw_only=True)
 class StepSettings:
-    """What one step asks of an agent.  ``extra_args`` are appended before the prompt."""
+    """What one step asks of an agent.  ``extra_args`` are appended before the prompt.
+
+    ``resume_session`` continues that earlier session of the CLI (a follow-up message) instead
+    of starting a new one; ``validate_session_id`` has checked it cannot be read as an option.
+    """
 
     prompt: str
     workspace: Path
@@ -62,6 +66,23 @@ class StepSettings:
     reasoning_level: str | None = None
     extra_args: tuple[str, ...] = ()
     max_budget_usd: float | None = None  # the CLI's own spending limit, where it has one
+    resume_session: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.resume_session is not None:
+            validate_session_id(self.resume_session)
+
+
+SESSION_ID_MAX = 200
+_SESSION_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
+
+
+def validate_session_id(value: str) -> str:
+    """A session id a CLI printed, fit to be passed back to it: letters, digits, ``-_.:``, not
+    starting with ``-`` (never an option), at most 200 characters. ``ValueError`` otherwise."""
+    if not value or len(value) > SESSION_ID_MAX or value[0] == "-" or not set(value) <= _SESSION_ID_CHARS:
+        raise ValueError(f"not a session id the hub passes to an agent CLI: {value[:60]!r}")
+    return value
 
 
 def event(kind: EventKind, text: str, raw: str, **fields: Any) -> AgentEvent:

@@ -12,6 +12,8 @@ Argv (example)::
   can never be taken for a flag either.  Note: a prompt starting with ``/`` is a Claude
   *slash command* (e.g. ``/cost`` runs locally, no model call): that is CLI semantics, not
   argv injection.
+* Follow-up: ``--resume=SESSION_ID`` continues that session (its history is sent again with the
+  new prompt); the session keeps its id.
 * Thinking budget: the CLI honours env ``MAX_THINKING_TOKENS`` (sent as
   ``thinking.budget_tokens``).  ``reasoning_level`` maps to ``--effort`` (low..max).
 * Permissions: default ``--permission-mode=acceptEdits``.  Headless, nobody can answer a
@@ -70,6 +72,8 @@ class ClaudeAdapter(Adapter):
             argv.append(f"--effort={settings.reasoning_level}")
         if settings.max_budget_usd is not None and not has_flag(settings.extra_args, "--max-budget-usd"):
             argv.append(f"--max-budget-usd={settings.max_budget_usd:.6f}")
+        if settings.resume_session:
+            argv.append(f"--resume={settings.resume_session}")
         argv.extend(settings.extra_args)
         argv += ["--", settings.prompt]
         return argv

@@ -7,6 +7,9 @@ Argv (example)::
           [--config=model_provider="hub" --config=model_providers.hub={...}]
           [extra_args...] -- PROMPT
 
+* Follow-up: ``codex exec resume [options] -- SESSION_ID PROMPT`` continues that thread; it has
+  no ``--sandbox`` nor ``--cd``, so the sandbox is set as ``--config=sandbox_mode=...`` and the
+  runner starts it in the execution's folder.
 * Stdin must be closed (DEVNULL): ``codex exec`` appends whatever stdin holds to the
   prompt and otherwise waits for EOF.
 * Prompt safety: the prompt is the positional ``[PROMPT]`` after ``--`` (clap's end of
@@ -76,12 +79,15 @@ class CodexAdapter(Adapter):
         binary_path: Path | str,
         env: Mapping[str, str] | None = None,
     ) -> list[str]:
-        argv = [str(binary_path), "exec", "--json", "--skip-git-repo-check"]
+        resume = settings.resume_session
+        argv = [str(binary_path), "exec", *(["resume"] if resume else []), "--json", "--skip-git-repo-check"]
         if self.sandbox and not has_flag(
             settings.extra_args, "-s", "--sandbox", "--dangerously-bypass-approvals-and-sandbox"
         ):
-            argv.append(f"--sandbox={self.sandbox}")
-        argv.append(f"--cd={settings.workspace}")
+            # ``exec resume`` has no --sandbox: the same setting as configuration.
+            argv.append(f"--config=sandbox_mode={toml_str(self.sandbox)}" if resume else f"--sandbox={self.sandbox}")
+        if not resume:  # ``exec resume`` has no --cd: the runner starts it in the folder
+            argv.append(f"--cd={settings.workspace}")
         if settings.model:
             argv.append(f"--model={settings.model}")
         if settings.reasoning_level:
@@ -91,7 +97,7 @@ class CodexAdapter(Adapter):
             argv += provider_args(base_url, with_key=bool((env or {}).get("OPENAI_API_KEY")))
         argv.extend(settings.extra_args)
         prompt = settings.prompt if settings.prompt != "-" else "- "
-        argv += ["--", prompt]
+        argv += ["--", resume, prompt] if resume else ["--", prompt]
         return argv
 
     def endpoint_env(self, base_url: str, api_key: str | None = None) -> dict[str, str]:

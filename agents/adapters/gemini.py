@@ -14,6 +14,8 @@ Argv (example)::
   asks a small model (``generateContent`` with a JSON schema) to route the request, which
   costs an extra call (and ~95 s of retries against a server that cannot answer it).
   ``thinking_budget`` / ``reasoning_level`` have no CLI flag (ignored).
+* Follow-up: ``--resume=SESSION_ID`` continues that session (the CLI keeps sessions per
+  project folder under ``$HOME/.gemini``); the session keeps its id.
 * Approvals: default ``--approval-mode=auto_edit``: edits are auto-approved, other tools
   (shell) are refused headless rather than waiting for a person.  ``yolo`` auto-approves
   everything; a template opts in with ``--approval-mode=yolo`` (or ``-y``) in
@@ -65,6 +67,8 @@ class GeminiAdapter(Adapter):
             argv.append(f"--approval-mode={self.approval_mode}")
         if settings.model:
             argv.append(f"--model={settings.model}")
+        if settings.resume_session:
+            argv.append(f"--resume={settings.resume_session}")
         argv.extend(settings.extra_args)
         argv.append(f"--prompt={settings.prompt}")
         return argv

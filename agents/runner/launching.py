@@ -38,17 +38,28 @@ def _find_binary(name: str) -> Path | None:
 
 
 def build_launch(
-    *, agent_type: str, prompt: str, step_settings: Mapping[str, object], cwd: Path, step_run_id: int
+    *,
+    agent_type: str,
+    prompt: str,
+    step_settings: Mapping[str, object],
+    cwd: Path,
+    step_run_id: int,
+    resume_session: str | None = None,
 ) -> tuple[Adapter, list[str], dict[str, str]]:
+    """``resume_session``: a follow-up message continues that session of the CLI."""
     adapter, binary = adapter_for(agent_type)
-    spec = StepSettings(
-        prompt=prompt,
-        workspace=cwd,
-        model=_str_or_none(step_settings.get("model_version")),
-        thinking_budget=_int_or_none(step_settings.get("thinking_budget")),
-        reasoning_level=_str_or_none(step_settings.get("reasoning_level")),
-        max_budget_usd=_float_or_none(step_settings.get("max_budget_usd")),
-    )
+    try:
+        spec = StepSettings(
+            prompt=prompt,
+            workspace=cwd,
+            model=_str_or_none(step_settings.get("model_version")),
+            thinking_budget=_int_or_none(step_settings.get("thinking_budget")),
+            reasoning_level=_str_or_none(step_settings.get("reasoning_level")),
+            max_budget_usd=_float_or_none(step_settings.get("max_budget_usd")),
+            resume_session=resume_session,
+        )
+    except ValueError as exc:
+        raise InvalidInput(f"resume_session_id: {exc}") from None
     template_env = step_settings.get("env") or {}
     env = child_environment(
         template_env=template_env if isinstance(template_env, dict) else {},

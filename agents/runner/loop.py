@@ -12,6 +12,7 @@ from django.db import close_old_connections
 from agents.runner import queue, recovery, roots
 from agents.runner.worker import StepWorker
 from agents.services.lifecycle import dag_runs_advance, executions_fail_stuck, runs_adopt, step_run_claim
+from agents.services.pipelines import is_pipeline, pipelines_advance
 from agents.wakeup import wait_for_work, wake_runners
 from orchestra_site.heartbeat import Heartbeat, fence_after
 from orchestra_site.outages import TRANSIENT, Outage, backoff, forget_broken_connection, retry_database
@@ -81,9 +82,12 @@ class Runner:
             roots.step_runs_note_unserved(me=self.hub_process_id, my_roots=roots.served_roots())
         runs_adopt()
         started = dag_runs_advance()
+        my_roots = roots.served_roots()
+        # A pipeline reads its workspace between phases: advanced by a runner that serves it.
+        started += pipelines_advance(within=roots.claimable_executions_q(me=self.hub_process_id, my_roots=my_roots))
         self.stop_cancelled()
         self.forget_finished()
-        mine = roots.claimable_q(me=self.hub_process_id, my_roots=roots.served_roots())
+        mine = roots.claimable_q(me=self.hub_process_id, my_roots=my_roots)
         # A workspace that refused a step stays skipped for this cycle, even if a slot frees
         # meanwhile, so its steps start in the order they became ready.
         refused: set[str] = set()
@@ -98,7 +102,7 @@ class Runner:
                 continue
             # A DAG run's next nodes wait for this one: move on as soon as it ends. Other steps
             # leave the freed slot to whichever runner polls first, so runners share the work.
-            in_dag_run = step_run.execution.dag_run_node_id is not None
+            in_dag_run = step_run.execution.dag_run_node_id is not None or is_pipeline(step_run.execution)
             worker = StepWorker(
                 step_run.pk,
                 on_finish=wake_runners if in_dag_run else None,

@@ -70,6 +70,12 @@ def claimable_q(*, me: int, my_roots: list[str]) -> Q:
     return under_roots_q(my_roots) | ~under_roots_q(live_roots(me=me, my_roots=my_roots, runners_only=False))
 
 
+def claimable_executions_q(*, me: int, my_roots: list[str]) -> Q:
+    """``claimable_q`` for executions: the pipelines this runner advances (it reads their folders)."""
+    others = live_roots(me=me, my_roots=my_roots, runners_only=False)
+    return under_roots_q(my_roots, field="workspace_path") | ~under_roots_q(others, field="workspace_path")
+
+
 def step_runs_note_unserved(*, me: int, my_roots: list[str]) -> int:
     """Ready steps that wait for a runner of another machine say why, once."""
     runners = live_roots(me=me, my_roots=my_roots, runners_only=True)

@@ -8,7 +8,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
 from django.conf import settings
@@ -19,18 +18,19 @@ from agents.adapters import AgentEvent
 from agents.adapters.base import Adapter
 from agents.deltas import DeltaSender, delta_frame
 from agents.environment import positive_seconds
-from agents.git import create_worktree
 from agents.models import Execution, StepRun, StepRunStatus
 from agents.prompts import substitute_step_outputs
 from agents.runner.launching import build_launch
 from agents.runner.process import AgentProcess
+from agents.services import worktrees
+from agents.services.attempts import discarded_worktree_remove
 from agents.services.lifecycle import StepOutcome, step_run_finish, step_run_record_pid
+from agents.workdirs import execution_cwd
 from orchestra_site.api.exceptions import HubError
 from orchestra_site.outages import TRANSIENT, Outage, backoff, retry_database
-from projects.workspaces import make_workspace_dir, pinned_folder, validate_workspace_path, validate_worktree_path
+from projects.workspaces import pinned_folder
 
 logger = logging.getLogger(__name__)
-_worktree_lock = threading.Lock()
 STDERR_TAIL = 20
 STDERR_LINE_MAX = 2000  # characters of a stderr line kept for the error message
 T = TypeVar("T")
@@ -64,6 +64,7 @@ class StepWorker(threading.Thread):
         self.budget_limit: float | None = None  # USD this agent may spend (agents/budgets.py)
         self.budget_source = ""
         self.over_budget = False
+        self.session_id: str | None = None  # as the CLI announced it, kept even if it never prints a result
 
     def request_stop(self, reason: str, *, interrupted: bool = False, grace: float | None = None) -> None:
         if self.stop_reason is None:
@@ -96,9 +97,17 @@ class StepWorker(threading.Thread):
                 logger.warning("step run %s left unsettled: the database is unreachable", self.step_run_id)
         finally:
             self.end_agent()  # nothing an agent started outlives the worker that watched it
+            self.remove_discarded_worktree()
             connection.close()
             if self.on_finish is not None:
                 self.on_finish()
+
+    def remove_discarded_worktree(self) -> None:
+        """A best-of-N attempt discarded while its agent ran: its worktree goes now that the agent has."""
+        try:
+            discarded_worktree_remove(step_run_id=self.step_run_id)
+        except Exception:  # the discard stands; a worktree left behind is only disk
+            logger.exception("step run %s: the worktree of its discarded execution was not removed", self.step_run_id)
 
     def write(self, change: Callable[[], T]) -> T:
         """A database write of this step, retried through outages: the agent's result is kept
@@ -140,10 +149,11 @@ class StepWorker(threading.Thread):
             cwd = execution_cwd(execution)
             adapter, argv, env = build_launch(
                 agent_type=step_run.agent_type,
-                prompt=run_time_prompt(step_run),
+                prompt=step_run.prompt if step_run.is_message else run_time_prompt(step_run),
                 step_settings={**frozen, "max_budget_usd": self.budget_limit},
                 cwd=cwd,
                 step_run_id=step_run.pk,
+                resume_session=step_run.resume_session_id,
             )
             with pinned_folder(cwd) as folder:  # no link swapped in since the check can move the agent
                 process = AgentProcess(argv, cwd=folder, env=env)
@@ -154,6 +164,13 @@ class StepWorker(threading.Thread):
         self.process = process
         self.write(lambda: step_run_record_pid(step_run_id=step_run.pk, pid=process.pid))
         outcome = self.supervise(step_run, adapter, process, writer)
+        if execution.worktree_path:
+            try:  # the agent's work is committed on its branch (agents.services.worktrees)
+                worktrees.worktree_after_step(
+                    execution_id=execution.pk, step_name=step_run.name, agent_type=step_run.agent_type
+                )
+            except Exception:
+                logger.exception("execution %s: the step's work was not committed", execution.pk)
         self.finish(step_run, writer, outcome)
 
     def supervise(
@@ -201,6 +218,9 @@ class StepWorker(threading.Thread):
             )
         writer.flush()
         outcome = outcome_of(adapter, kept, exit_code, self.stop_reason, stderr_tail)
+        if outcome.session_id is None and self.session_id is not None:
+            # A stopped or failed agent can still be continued with a follow-up message.
+            outcome = dataclasses.replace(outcome, session_id=str(self.session_id)[:255])
         if self.interrupted:
             return dataclasses.replace(outcome, crashed=True)
         self.check_budget(kept)
@@ -256,6 +276,7 @@ class StepWorker(threading.Thread):
             else:
                 events = adapter.parse_line(line.text)
                 kept.extend(event for event in events if event["kind"] in ("text", "result"))
+                self.session_id = next((e["session_id"] for e in events if e.get("session_id")), self.session_id)
                 shown = [(logs.render_event(event), dict(event)) for event in events]
             for data, event_fields in shown:
                 if event_fields.get("kind") == "delta":
@@ -279,7 +300,7 @@ class StepWorker(threading.Thread):
             if process.lines.empty():
                 deltas.send()  # nothing more has come yet: what the model wrote goes out now, not with the batch
         deltas.send()
-        writer.flush()
+        # The frames are written by the process's shared flusher (``agents.log_flusher``), not here.
         # Give a pooled PostgreSQL connection back between reads (a no-op on SQLite): a worker holds
         # none while its agent works, so eight agents never starve the heartbeat or the API of the pool.
         close_old_connections()
@@ -347,23 +368,3 @@ def run_time_prompt(step_run: StepRun) -> str:
     """Fill ``{{Upstream Step Name}}`` with the parents' outputs and ``{{context.*}}``."""
     outputs = {parent.name: parent.output or "" for parent in step_run.parents.all()}
     return substitute_step_outputs(step_run.prompt, outputs, step_run.execution.context)
-
-
-def execution_cwd(execution: Execution) -> Path:
-    """The workspace, or the execution's git worktree (created by the first step that needs it).
-
-    Both are checked again here, symlinks resolved, whatever was checked when they were written:
-    a row written before the rules, or a folder replaced by a link since, fails the step. The
-    agent is then started in the folder as opened (``pinned_folder``), not by this path again.
-    """
-    workspace = validate_workspace_path(execution.workspace_path, project_id=execution.project_id)
-    make_workspace_dir(workspace)
-    if not execution.worktree_path:
-        return workspace
-    path = validate_worktree_path(execution.worktree_path)
-    with _worktree_lock:
-        if not path.exists():
-            create_worktree(
-                repository=workspace, path=path, branch=execution.worktree_branch or f"agent/exec-{execution.pk}"
-            )
-    return path

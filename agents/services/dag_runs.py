@@ -15,6 +15,7 @@ from django.db import transaction
 from agents import events, selectors
 from agents.budgets import refuse_when_daily_budget_spent
 from agents.models import (
+    MAX_ATTEMPTS,
     AgentTemplate,
     DagRun,
     DagRunNode,
@@ -39,12 +40,15 @@ def dag_run_create(
     retry_backoff_seconds: int = 10,
     create_worktree: bool = False,
     max_budget_usd: float | None = None,
+    attempts: int = 1,
 ) -> DagRun:
     """Store a pending DAG run of ``node_ids`` (default: every runnable node not yet completed)."""
     project = selectors.project_get(project_id, for_update=True)
     refuse_when_daily_budget_spent(workspace_path=project.workspace_path)
     if not 0 <= max_retries <= MAX_RETRIES:
         raise InvalidInput(f"max_retries: must be from 0 to {MAX_RETRIES}, got {max_retries}.")
+    if not 1 <= attempts <= MAX_ATTEMPTS:
+        raise InvalidInput(f"attempts: must be from 1 to {MAX_ATTEMPTS}, got {attempts}.")
     if retry_backoff_seconds < 0:
         raise InvalidInput(f"retry_backoff_seconds: must be 0 or more, got {retry_backoff_seconds}.")
     template = None
@@ -68,6 +72,7 @@ def dag_run_create(
         retry_backoff_seconds=retry_backoff_seconds,
         create_worktree=create_worktree,
         max_budget_usd=max_budget_usd,
+        attempts=attempts,
     )
     DagRunNode.objects.bulk_create(
         DagRunNode(dag_run=dag_run, node=node, parent_ids=parents[node.pk]) for node in nodes

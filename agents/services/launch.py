@@ -12,10 +12,11 @@ from django.db import transaction
 
 from agents import events, selectors
 from agents.budgets import refuse_when_daily_budget_spent
-from agents.models import AgentStep, AgentTemplate, Execution
+from agents.models import MAX_ATTEMPTS, AgentStep, AgentTemplate, Execution
 from agents.prompts import launch_context, resolve_prompt
 from agents.services.lifecycle import execution_build
 from agents.wakeup import wake_runners_on_commit
+from orchestra_site.api.exceptions import InvalidInput
 from projects.models import Node, Project
 
 
@@ -79,25 +80,40 @@ def launch(
     context: dict[str, Any] | None = None,
     create_worktree: bool = False,
     max_budget_usd: float | None = None,
+    attempts: int = 1,
 ) -> Execution:
-    """Create the execution (pending, ``queued``) and hand it to the hub's runner.
+    """Create the execution (pending, ``queued``) and hand it to the hub's runner; the first one.
 
-    Events, after commit and in this order: ``execution.created``, then ``execution.status``
-    saying the execution waits for the runner (no external executor exists).
+    Best of N: ``attempts`` > 1 creates that many executions of the node, each in its own
+    worktree (whatever ``create_worktree`` says), numbered ``attempt`` 1..N in one
+    ``attempt_group`` (the first one's id).
+
+    Events, after commit and in this order for each: ``execution.created``, then
+    ``execution.status`` saying the execution waits for the runner (no external executor exists).
     """
+    if not 1 <= attempts <= MAX_ATTEMPTS:
+        raise InvalidInput(f"attempts: must be from 1 to {MAX_ATTEMPTS}, got {attempts}.")
     project, node, template = _targets(project_id=project_id, node_id=node_id, template_id=template_id, lock=True)
     refuse_when_daily_budget_spent(workspace_path=project.workspace_path)
     merged = launch_context(node, context or {})
-    execution = execution_build(
-        project=project,
-        node=node,
-        template=template,
-        context=merged,
-        metadata={"context": merged, "_create_worktree": create_worktree},
-        create_worktree=create_worktree,
-        queued=True,
-        max_budget_usd=max_budget_usd,
-    )
-    events.send_execution_status(execution)
+    create_worktree = create_worktree or attempts > 1
+    group: int | None = 0 if attempts > 1 else None  # 0: the first attempt is stamped with its own id
+    built: list[Execution] = []
+    for attempt in range(1, attempts + 1):
+        execution = execution_build(
+            project=project,
+            node=node,
+            template=template,
+            context=merged,
+            metadata={"context": merged, "_create_worktree": create_worktree},
+            create_worktree=create_worktree,
+            queued=True,
+            attempt=attempt,
+            attempt_group=group,
+            max_budget_usd=max_budget_usd,
+        )
+        group = execution.attempt_group
+        events.send_execution_status(execution)
+        built.append(execution)
     wake_runners_on_commit()
-    return execution
+    return built[0]

@@ -58,6 +58,7 @@ def test_by_default_it_runs_every_node_with_an_agent_type_that_is_not_completed(
         "created_at": body["created_at"],
         "started_at": None,
         "finished_at": None,
+        "attempts": 1,
     }
     assert list(DagRunNode.objects.filter(dag_run_id=body["id"]).values_list("parent_ids", flat=True)) == [
         [],

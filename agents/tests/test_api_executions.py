@@ -18,6 +18,17 @@ from projects import services as project_services
 from projects.models import Node, Project
 from tests.support.communicators import HubCommunicator
 
+# The review and landing fields (agents.serializers.LANDING_FIELDS) of an execution that never ran.
+NO_LANDING = {
+    "base_ref": None,
+    "base_commit": None,
+    "merged_commit": None,
+    "merged_at": None,
+    "pull_request_url": None,
+    "worktree_bytes": None,
+    "worktree_removed_at": None,
+}
+
 
 @pytest.fixture
 def project(db: None) -> Project:
@@ -101,12 +112,16 @@ class TestCreate:
             "tmux_session": f"exec-{execution.pk}",
             "worktree_path": None,
             "worktree_branch": None,
+            **NO_LANDING,
             "metadata": {"code": "x=1", "node": "overwritten", "_create_worktree": False},
             "error": None,
             "max_budget_usd": None,
             "started_at": None,
             "finished_at": None,
             "spent_usd": 0.0,
+            "attempt": 1,
+            "attempt_group": None,
+            "conversation": [],
             "step_runs": [
                 without_times(step_run_body(runs[0], step_id=steps[0].pk, name="a", agent_type="claude")),
                 without_times(step_run_body(runs[1], step_id=steps[1].pk, name="b", agent_type="codex")),
@@ -456,12 +471,26 @@ async def test_each_change_is_broadcast_to_the_project_socket() -> None:
         eid, srid = created["id"], created["step_runs"][0]["id"]
         assert await socket.receive_json_from() == {
             "event": "execution.created",
-            "data": {"id": eid, "node_id": None, "template_id": template.pk, "status": "pending"},
+            "data": {
+                "id": eid,
+                "node_id": None,
+                "template_id": template.pk,
+                "status": "pending",
+                "attempt": 1,
+                "attempt_group": None,
+            },
         }
         await http("patch", execution_url(project, eid), {"status": "running"})
         assert await socket.receive_json_from() == {
             "event": "execution.updated",
-            "data": {"id": eid, "node_id": None, "status": "running"},
+            "data": {
+                "id": eid,
+                "node_id": None,
+                "status": "running",
+                "attempt": 1,
+                "attempt_group": None,
+                **NO_LANDING,
+            },
         }
         await http("patch", reverse("step-run", args=[project.pk, eid, srid]), {"status": "running"})
         assert await socket.receive_json_from() == {
@@ -471,7 +500,14 @@ async def test_each_change_is_broadcast_to_the_project_socket() -> None:
         await http("post", execution_url(project, eid, "execution-cancel"))
         assert await socket.receive_json_from() == {
             "event": "execution.updated",
-            "data": {"id": eid, "node_id": None, "status": "cancelled"},
+            "data": {
+                "id": eid,
+                "node_id": None,
+                "status": "cancelled",
+                "attempt": 1,
+                "attempt_group": None,
+                **NO_LANDING,
+            },
         }
         assert await socket.receive_json_from() == {
             "event": "step_run.updated",

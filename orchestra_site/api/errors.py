@@ -68,7 +68,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return Response(body, status=code, headers=headers)
     if isinstance(exc, HubError):
         retry = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooBusy) else None
-        return Response(error_body(exc.detail), status=exc.status, headers=retry)
+        extra = getattr(exc, "extra", None) or {}
+        return Response(error_body(exc.detail, **extra), status=exc.status, headers=retry)
     if isinstance(exc, DjangoValidationError):
         errors = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
         exc = drf_exceptions.ValidationError(errors)

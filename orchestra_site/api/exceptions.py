@@ -41,6 +41,17 @@ class Conflict(HubError):
     status = 400
 
 
+class StateConflict(HubError):
+    """409: the request is valid but what it acts on cannot take it now (a conflicting merge, a
+    branch that moved, a running execution); ``extra`` keys join ``detail`` in the body."""
+
+    status = 409
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.extra = extra
+
+
 class TooBusy(HubError):
     """The hub runs as many of these as it allows at once; ``retry_after`` seconds is a fair wait."""
 

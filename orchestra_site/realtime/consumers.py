@@ -11,6 +11,7 @@ from typing import Any
 from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocketConsumer
 
 from orchestra_site.realtime.events import EventHub, Frame, bind_event_loop
+from orchestra_site.realtime.send_many import SEND_MANY
 from orchestra_site.realtime.sending import start_send
 
 logger = logging.getLogger("orchestra.realtime")
@@ -76,19 +77,26 @@ class FrameSubscriber:
         return self.holds > 0
 
     def deliver_frames(self, group: str, frames: list[Frame]) -> None:
-        """Called by the hub's fan-out, which must never wait for one client: the frames are
-        written at once, or held back behind a snapshot or a write still waiting; a write that
-        has to wait finishes in its own task (``realtime/sending.py``) and holds what follows."""
+        self.write_or_hold([(group, frames)])
+
+    def deliver_batches(self, batches: list[tuple[str, list[Frame]]]) -> None:
+        """Called by the hub's fan-out with every frame it has for this socket, in order."""
+        self.write_or_hold(batches)
+
+    def write_or_hold(self, batches: list[tuple[str, list[Frame]]]) -> None:
+        """The hub's fan-out must never wait for one client: the frames are written at once, or
+        held back behind a snapshot or a write still waiting; a write that has to wait finishes
+        in its own task (``realtime/sending.py``) and holds what follows."""
         if self.busy:
-            self.pending.append((group, frames))
+            self.pending.extend(batches)
             return
         self.holds += 1
-        self.waiting_write = start_send(self.send_then_release(group, frames))
+        self.waiting_write = start_send(self.send_then_release(batches))
 
-    async def send_then_release(self, group: str, frames: list[Frame]) -> None:
+    async def send_then_release(self, batches: list[tuple[str, list[Frame]]]) -> None:
         try:
             try:
-                await self.send_frames(group, frames)
+                await self.send_batches(batches)
             finally:
                 await self.release()
         except Exception:  # one broken socket must not stop the others
@@ -110,17 +118,29 @@ class FrameSubscriber:
         """One holder is done; the last one sends what was held, in order, before letting go."""
         try:
             while self.holds == 1 and self.pending:
-                group, frames = self.pending.pop(0)
-                await self.send_frames(group, frames)
+                batches, self.pending = self.pending, []
+                await self.send_batches(batches)
         finally:
             self.holds -= 1
 
     async def send_frames(self, group: str, frames: list[Frame]) -> None:
-        for text, version in frames:
-            if version is not None:
-                if version <= self.last_versions.get(group, -1):
-                    continue  # a late, older (or duplicate) frame: the client already has newer
-                self.last_versions[group] = version
+        await self.send_batches([(group, frames)])
+
+    async def send_batches(self, batches: list[tuple[str, list[Frame]]]) -> None:
+        texts = []
+        for group, frames in batches:
+            for text, version in frames:
+                if version is not None:
+                    if version <= self.last_versions.get(group, -1):
+                        continue  # a late, older (or duplicate) frame: the client already has newer
+                    self.last_versions[group] = version
+                texts.append(text)
+        if texts:
+            await self.send_texts(texts)
+
+    async def send_texts(self, texts: list[str]) -> None:
+        """Write several encoded frames, in order; a server that can does it in one write."""
+        for text in texts:
             await self.send_text(text)
 
 
@@ -143,6 +163,12 @@ class HubConsumer(FrameSubscriber, AsyncJsonWebsocketConsumer):
 
     async def send_text(self, text: str) -> None:
         await self.base_send({"type": "websocket.send", "text": text})
+
+    async def send_texts(self, texts: list[str]) -> None:
+        if len(texts) > 1 and SEND_MANY in self.scope.get("extensions", {}):
+            await self.base_send({"type": SEND_MANY, "texts": texts})  # one transport write for all
+        else:
+            await super().send_texts(texts)
 
 
 class UnknownRouteConsumer(AsyncWebsocketConsumer):

@@ -15,6 +15,8 @@ import pytest
 from orchestra_site.realtime.consumers import FrameSubscriber
 from orchestra_site.realtime.events import EventHub, Frame
 
+# The hub joins its groups on the channel layer: Redis in the PostgreSQL + Redis pass.
+pytestmark = pytest.mark.database
 GROUP = "orchestration.global"
 
 

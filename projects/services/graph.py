@@ -23,7 +23,7 @@ from orchestra_site.models_update import model_update
 from orchestration.services import workspace_ensure, workspace_unpin
 from projects import events, planning, selectors
 from projects.dag import find_cycle
-from projects.models import Node, NodeEdge, NodeStatus, Project
+from projects.models import Node, NodeEdge, NodeStatus, NodeType, Project
 from projects.planning import PlanData, PlanError, ResourceData
 from projects.workspaces import default_workspace_path, make_workspace_dir, validate_workspace_path
 
@@ -44,6 +44,8 @@ class NodeChanges(TypedDict, total=False):
     prompt: str | None
     context: str | None
     metadata: dict[str, Any] | None
+    node_type: str | None
+    expected_deliverables: list[dict[str, Any]]
     position_x: float
     position_y: float
     parent_ids: list[int] | None
@@ -58,6 +60,8 @@ NODE_FIELDS = (
     "prompt",
     "context",
     "metadata",
+    "node_type",
+    "expected_deliverables",
     "position_x",
     "position_y",
 )
@@ -136,6 +140,8 @@ def node_create(
     prompt: str | None = None,
     context: str | None = None,
     metadata: dict[str, Any] | None = None,
+    node_type: str | None = NodeType.TASK,
+    expected_deliverables: list[dict[str, Any]] | None = None,
     position_x: float = 0.0,
     position_y: float = 0.0,
     parent_ids: Sequence[int] = (),
@@ -154,6 +160,8 @@ def node_create(
         prompt=prompt,
         context=context,
         metadata=metadata if metadata is not None else {"resources": [], "extra": {}},
+        node_type=node_type,
+        expected_deliverables=list(expected_deliverables or []),
         position_x=position_x,
         position_y=position_y,
         created_at=now,

@@ -32,6 +32,8 @@ def node_body(**fields: Any) -> dict[str, Any]:
         "prompt": None,
         "context": None,
         "metadata": EMPTY_METADATA,
+        "node_type": "task",
+        "expected_deliverables": [],
         "position_x": 0.0,
         "position_y": 0.0,
         "parent_ids": [],

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from projects import services
-from projects.models import Node, NodeEdge, Project
+from projects.models import HookNode, Node, NodeEdge, Project
 
 pytestmark = pytest.mark.django_db
 
@@ -69,3 +69,48 @@ def test_the_node_form_saves_parents_through_the_service(admin_client, make_node
     assert b.title == "b2"
     assert list(b.parents.all()) == [a]
     assert Node.objects.count() == 2
+
+
+def test_deliverables_and_hooks_are_saved_through_the_services(admin_client, make_node):
+    node = make_node("Research")
+    deliverable = services.deliverable_create(node=node, type="plan", name="plan.md", content="draft")
+
+    listed = admin_client.get("/admin/projects/deliverable/")
+    changed = admin_client.post(
+        f"/admin/projects/deliverable/{deliverable.pk}/change/",
+        {"status": "validated", "content": "## Plan", "validation_errors": "[]"},
+    )
+    added_hook = admin_client.post(
+        "/admin/projects/hooknode/add/",
+        {
+            "node": node.pk,
+            "name": "Gate",
+            "trigger": "manual",
+            "action": "gate",
+            "required_deliverables": '["plan.md"]',
+            "validation_rules": '{"plan.md": "##"}',
+            "max_retries": 2,
+        },
+    )
+    refused_rule = admin_client.post(
+        f"/admin/projects/hooknode/{HookNode.objects.get().pk}/change/",
+        {
+            "name": "Gate",
+            "trigger": "manual",
+            "action": "gate",
+            "required_deliverables": "[]",
+            "validation_rules": '{"plan.md": "(unclosed"}',
+            "max_retries": 2,
+        },
+    )
+
+    assert listed.status_code == 200 and "plan.md" in listed.content.decode()
+    assert changed.status_code == 302
+    deliverable.refresh_from_db()
+    assert (deliverable.status, deliverable.content) == ("validated", "## Plan")
+    assert added_hook.status_code == 302
+    node.refresh_from_db()
+    assert node.node_type == "hook"
+    assert refused_rule.status_code == 302  # back to the form with the service's message
+    assert HookNode.objects.get().validation_rules == {"plan.md": "##"}
+    assert admin_client.get("/admin/projects/hooknode/").status_code == 200

@@ -11,12 +11,13 @@ import json
 import re
 from typing import Any
 
+import jsonschema
 import pytest
 from rest_framework.test import APIClient
 
 from projects import planning, services
 from projects.urls import router
-from tests.support.openapi_check import SchemaChecker, hub_openapi
+from tests.support.openapi_check import SchemaChecker, hub_openapi, to_json_schema
 
 pytestmark = pytest.mark.django_db
 
@@ -83,6 +84,15 @@ def test_real_responses_of_every_projects_endpoint_match_the_schema(checker, mon
     monkeypatch.setattr(planning, "run_planner", lambda prompt, resources: json.dumps(answer))
     c.call("post", "/projects/{pid}/plan", 200, {"prompt": "p"}, pid=pid)
 
+    deliverables = "/projects/{pid}/nodes/{nid}/deliverables"
+    d = c.call("post", deliverables, 201, {"type": "plan", "name": "plan.md"}, pid=pid, nid=a["id"])
+    c.call("post", deliverables, 400, {"type": "plan"}, pid=pid, nid=a["id"])
+    c.call("get", deliverables, 200, pid=pid, nid=a["id"])
+    c.call("get", deliverables, 404, pid=pid, nid=999)
+    c.call("get", deliverables + "/{did}", 200, pid=pid, nid=a["id"], did=d["id"])
+    c.call("patch", deliverables + "/{did}", 200, {"status": "completed"}, pid=pid, nid=a["id"], did=d["id"])
+    c.call("delete", deliverables + "/{did}", 200, pid=pid, nid=a["id"], did=d["id"])
+
     c.call("delete", "/projects/{pid}/nodes/{nid}", 204, pid=pid, nid=b["id"])
     c.call("delete", "/projects/{pid}", 204, pid=pid)
 
@@ -101,6 +111,8 @@ def test_the_schema_documents_the_request_bodies(openapi):
         "prompt",
         "context",
         "metadata",
+        "node_type",
+        "expected_deliverables",
         "position_x",
         "position_y",
         "parent_ids",
@@ -116,3 +128,27 @@ def test_it_validates_against_a_project_created_by_a_service(checker):
     project = services.project_create(name="svc")
     body = checker.call("get", "/projects/{pid}/graph", 200, pid=project.pk)
     assert body == {"nodes": [], "edges": []}
+
+
+def test_the_hook_endpoints_answer_what_the_schema_says(checker):
+    c = checker
+    project = services.project_create(name="P")
+    gate = services.node_create(project_id=project.pk, title="gate")
+    source = services.node_create(project_id=project.pk, title="source")
+    services.deliverable_create(node=source, type="plan", name="plan.md", content="## Plan", status="completed")
+    ids = {"pid": project.pk, "nid": gate.pk}
+
+    c.call("post", "/projects/{pid}/nodes/{nid}/hook", 201, {"validation_rules": {"plan.md": "##"}}, **ids)
+    c.call("post", "/projects/{pid}/nodes/{nid}/hook", 400, {}, **ids)
+    c.call("get", "/projects/{pid}/nodes/{nid}/hook", 200, **ids)
+    c.call("patch", "/projects/{pid}/nodes/{nid}/hook", 200, {"max_retries": 2}, **ids)
+    execute = "/projects/{pid}/nodes/{nid}/hook/execute"
+    result = c.client.post(execute.format(**ids) + f"?source_node_id={source.pk}")
+    assert result.status_code == 200
+    operation = c.openapi["paths"][execute]["post"]
+    assert [p["name"] for p in operation["parameters"] if p["in"] == "query"] == ["source_node_id"]
+    schema = to_json_schema(operation["responses"]["200"]["content"]["application/json"]["schema"])
+    jsonschema.Draft202012Validator({**schema, "components": c.components}).validate(result.json())
+    c.call("post", "/projects/{pid}/nodes/{nid}/validate", 200, ["plan.md"], pid=project.pk, nid=source.pk)
+    c.call("delete", "/projects/{pid}/nodes/{nid}/hook", 200, **ids)
+    c.call("get", "/projects/{pid}/nodes/{nid}/hook", 404, **ids)

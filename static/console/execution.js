@@ -7,7 +7,7 @@ const projectId = Number(root.dataset.projectId);
 const executionId = Number(root.dataset.executionId);
 const log = document.getElementById("log");
 const statusBadge = document.getElementById("execution-status");
-const FINISHED = ["completed", "failed", "cancelled", "budget_exceeded"];
+const FINISHED = ["completed", "failed", "cancelled", "discarded", "budget_exceeded"];
 
 function write(text) {
   const following = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
@@ -47,6 +47,7 @@ function banner(text) {
 function showStatus(status) {
   setBadge(statusBadge, status);
   if (FINISHED.includes(status)) document.getElementById("execution-cancel")?.remove();
+  document.dispatchEvent(new CustomEvent("execution-status", { detail: status }));
 }
 
 function showTerminalFrame(frame) {
@@ -90,11 +91,48 @@ async function refreshSteps() {
   const response = await fetch(location.href, { credentials: "same-origin" });
   if (!response.ok) return;
   const page = new DOMParser().parseFromString(await response.text(), "text/html");
-  for (const selector of ["dl.facts", "#steps-title + .scroll tbody"]) {
+  for (const selector of ["dl.facts", "#steps-title + .scroll tbody", "#pipeline"]) {
     const fresh = page.querySelector(selector);
+    if (selector === "#pipeline" && typing()) continue; // never wipe answers being written
     if (fresh) document.querySelector(selector).replaceWith(fresh);
   }
 }
+
+function typing() {
+  const fields = document.querySelectorAll("#review-form textarea");
+  return [...fields].some((field) => field.value !== "");
+}
+
+function scheduleRefresh() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => refreshSteps().catch(showError), 300);
+}
+
+function pipelineEvent(event, data) {
+  const nodeId = Number(document.getElementById("pipeline")?.dataset.nodeId);
+  if (!nodeId) return false;
+  if (event === "node.updated") return data.id === nodeId;
+  return (event === "deliverable.created" || event === "feedback.submitted") && data.execution_id === executionId;
+}
+
+// The review form (a pipeline waiting at its gate): answers by question index, then approve or reject.
+document.addEventListener("submit", async (submitted) => {
+  if (submitted.target.id !== "review-form") return;
+  submitted.preventDefault();
+  const form = submitted.target;
+  const answers = {};
+  for (const field of form.querySelectorAll("textarea[name=answer]")) answers[field.dataset.index] = field.value;
+  const notes = form.querySelector("textarea[name=notes]").value;
+  const approved = submitted.submitter?.dataset.approved !== "false";
+  const nodeId = document.getElementById("pipeline").dataset.nodeId;
+  try {
+    await api("POST", `/projects/${projectId}/nodes/${nodeId}/feedback`, { answers, notes: notes || null, approved });
+    form.reset(); // sent: the section may be re-read now
+    await refreshSteps();
+  } catch (error) {
+    showError(error);
+  }
+});
 
 // What changed between the page's rendering and the socket's (re)opening: read it once.
 async function catchUp() {
@@ -113,10 +151,12 @@ liveSocket(`/projects/${projectId}/subscribe`, {
     if (event === "step_run.updated" && data.execution_id === executionId) {
       const badge = document.querySelector(`tr[data-step-run="${data.id}"] .badge`);
       if (badge) setBadge(badge, data.status);
-      clearTimeout(refreshTimer);
-      refreshTimer = setTimeout(() => refreshSteps().catch(showError), 300);
+      scheduleRefresh();
     } else if (event.startsWith("execution.") && data.id === executionId) {
       showStatus(data.status);
+      scheduleRefresh();
+    } else if (pipelineEvent(event, data)) {
+      scheduleRefresh(); // a phase, the review or a deliverable of this pipeline moved
     }
   },
 });

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.hub_processes import ROOT, HubProcess, hub_env, manage
+from tests.hub_processes import ROOT, HubProcess, hub_env, manage, migrate
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -39,8 +39,9 @@ def chromium_available() -> bool:
 SKIP_REASON = f"browser tests skipped: no Chromium at {CHROMIUM} (apt-get install chromium)"
 
 
-def start_console_hub(data_dir: Path) -> HubProcess:
-    """A migrated one-process hub whose ``custom`` agent is the tests' fake agent, with a staff user.
+def start_console_hub(data_dir: Path, agent: str = "fake_agent.py", **settings: str) -> HubProcess:
+    """A migrated one-process hub whose ``custom`` agent is one of ``bench/``'s stand-ins (the tests'
+    fake agent unless told), with a staff user; ``settings`` are more ``ORCHESTRA_*`` variables.
     Its ``claude`` is ``bench/streaming_agent.py``, which streams deltas as claude does."""
     bin_dir = data_dir / "bin"
     bin_dir.mkdir()
@@ -50,11 +51,10 @@ def start_console_hub(data_dir: Path) -> HubProcess:
     (bin_dir / "claude").chmod(0o755)
     env = hub_env(
         data_dir,
-        ORCHESTRA_CUSTOM_AGENT_COMMAND=f"{sys.executable},{ROOT / 'bench' / 'fake_agent.py'},{{prompt}}",
-        ORCHESTRA_AGENT_BIN_DIR=str(bin_dir),
+        ORCHESTRA_CUSTOM_AGENT_COMMAND=f"{sys.executable},{ROOT / 'bench' / agent},{{prompt}}",
+        **{"ORCHESTRA_AGENT_BIN_DIR": str(bin_dir), **settings},
     )
-    migrated = manage("migrate", "--noinput", env=env)
-    assert migrated.returncode == 0, migrated.stderr
+    migrate(env)
     script = (
         "from django.contrib.auth.models import User; "
         f"User.objects.create_user({STAFF_USER!r}, password={STAFF_PASSWORD!r}, is_staff=True)"

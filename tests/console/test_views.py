@@ -215,3 +215,26 @@ def test_the_pages_show_spend_against_budgets(project: dict[str, Any], settings:
     assert "$0.7500 of $0.50" in html and "status-budget_exceeded" in html
     listing = Client().get("/console/executions").content.decode()
     assert "Spend today (UTC)" in listing and project["workspace_path"] in listing and "1.2500" in listing
+
+
+def test_the_execution_page_offers_its_changes_and_the_landing_buttons(project: dict[str, Any]) -> None:
+    execution = Execution.objects.create(
+        project=Project.objects.get(pk=project["id"]),
+        status="completed",
+        base_ref="main",
+        base_commit="a" * 40,
+        worktree_branch="agent/exec-1",
+        worktree_path="/tmp/worktrees/exec-1",
+        worktree_bytes=2048,
+    )
+    html = Client().get(f"/console/projects/{project['id']}/executions/{execution.pk}").content.decode()
+    assert 'id="changes"' in html and 'id="changed-files"' in html and "console/changes.js" in html
+    for button in ("land-merge", "land-push", "land-pull-request", "land-discard"):
+        assert f'id="{button}"' in html
+    assert "Merge into main" in html and "2.0\xa0KB" in html
+
+
+def test_an_execution_outside_git_shows_no_changes_section(project: dict[str, Any]) -> None:
+    execution = Execution.objects.create(project=Project.objects.get(pk=project["id"]), status="completed")
+    html = Client().get(f"/console/projects/{project['id']}/executions/{execution.pk}").content.decode()
+    assert 'id="changes"' not in html

@@ -3,7 +3,8 @@
 ``create``: executions and their step runs come into being (launch, POST /executions, queued Runs,
 DAG-run nodes). ``executions``: what clients change (PATCH, cancel). ``steps``: the runner's claim
 and finish, and what follows (unreachable steps skipped, the execution settled, cycles failed).
-``dag_runs``: a whole-DAG run advanced or cancelled.
+``dag_runs``: a whole-DAG run advanced or cancelled. ``messages``: a finished execution continued
+by a follow-up message. ``attempts``: a best-of-N attempt discarded.
 
 Each change is a compare-and-set (a conditional ``UPDATE … WHERE status = expected``, or a row lock
 where the DAG run is advanced) inside a transaction, and says so through ``agents.events``, whose
@@ -13,7 +14,14 @@ this process should act on at once (a launch, a cancel) sets ``agents.wakeup`` o
 
 from __future__ import annotations
 
-from agents.services.lifecycle.create import dag_node_execution_build, execution_build, runs_adopt, step_settings
+from agents.services.lifecycle.attempts import execution_discard
+from agents.services.lifecycle.create import (
+    dag_node_execution_build,
+    dag_node_executions_build,
+    execution_build,
+    runs_adopt,
+    step_settings,
+)
 from agents.services.lifecycle.dag_runs import dag_run_advance, dag_run_cancel, dag_runs_advance
 from agents.services.lifecycle.executions import (
     ExecutionChanges,
@@ -23,6 +31,7 @@ from agents.services.lifecycle.executions import (
     run_follow_execution,
     step_run_update,
 )
+from agents.services.lifecycle.messages import execution_message_send
 from agents.services.lifecycle.steps import (
     NOT_COMPLETED,
     StepOutcome,
@@ -41,11 +50,14 @@ __all__ = [
     "StepOutcome",
     "StepRunChanges",
     "dag_node_execution_build",
+    "dag_node_executions_build",
     "dag_run_advance",
     "dag_run_cancel",
     "dag_runs_advance",
     "execution_build",
     "execution_cancel",
+    "execution_discard",
+    "execution_message_send",
     "execution_settle",
     "execution_update",
     "executions_fail_stuck",

@@ -55,11 +55,15 @@ def execution_build(
     queued: bool,
     run: Run | None = None,
     max_budget_usd: float | None = None,
+    attempt: int = 1,
+    attempt_group: int | None = None,
 ) -> Execution:
     """Store a pending execution with one step run per template step, and say so.
 
     Each step run gets its step's prompt resolved against ``context``, a snapshot of its
     settings, and parent links copied from the template's edges. Call inside a transaction.
+    Best of N: ``attempt`` numbers it in ``attempt_group`` (the first attempt's id; the first
+    attempt passes ``attempt=1`` with ``attempt_group=0`` to be stamped with its own id).
     """
     execution = Execution.objects.create(
         project=project,
@@ -71,16 +75,27 @@ def execution_build(
         workspace_path=project.workspace_path,
         run=run,
         max_budget_usd=max_budget_usd,
+        attempt=attempt,
+        attempt_group=attempt_group or None,
     )
     execution.tmux_session = f"exec-{execution.pk}"
-    if create_worktree:
+    if attempt_group == 0:
+        execution.attempt_group = execution.pk
+    if create_worktree or worktree_by_default(project, template):
         execution.worktree_branch = f"agent/exec-{execution.pk}"
         execution.worktree_path = str(settings.WORKTREES_DIR / f"exec-{execution.pk}")
-    execution.save(update_fields=["tmux_session", "worktree_branch", "worktree_path"])
+    execution.save(update_fields=["tmux_session", "worktree_branch", "worktree_path", "attempt_group"])
     if template is not None:
         _create_step_runs(execution, template, context)
     events.send_execution_created(execution)
     return execution
+
+
+def worktree_by_default(project: Project, template: AgentTemplate | None) -> bool:
+    """A template's ``metadata.create_worktree: true`` gives each execution of it a worktree and
+    branch of its own even when the launch does not ask (the project has no such setting)."""
+    meta = template.metadata if template is not None else None
+    return isinstance(meta, dict) and meta.get("create_worktree") is True
 
 
 def _create_step_runs(execution: Execution, template: AgentTemplate, context: dict[str, Any]) -> None:
@@ -136,21 +151,37 @@ def runs_adopt(*, limit: int = 20) -> int:
     return adopted
 
 
-def dag_node_execution_build(dag_run: DagRun, run_node: DagRunNode) -> Execution:
+def dag_node_executions_build(dag_run: DagRun, run_node: DagRunNode) -> list[Execution]:
+    """A DAG-run node's next try: ``dag_run.attempts`` executions of it (best of N, each in its
+    own worktree when there are several), sharing an attempt group."""
+    count = max(1, dag_run.attempts)
+    first = dag_node_execution_build(dag_run, run_node, attempt=1, attempt_group=0 if count > 1 else None)
+    return [first] + [
+        dag_node_execution_build(dag_run, run_node, attempt=number, attempt_group=first.attempt_group)
+        for number in range(2, count + 1)
+    ]
+
+
+def dag_node_execution_build(
+    dag_run: DagRun, run_node: DagRunNode, *, attempt: int = 1, attempt_group: int | None = None
+) -> Execution:
     """A DAG-run node's next attempt: ``template`` launched on it, or its own agent and prompt."""
     node = run_node.node
     parents = parent_results(node)
     context = launch_context(node, {"parents": parents})
     template = dag_run.template
+    create_worktree = dag_run.create_worktree or attempt_group is not None
     execution = execution_build(
         project=dag_run.project,
         node=node,
         template=template,
         context=context,
-        metadata={"context": context, "dag_run_id": dag_run.pk, "_create_worktree": dag_run.create_worktree},
-        create_worktree=dag_run.create_worktree,
+        metadata={"context": context, "dag_run_id": dag_run.pk, "_create_worktree": create_worktree},
+        create_worktree=create_worktree,
         queued=True,
         max_budget_usd=dag_run.max_budget_usd,
+        attempt=attempt,
+        attempt_group=attempt_group,
     )
     block = parents_block(parents)
     if template is None:

@@ -12,8 +12,9 @@ change is still a compare-and-set on the old status. One pass:
    runner (crash, hub stop) is retried at once and gives its attempt back;
 2. skip the waiting nodes that have a failed, skipped or cancelled parent (their project node
    becomes ``blocked``);
-3. start the waiting nodes whose parents all completed: each becomes one queued execution that
-   the runners take under the workspace's ``desired`` and ``ORCHESTRA_MAX_RUNNING`` slots;
+3. start the waiting nodes whose parents all completed: each becomes one queued execution (or,
+   best of N, ``attempts`` executions followed together: the try succeeds when all have finished
+   and one completed) that the runners take under the workspace's ``desired`` and ``ORCHESTRA_MAX_RUNNING`` slots;
 4. end the run: ``completed`` when every node completed, ``failed`` once nothing can run any more.
 
 A node's prompt ends with its parents' results (``agents.prompts.parent_results``).
@@ -46,7 +47,7 @@ from agents.models import (
     StepRun,
 )
 from agents.selectors import dag_run_get
-from agents.services.lifecycle.create import dag_node_execution_build
+from agents.services.lifecycle.create import dag_node_executions_build
 from agents.services.lifecycle.executions import execution_cancel
 from orchestra_site.api.exceptions import Conflict
 from orchestra_site.models_update import update_rows
@@ -108,17 +109,15 @@ def _follow_executions(dag_run: DagRun, run_nodes: list[DagRunNode], now: dateti
     watched = [rn for rn in run_nodes if rn.status in (DagNodeStatus.QUEUED, DagNodeStatus.RUNNING)]
     if not watched:
         return False
-    latest: dict[int, Execution] = {}
-    for attempt in Execution.objects.filter(dag_run_node__in=[rn.pk for rn in watched]).order_by("id"):
-        latest[attempt.dag_run_node_id] = attempt  # type: ignore[index]
+    rounds = _latest_rounds(watched)
     interrupted = set(
-        StepRun.objects.filter(execution__in=[e.pk for e in latest.values()], crashed=True).values_list(
-            "execution_id", flat=True
-        )
+        StepRun.objects.filter(
+            execution__in=[e.pk for executions in rounds.values() for e in executions], crashed=True
+        ).values_list("execution_id", flat=True)
     )
     changed = False
     for run_node in watched:
-        execution = latest.get(run_node.pk)
+        execution = _round_outcome(rounds.get(run_node.pk, []), interrupted)
         if execution is None or (execution.status == ExecutionStatus.FAILED and execution.pk in interrupted):
             # Not the agent's fault: start again at once, and give the attempt back.
             if _move(
@@ -140,8 +139,9 @@ def _follow_executions(dag_run: DagRun, run_nodes: list[DagRunNode], now: dateti
                 changed = True
         elif execution.is_finished:
             error = execution.error or f"execution {execution.pk} {execution.status}"
-            # An agent stopped by its budget is not retried: another attempt would spend again.
-            retry = execution.status != ExecutionStatus.BUDGET_EXCEEDED
+            # An agent stopped by its budget is not retried (another try would spend again), nor is a
+            # best-of-N try one of whose attempts was.
+            retry = not any(e.status == ExecutionStatus.BUDGET_EXCEEDED for e in rounds.get(run_node.pk, []))
             if retry and run_node.attempts <= dag_run.max_retries:
                 retry_at = now + timedelta(seconds=dag_run.retry_delay_seconds(run_node.attempts))
                 waiting = DagNodeStatus.WAITING
@@ -150,6 +150,34 @@ def _follow_executions(dag_run: DagRun, run_nodes: list[DagRunNode], now: dateti
                 _set_node_status(run_node.node, NodeStatus.FAILED)
                 changed = True
     return changed
+
+
+def _latest_rounds(run_nodes: list[DagRunNode]) -> dict[int, list[Execution]]:
+    """Each node's latest try: its last execution, or every attempt of its last best-of-N group."""
+    rounds: dict[int, list[Execution]] = {}
+    for execution in Execution.objects.filter(dag_run_node__in=[rn.pk for rn in run_nodes]).order_by("id"):
+        node_round = rounds.setdefault(execution.dag_run_node_id, [])  # type: ignore[arg-type]
+        if not (node_round and execution.attempt_group and node_round[-1].attempt_group == execution.attempt_group):
+            node_round.clear()  # a newer try replaces the older one
+        node_round.append(execution)
+    return rounds
+
+
+def _round_outcome(attempts: list[Execution], interrupted: set[int]) -> Execution | None:
+    """The execution that says how a try went: a running one while any runs, else a completed one
+    (the try succeeded once every attempt has finished), else an interrupted one (retried at once),
+    else the first that failed or spent its budget (a discarded attempt says least)."""
+    if not attempts:
+        return None
+    for wanted in (
+        lambda e: e.status in EXECUTION_ACTIVE,
+        lambda e: e.status == ExecutionStatus.COMPLETED,
+        lambda e: e.pk in interrupted and e.status == ExecutionStatus.FAILED,
+    ):
+        chosen = sorted((e for e in attempts if wanted(e)), key=lambda e: e.status != ExecutionStatus.RUNNING)
+        if chosen:
+            return chosen[0]
+    return sorted(attempts, key=lambda e: e.status == ExecutionStatus.DISCARDED)[0]
 
 
 def _skip_unreachable(run_nodes: list[DagRunNode], now: datetime) -> bool:
@@ -194,7 +222,7 @@ def _start_ready(dag_run: DagRun, run_nodes: list[DagRunNode], now: datetime) ->
         ):
             continue
         run_node.attempts += 1
-        dag_node_execution_build(dag_run, run_node)
+        dag_node_executions_build(dag_run, run_node)
         _set_node_status(node, NodeStatus.IN_PROGRESS)
         started += 1
     return started

@@ -60,6 +60,8 @@ def execution_update(*, project_id: int, execution_id: int, changes: ExecutionCh
     """
     execution = selectors.execution_get(project_id=project_id, execution_id=execution_id)
     values: dict[str, Any] = dict(changes)
+    if "metadata" in values and "pipeline" in (execution.metadata or {}):
+        raise Conflict("metadata: a pipeline's metadata is its state, written by the hub; it cannot be replaced.")
     if "metadata" in values and values["metadata"] is None:
         values["metadata"] = {}
     if values.get("worktree_path") is not None:
@@ -142,6 +144,10 @@ def execution_cancel(*, project_id: int, execution_id: int) -> Execution:
         frames=[status_frame(execution_id=execution_id, status=execution.status)],
     )
     run_follow_execution(execution)
+    if "pipeline" in (execution.metadata or {}):
+        from agents.services.pipelines.review import pipeline_cancelled
+
+        pipeline_cancelled(execution)
     wake_runners_on_commit()
     return execution
 
@@ -150,11 +156,16 @@ def run_follow_execution(execution: Execution) -> None:
     """A Run started by the hub follows its execution's status (cancel included)."""
     if execution.run_id is None:
         return
-    # The statuses share their names, but for budget_exceeded: a Run (the desktop's RunStatus) failed.
-    status = RunStatus.FAILED if execution.status == ExecutionStatus.BUDGET_EXCEEDED else execution.status
+    # The statuses share their names, but for two the desktop's RunStatus lacks: a discarded attempt
+    # was cancelled, and a Run whose agent spent its budget failed.
+    status: str = execution.status
+    if status == ExecutionStatus.DISCARDED:
+        status = RunStatus.CANCELLED
+    elif status == ExecutionStatus.BUDGET_EXCEEDED:
+        status = RunStatus.FAILED
     changes: dict[str, Any] = {"status": status}
     if status in (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED):
-        step = execution.step_runs.order_by("id").first()
+        step = execution.step_runs.order_by("-id").first()  # after a follow-up message, its answer
         changes["output"] = step.output if step else None
         changes["error"] = (step.error if step else None) or execution.error
     run_update(project_id=execution.project_id, run_id=execution.run_id, changes=changes)  # type: ignore[arg-type]

@@ -112,6 +112,8 @@ def step_run_finish(*, step_run_id: int, outcome: StepOutcome, runner_id: int | 
             release_slot(step_run_id)
         step_run = StepRun.objects.select_related("execution").get(pk=step_run_id)
         events.send_step_run_updated(step_run, project_id=step_run.execution.project_id)
+        if step_run.is_message and step_run.status == outcome.status:
+            events.send_execution_message_answer(step_run, project_id=step_run.execution.project_id)
         execution_settle(execution_id=step_run.execution_id)
     return step_run
 
@@ -158,13 +160,21 @@ def step_runs_skip_unreachable(*, execution_id: int) -> None:
 def execution_settle(*, execution_id: int) -> None:
     """Skip what can no longer run, then finish the execution once no step run is pending or running."""
     step_runs_skip_unreachable(execution_id=execution_id)
+    if Execution.objects.filter(pk=execution_id, metadata__has_key="pipeline").exists():
+        return  # a pipeline moves from phase to phase: its runner's advance ends it (services.pipelines)
     active = StepRun.objects.filter(
         execution_id=execution_id, status__in=(StepRunStatus.PENDING, StepRunStatus.RUNNING)
     )
     if active.exists():
         return
     failed = StepRun.objects.filter(execution_id=execution_id, status=StepRunStatus.FAILED)
+    last_message = (
+        StepRun.objects.filter(execution_id=execution_id, resume_session_id__isnull=False).order_by("-id").first()
+    )
     over_budget = StepRun.objects.filter(execution_id=execution_id, status=StepRunStatus.BUDGET_EXCEEDED)
+    if last_message is not None:  # a continued conversation ends as its last message did
+        failed = failed.filter(pk=last_message.pk)
+        over_budget = over_budget.filter(pk=last_message.pk)
     status = ExecutionStatus.FAILED if failed.exists() else ExecutionStatus.COMPLETED
     error = None
     if over_budget.exists():  # the agent's stop is the budget's doing, not its own failure

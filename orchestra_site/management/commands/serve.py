@@ -26,6 +26,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from agents.services.worktrees import worktrees_prune
 from orchestra_site import services as site_services
 from orchestra_site.asgi_server import HubServer, server_config
 from orchestra_site.gc_schedule import CollectionSchedule, freeze_startup_objects
@@ -220,6 +221,9 @@ class Command(BaseCommand):
                 )
                 if removed:
                     logger.info("pruned %d workspace(s)", len(removed))
+                worktrees = await database_sync_to_async(worktrees_prune)()
+                if worktrees:
+                    logger.info("removed the worktrees of %d merged or discarded execution(s)", len(worktrees))
             except Exception:
                 logger.exception("periodic prune failed")
 

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("agents", "0003_dag_runs"),
+        ("agents", "0005_execution_review_and_landing"),
     ]
 
     operations = [
@@ -47,6 +47,7 @@ class Migration(migrations.Migration):
                     ("completed", "Completed"),
                     ("failed", "Failed"),
                     ("cancelled", "Cancelled"),
+                    ("discarded", "Discarded"),
                     ("budget_exceeded", "Budget Exceeded"),
                 ],
                 default="pending",

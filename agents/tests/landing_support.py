@@ -1,0 +1,74 @@
+"""Real repositories for the review and landing tests: a workspace with a local bare ``origin``,
+executions made through the services, files written as an agent would."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agents.models import Execution
+from agents.runner.worker import execution_cwd
+from agents.services import executions, worktrees
+
+IDENTITY = ["-c", "user.email=owner@example.com", "-c", "user.name=Owner"]
+
+
+def plain_git(repo: Path, *args: str) -> str:
+    """Git as the repository's owner runs it (not the hub's), to shape and inspect repositories."""
+    done = subprocess.run(["git", "-C", str(repo), *IDENTITY, *args], check=True, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+def commit_all(repo: Path, message: str) -> str:
+    plain_git(repo, "add", "-A")
+    plain_git(repo, "commit", "-q", "--no-verify", "-m", message)
+    return plain_git(repo, "rev-parse", "HEAD")
+
+
+@dataclass
+class Workspace:
+    path: Path
+    origin: Path
+
+    def rev(self, ref: str) -> str:
+        return plain_git(self.path, "rev-parse", ref)
+
+    def refs(self) -> str:
+        """Every ref and the work tree's state: compared before and after to show nothing changed."""
+        return (
+            plain_git(self.path, "for-each-ref", "--format=%(refname) %(objectname)")
+            + "\n"
+            + plain_git(self.path, "status", "--porcelain", "--untracked-files=all")
+        )
+
+
+def make_workspace(project: dict[str, Any], tmp_path: Path) -> Workspace:
+    """The project's workspace as a repository on ``main`` with two files and a bare ``origin``."""
+    path = Path(project["workspace_path"])
+    path.mkdir(parents=True, exist_ok=True)
+    plain_git(path, "init", "-q", "-b", "main")
+    (path / "app.py").write_text("def main():\n    return 1\n")
+    (path / "README.md").write_text("# App\n")
+    commit_all(path, "start")
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    plain_git(path, "remote", "add", "origin", str(origin))
+    plain_git(path, "push", "-q", "origin", "main")
+    return Workspace(path=path, origin=origin)
+
+
+def started_execution(project: dict[str, Any], *, worktree: bool = True) -> tuple[Execution, Path]:
+    """An execution whose first step has started (base recorded, worktree made), and its folder."""
+    execution = executions.execution_create(project_id=project["id"], create_worktree=worktree)
+    folder = execution_cwd(execution)
+    execution.refresh_from_db()
+    return execution, folder
+
+
+def step_done(execution: Execution, name: str = "Implement") -> Execution:
+    """What the runner does after each step: commit the agent's work on the branch."""
+    worktrees.worktree_after_step(execution_id=execution.pk, step_name=name, agent_type="claude")
+    execution.refresh_from_db()
+    return execution

@@ -13,6 +13,9 @@ def main() -> None:
 
     try:
         settings.INSTALLED_APPS  # noqa: B018 - reads every ORCHESTRA_* variable now
+        from orchestra_site.data_dir import data_dir_prepare
+
+        data_dir_prepare()  # the data dir and its secret key, made on the first start
     except ImproperlyConfigured as exc:
         # A bad setting is one line naming the variable, not a traceback.
         sys.exit(f"orchestra: {exc}")

@@ -1,30 +1,20 @@
-"""The signal that wakes this process's runner: services set it on commit, the runner waits on it.
+"""How the agents app wakes the runners: services call these on commit and never import the runner.
 
-A launch or cancel commits, then ``wake_runners`` sets the event, so a runner in the same process
-starts (or stops) the work at once instead of at its next poll; runners in other processes find it
-by polling. Services call ``wake_runners_on_commit`` and so never import the runner.
+A launch, a queued run, a DAG run or a cancel commits, then every runner wakes (this process's at
+once, the others' through the database: ``orchestra_site.wakeups``) instead of finding the work
+at its next look.
 """
 
 from __future__ import annotations
 
-import threading
-
-from django.db import transaction
-
-work_arrived = threading.Event()
+from orchestra_site import wakeups
 
 
 def wake_runners() -> None:
-    work_arrived.set()
+    """Wake every runner now: this process's at once, the others' through the database."""
+    wakeups.wake(wakeups.WORK)
 
 
 def wake_runners_on_commit() -> None:
-    """Wake the runner once the surrounding transaction commits (at once outside one)."""
-    transaction.on_commit(wake_runners)
-
-
-def wait_for_work(timeout: float) -> bool:
-    """Sleep until woken or ``timeout`` seconds pass; True when woken. Clears the signal."""
-    woken = work_arrived.wait(timeout)
-    work_arrived.clear()
-    return woken
+    """Wake every runner once the surrounding transaction commits (at once outside one)."""
+    wakeups.wake_on_commit(wakeups.WORK)

@@ -38,6 +38,7 @@ BENCHMARKS = {
     "latency": "bench.latency",
     "workers": "bench.workers",
     "mixed_load": "bench.mixed_load",
+    "idle_cpu": "bench.idle_cpu",
 }
 
 

@@ -60,8 +60,8 @@ def run() -> Section:
     section.notes += [
         f"{LAUNCHES} launches one after another (in-memory layer, SQLite) of a one-step template with "
         "`agent_type: custom` running `bench/fake_agent.py 0` (prints one line and exits).",
-        "A launch wakes the runner of its process (`agents.wakeup.wake_runners`; otherwise it polls every "
-        "0.25 s). The first output also includes starting the agent's Python interpreter and the log "
+        "A launch wakes the runners on commit (`agents.wakeup.wake_runners`: this process's at once, others "
+        "through the database). The first output also includes starting the agent's Python interpreter and the log "
         "writer's batching (it flushes every 0.1 s or 200 frames).",
         "Times are the hub's own timestamps (`created_at`, `started_at`, log entries), read back through the API.",
     ]

@@ -33,6 +33,10 @@ def django_ready() -> Path:
     django.setup()
     from django.core.management import call_command
 
+    from orchestra_site.data_dir import data_dir_prepare
+
+    data_dir_prepare()
+
     call_command("migrate", verbosity=0, interactive=False)
     _bind_loop()
     _ready = data_dir

@@ -7,9 +7,7 @@ A bad value fails loudly at start-up. ``.env.example`` lists them all; so does t
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
 from pathlib import Path
 
 import environ
@@ -105,71 +103,24 @@ def _path_list(name: str, default: list[str]) -> list[Path]:
 
 
 # --- Where the hub keeps its files -------------------------------------------------------------
-# The data dir holds the database, its WAL, the secret key and the agents' default folders: it is
-# the owner's alone (0700, its files 0600), and one that cannot be used stops start-up with one line.
-_DATA_DIR_RAW = env.str("ORCHESTRA_DATA_DIR", default=str(BASE_DIR / "var"))
+# The data dir holds the database, its WAL, the secret key and the agents' default folders. The
+# settings only name it: ``manage.py`` creates it, private to its owner, before any command runs
+# (``orchestra_site/data_dir.py``), and generates the secret key there on the first start.
+DATA_DIR = Path(env.str("ORCHESTRA_DATA_DIR", default=str(BASE_DIR / "var"))).expanduser()
 
 
-def _data_dir_unusable(reason: str) -> ImproperlyConfigured:
-    reason = reason[:1].lower() + reason[1:]  # "Read-only file system" -> "read-only file system"
-    return ImproperlyConfigured(f"ORCHESTRA_DATA_DIR={_DATA_DIR_RAW!r} cannot be used: {reason}.")
-
-
-def _owner_only(path: Path, mode: int) -> None:
-    """Take group and other permissions off ``path`` (only ever tightened, never loosened)."""
-    current = path.stat().st_mode & 0o777
-    if current & ~mode:
-        try:
-            path.chmod(current & mode)
-        except PermissionError:
-            pass  # not ours to change; the data dir's own 0700 still closes it to others
-
-
-def _data_dir() -> Path:
-    path = Path(_DATA_DIR_RAW).expanduser()
-    if path.exists() and not path.is_dir():
-        raise _data_dir_unusable("it is not a directory")
+def _key_file_text(path: Path) -> str:
     try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        _owner_only(path, 0o700)
-    except OSError as exc:
-        raise _data_dir_unusable(exc.strerror or str(exc)) from None
-    if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
-        raise _data_dir_unusable("it is not writable by this user" if os.access(path, os.R_OK) else "permission denied")
-    return path
+        return path.read_text().strip()
+    except OSError:  # not made yet (the first start makes it), or unreadable (start-up says so)
+        return ""
 
 
-def _private_file(path: Path, *, create: bool) -> None:
-    """Create ``path`` 0600 (when asked and missing), or take others' permissions off it."""
-    try:
-        if create and not path.exists():
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        if path.exists():
-            _owner_only(path, 0o600)
-    except OSError as exc:
-        raise _data_dir_unusable(f"{path.name}: {exc.strerror or exc}") from None
-
-
-DATA_DIR = _data_dir()
-
-
-def _secret_key() -> str:
-    """The configured key, or one generated once and kept in the data dir (never a shared default)."""
-    configured = env.str("ORCHESTRA_SECRET_KEY", default="")
-    if configured:
-        return configured
-    key_file = DATA_DIR / "secret_key"
-    try:
-        if not key_file.exists():
-            _private_file(key_file, create=True)
-            key_file.write_text(secrets.token_urlsafe(50))
-        _private_file(key_file, create=False)
-        return key_file.read_text().strip()
-    except OSError as exc:
-        raise _data_dir_unusable(f"secret_key: {exc.strerror or exc}") from None
-
-
-SECRET_KEY = _secret_key()
+SECRET_KEY = env.str("ORCHESTRA_SECRET_KEY", default="")
+# Where the generated key lives; None when ORCHESTRA_SECRET_KEY sets one.
+SECRET_KEY_FILE: Path | None = None if SECRET_KEY else DATA_DIR / "secret_key"
+if SECRET_KEY_FILE is not None:
+    SECRET_KEY = _key_file_text(SECRET_KEY_FILE)
 DEBUG = _bool("ORCHESTRA_DEBUG", False)
 HUB_HOST = env.str("ORCHESTRA_HOST", default="127.0.0.1")
 HUB_PORT = _int("ORCHESTRA_PORT", 8000, minimum=1, maximum=65535)
@@ -258,15 +209,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # connection instead of opening the file and running the PRAGMAs again for every request.
     # Threads that come and go (sockets, agents' workers) close theirs when they end.
     DATABASES["default"]["CONN_MAX_AGE"] = None
-    # Tests use a file too (not shared-cache memory), so threads and processes lock like in production.
-    # One file per test process, so concurrent test runs never share it.
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-orchestra-{os.getpid()}.sqlite3")}
-    # SQLite creates its -wal and -shm files with the database file's permissions: 0600 for all three.
-    _SQLITE_FILE = Path(str(DATABASES["default"]["NAME"]))
-    if _SQLITE_FILE.is_absolute():  # not ``:memory:`` or a ``file:`` URI
-        _private_file(_SQLITE_FILE, create=True)
-        for _suffix in ("-wal", "-shm", "-journal"):
-            _private_file(_SQLITE_FILE.with_name(_SQLITE_FILE.name + _suffix), create=False)
 else:
     # Socket consumers, the runner and its agents' workers run in threads that come and go, so
     # persistent per-thread connections (CONN_MAX_AGE) would pile up; a pool per process reuses a
@@ -419,6 +361,9 @@ DIFF_MAX_BYTES = _int("ORCHESTRA_DIFF_MAX_BYTES", 1024 * 1024, minimum=1024)
 WORKTREE_RETENTION = _duration("ORCHESTRA_WORKTREE_RETENTION", "7d")
 RUNNER_HEARTBEAT = _duration("ORCHESTRA_RUNNER_HEARTBEAT", "5s")
 RUNNER_DEAD_AFTER = _duration("ORCHESTRA_RUNNER_DEAD_AFTER", "30s")
+# The runner and the outbox relay sleep until a commit wakes them (orchestra_site/wakeups.py), and
+# at the latest after this: a lost wake-up delays work by at most this long, never loses it.
+WAKEUP_TIMEOUT = _duration("ORCHESTRA_WAKEUP_TIMEOUT", "10s")
 AGENT_ENV_PASSTHROUGH = env.list("ORCHESTRA_AGENT_ENV_PASSTHROUGH", default=[])
 # Names a template may set beyond the few harmless ones (agents/environment.py). Never an endpoint
 # or a proxy: where the owner's credentials are sent stays the operator's choice alone.
@@ -460,10 +405,6 @@ USE_I18N = False
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"  # only for ``collectstatic``; WhiteNoise also looks here
-try:
-    STATIC_ROOT.mkdir(exist_ok=True)
-except OSError as _error:
-    raise _data_dir_unusable(f"static: {_error.strerror or _error}") from None
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # WhiteNoise serves the static files from the hub itself, also under the one-process ``serve``.
 # Finders mode reads them where they live (the console's ``static/``, the admin, the Swagger UI

@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
+from orchestra_site import wakeups
 from orchestra_site.db import writes_serialised
 from orchestration import events
 from orchestration.models import Totals, Workspace
@@ -44,7 +45,10 @@ def validate_count(value: object, *, field: str, maximum: int | None = None) -> 
 def workspace_set_desired(*, path: str, desired: object) -> tuple[WorkspaceState, GlobalState]:
     path = normalize_workspace_id(path)
     value = validate_count(desired, field="desired", maximum=settings.MAX_DESIRED)
-    return _change(path=path, desired=value)
+    changed = _change(path=path, desired=value)
+    if value:
+        wakeups.wake_on_commit(wakeups.CAPACITY)  # a runner with steps waiting for a slot here looks again
+    return changed
 
 
 def workspace_set_running(*, path: str, running: object) -> tuple[WorkspaceState, GlobalState]:
@@ -55,7 +59,9 @@ def workspace_set_running(*, path: str, running: object) -> tuple[WorkspaceState
     """
     path = normalize_workspace_id(path)
     value = validate_count(running, field="running", maximum=settings.MAX_REPORTED_RUNNING)
-    return _change(path=path, reported=value)
+    changed = _change(path=path, reported=value)
+    wakeups.wake_on_commit(wakeups.CAPACITY)  # a lower report frees slots for the hub's agents
+    return changed
 
 
 def workspace_ensure(*, path: str, desired: int) -> WorkspaceState:

@@ -15,5 +15,5 @@ async def run_in_process(stop: asyncio.Event, *, hub_process_id: int, heartbeat:
     thread = threading.Thread(target=runner.run_forever, name="agent-runner", daemon=True)
     thread.start()
     await stop.wait()
-    halt.set()
+    runner.halt()
     await asyncio.to_thread(thread.join)

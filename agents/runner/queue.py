@@ -6,9 +6,18 @@ Every change to the queue (claim, finish, settle, …) is a compare-and-set in
 
 from __future__ import annotations
 
-from django.db.models import Q
+from django.db.models import Min, Q
+from django.utils import timezone
 
-from agents.models import EXECUTION_ACTIVE, STEP_RUN_FINISHED, StepRun, StepRunStatus
+from agents.models import (
+    DAG_RUN_ACTIVE,
+    EXECUTION_ACTIVE,
+    STEP_RUN_FINISHED,
+    DagNodeStatus,
+    DagRunNode,
+    StepRun,
+    StepRunStatus,
+)
 from agents.services.lifecycle import NOT_COMPLETED
 
 
@@ -32,3 +41,13 @@ def step_run_ids_to_stop(step_run_ids: list[int], *, runner_id: int) -> set[int]
         return set()
     stop = Q(status__in=STEP_RUN_FINISHED) | ~Q(execution__status__in=EXECUTION_ACTIVE) | ~Q(runner_id=runner_id)
     return set(StepRun.objects.filter(stop, pk__in=step_run_ids).values_list("pk", flat=True))
+
+
+def next_retry_in() -> float | None:
+    """Seconds until the first DAG node waiting for its retry's backoff may start; None if none waits."""
+    now = timezone.now()
+    waiting = DagRunNode.objects.filter(
+        status=DagNodeStatus.WAITING, not_before__gt=now, dag_run__status__in=DAG_RUN_ACTIVE
+    )
+    first = waiting.aggregate(first=Min("not_before"))["first"]
+    return None if first is None else (first - now).total_seconds()

@@ -31,6 +31,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
+from orchestra_site import wakeups
 from orchestra_site.models import OutboxEvent
 
 if TYPE_CHECKING:
@@ -103,6 +104,8 @@ def broadcast_groups(batches: list[tuple[str, list[tuple[dict[str, Any], int | N
             for group, texts in encoded
             for text, version in texts
         )
+        # Other processes' relays read them once this commits; this one delivered them itself.
+        wakeups.wake_on_commit(wakeups.OUTBOX, here_at_once=False)
 
     def deliver_all() -> None:
         for group, texts in encoded:

@@ -7,14 +7,17 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.db.models import Max
 from django.utils import timezone
 
+from orchestra_site import wakeups
 from orchestra_site.models import OutboxEvent
 from orchestra_site.outages import Outage, backoff, forget_broken_connection
 from orchestra_site.realtime.events import PROCESS_ID, bind_event_loop
 
 KEEP_ROWS_FOR = timedelta(minutes=5)
+CLEANUP_EVERY = timedelta(minutes=1)
 BATCH = 500
 
 OutboxRow = tuple[int, str, str, str, "int | None"]  # id, origin, group, text, version
@@ -29,17 +32,22 @@ async def fan_out_here(rows: list[OutboxRow]) -> None:
 
 
 class OutboxRelay:
-    """Poll the outbox and hand the rows on, oldest first: by default to this process's sockets;
-    ``serve --workers N`` passes ``forward`` to send them to its workers instead.
+    """Read the outbox when another process wrote to it and hand the rows on, oldest first: by
+    default to this process's sockets; ``serve --workers N`` passes ``forward`` to send them to its
+    workers instead.
 
+    The writers wake the relay on commit (``orchestra_site.wakeups.OUTBOX``); it also looks after
+    ``ORCHESTRA_WAKEUP_TIMEOUT`` without one, so a lost wake-up delays rows, never loses them.
     Writes are serialised on SQLite, so ids appear in commit order and a cursor on the id is
     enough. (Several processes on PostgreSQL should use Redis, which needs no relay.)
     """
 
     def __init__(
-        self, interval: float = 0.1, forward: Callable[[list[OutboxRow]], Awaitable[None]] = fan_out_here
+        self,
+        timeout: float | None = None,
+        forward: Callable[[list[OutboxRow]], Awaitable[None]] = fan_out_here,
     ) -> None:
-        self.interval = interval
+        self.timeout = settings.WAKEUP_TIMEOUT if timeout is None else timeout
         self.forward = forward
         self.cursor: int | None = None
         self._last_cleanup = timezone.now()
@@ -53,28 +61,31 @@ class OutboxRelay:
             await self.start()
         outage = Outage("the outbox relay")
         failures = 0
-        while not stop.is_set():
-            try:
-                delivered = await self.relay_once()
-            except Exception as error:  # a locked database or a restart must not end the relay
-                outage.failed(error)  # logged once per outage, not ten times a second
-                await database_sync_to_async(forget_broken_connection)()
-                failures, delivered = failures + 1, 0
-            else:
-                outage.recovered()
-                failures = 0
-            if not delivered:
+        with wakeups.listening(wakeups.OUTBOX) as waiter:
+            while not stop.is_set():
                 try:
-                    await asyncio.wait_for(stop.wait(), timeout=backoff(failures) if failures else self.interval)
-                except TimeoutError:
-                    pass
+                    delivered = await self.relay_once()
+                except Exception as error:  # a locked database or a restart must not end the relay
+                    outage.failed(error)  # logged once per outage, not ten times a second
+                    await database_sync_to_async(forget_broken_connection)()
+                    failures, delivered = failures + 1, 0
+                else:
+                    outage.recovered()
+                    failures = 0
+                if not delivered:
+                    await waiter.wait_async(backoff(failures) if failures else self.until_cleanup(), stop)
+
+    def until_cleanup(self) -> float:
+        """The wait for a wake-up: the safety timeout, or less when the old rows' cleanup is due."""
+        cleanup_in = (self._last_cleanup + CLEANUP_EVERY - timezone.now()).total_seconds()
+        return max(min(self.timeout, cleanup_in), 0.0)
 
     async def relay_once(self) -> int:
         rows = await database_sync_to_async(self._fetch)()
         if rows:
             self.cursor = rows[-1][0]
             await self.forward(rows)
-        if timezone.now() - self._last_cleanup > timedelta(minutes=1):
+        if timezone.now() - self._last_cleanup > CLEANUP_EVERY:
             await database_sync_to_async(self._cleanup)()
         return len(rows)
 

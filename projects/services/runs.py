@@ -7,6 +7,7 @@ from typing import Any, TypedDict
 from django.db import transaction
 from django.utils import timezone
 
+from orchestra_site import wakeups
 from orchestra_site.api.exceptions import InvalidInput
 from orchestra_site.models_update import model_update
 from orchestra_site.timestamps import status_timestamps
@@ -46,6 +47,8 @@ def run_create(*, project_id: int, node_id: int, agent_type: str, prompt: str, s
         updated_at=now,
     )
     events.send_run_created(run)
+    if status == RunStatus.QUEUED:
+        wakeups.wake_on_commit(wakeups.WORK)  # a runner adopts it
     return run
 
 

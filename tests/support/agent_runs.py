@@ -134,7 +134,7 @@ class RunnerThread:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stop.set()
+        self.runner.halt()
         self.thread.join(timeout=60)
         self.heartbeat.join(timeout=10)
 

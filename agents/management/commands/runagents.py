@@ -29,13 +29,14 @@ class Command(BaseCommand):
         preflight(write=self.stdout.write, migrate=False)
         process = site_services.hub_process_register(kind=HubProcess.KIND_RUNNER)
         stop = threading.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
         heartbeat = Heartbeat(process_id=process.pk, stop=stop)
+        runner = Runner(hub_process_id=process.pk, stop=stop, heartbeat=heartbeat)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: runner.halt())
         heartbeat.start()
         self.stdout.write(f"runagents {process.hostname}:{process.pid} taking work (runner id {process.pk})")
         try:
-            Runner(hub_process_id=process.pk, stop=stop, heartbeat=heartbeat).run_forever()
+            runner.run_forever()
         finally:
             stop.set()
             heartbeat.join(timeout=settings.RUNNER_HEARTBEAT + 1)

@@ -18,6 +18,7 @@ from django.utils import timezone
 from agents import events
 from agents.models import EXECUTION_ACTIVE, Execution, ExecutionStatus, StepRun, StepRunStatus
 from agents.services.lifecycle.executions import run_follow_execution
+from orchestra_site import wakeups
 from orchestra_site.models_update import update_rows
 from orchestration.services import workspace_release_slot, workspace_reserve_slot
 
@@ -115,6 +116,9 @@ def step_run_finish(*, step_run_id: int, outcome: StepOutcome, runner_id: int | 
         if step_run.is_message and step_run.status == outcome.status:
             events.send_execution_message_answer(step_run, project_id=step_run.execution.project_id)
         execution_settle(execution_id=step_run.execution_id)
+        # Its children may be ready now, its slot is free: every runner looks, this one on equal
+        # terms with its peers (through the database), so runners share the work.
+        wakeups.wake_on_commit(wakeups.WORK, here_at_once=False)
     return step_run
 
 
@@ -124,6 +128,7 @@ def release_slot(step_run_id: int) -> None:
         return
     if StepRun.objects.filter(pk=step_run_id, slot_path=row).update(slot_path=None):
         workspace_release_slot(path=row)
+        wakeups.wake_on_commit(wakeups.CAPACITY, here_at_once=False)
 
 
 def step_runs_skip_unreachable(*, execution_id: int) -> None:

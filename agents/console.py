@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path, reverse
 
-from agents import selectors
+from agents import budgets, selectors
 from agents.models import Execution, StepRun
 from agents.serializers import TemplateWithStepsSerializer
 from agents.services.pipelines.console import pipeline_page
@@ -79,7 +79,8 @@ def project(request: HttpRequest, pid: int) -> HttpResponse:
 
 @console_page
 def executions(request: HttpRequest) -> HttpResponse:
-    return render(request, "console/executions.html", {"executions": executions_recent(), "section": "executions"})
+    context = {"executions": executions_recent(), "spend": budgets.spend_by_workspace(), "section": "executions"}
+    return render(request, "console/executions.html", context)
 
 
 @console_page
@@ -92,6 +93,7 @@ def execution(request: HttpRequest, pid: int, eid: int) -> HttpResponse:
             "execution": found,
             "project": project_selectors.project_get(pid),
             "step_runs": StepRun.objects.filter(execution_id=eid).order_by("id"),
+            "spent_usd": StepRun.objects.filter(execution_id=eid).aggregate(total=Sum("cost_usd"))["total"],
             "pipeline": pipeline_page(found),
             "attempts": execution_attempts(found),
             "section": "executions",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from channels.db import database_sync_to_async
 
 from agents.models import Execution
@@ -24,9 +26,12 @@ HELD_BYTES_MAX = 4 * 1024 * 1024
 
 class TerminalConsumer(HubConsumer):
     """Joins the execution's group *before* reading the stored log, then drops live frames whose
-    ``seq`` the replay already sent: no gap, no duplicate, whenever the client connects."""
+    ``seq`` the replay already sent: no gap, no duplicate, whenever the client connects. ``delta``
+    frames carry no ``seq``: they pass as they come (a late socket gets only the deltas still to
+    come, then the whole message, which is stored)."""
 
     replayed_up_to = 0
+    replayed_by_step: dict[int | None, int]  # the last seq each step run's replayed entries reached
     missed_up_to = 0  # the largest seq of a live frame dropped while the socket was busy
     execution_id = 0
 
@@ -41,6 +46,7 @@ class TerminalConsumer(HubConsumer):
             {"type": "connected", "execution_id": execution.pk, "tmux_session": execution.tmux_session}
         )
         self.execution_id = execution.pk
+        self.replayed_by_step = {}
         async with self.holding_frames():
             await self.join(execution_group(execution.pk))
             await self.replay()
@@ -64,6 +70,7 @@ class TerminalConsumer(HubConsumer):
                 sent += len(text)
                 await self.send(text_data=text)
                 self.replayed_up_to = entry.seq
+                self.replayed_by_step[entry.step_run_id] = entry.seq
             average = max(sent // len(entries), 1)
             limit = max(1, min(REPLAY_MAX_PAGE, limit * REPLAY_GROWTH, REPLAY_PAGE_BYTES // average))
 
@@ -97,7 +104,11 @@ class TerminalConsumer(HubConsumer):
         another runner) read the missing entries from the database rather than skip them; the hub's
         fan-out does not wait for that read (``FrameSubscriber.deliver_frames``)."""
         for text, seq in frames:
-            if seq is None or seq <= self.replayed_up_to:
+            if seq is None:  # a delta (``agents.deltas``): live only, never stored nor replayed
+                if not self.stale_delta(text):
+                    await self.send(text_data=text)
+                continue
+            if seq <= self.replayed_up_to:
                 continue
             if seq != self.replayed_up_to + 1:
                 await self.replay()
@@ -105,6 +116,13 @@ class TerminalConsumer(HubConsumer):
                     continue
             await self.send(text_data=text)
             self.replayed_up_to = seq
+
+    def stale_delta(self, text: str) -> bool:
+        """A delta held back while a replay sent its step's later frames (its whole message) already."""
+        if not self.replayed_by_step:
+            return False
+        frame = json.loads(text)
+        return self.replayed_by_step.get(frame.get("step_run_id"), 0) > int(frame.get("after") or 0)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """The client sends nothing today; there is no terminal to type into, so frames are dropped."""

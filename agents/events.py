@@ -77,7 +77,7 @@ def execution_status_data(execution: Execution) -> dict[str, Any]:
     if execution.status == ExecutionStatus.RUNNING:
         data["tmux_session"] = execution.tmux_session
         data["attach_command"] = attach_command(execution.pk)
-    elif execution.status == ExecutionStatus.FAILED:
+    elif execution.status in (ExecutionStatus.FAILED, ExecutionStatus.BUDGET_EXCEEDED):
         data["error"] = execution.error
     elif execution.status == ExecutionStatus.PENDING:
         data["message"] = QUEUED_MESSAGE

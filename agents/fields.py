@@ -53,6 +53,27 @@ class FiniteFloatField(serializers.FloatField):
         return float(data)
 
 
+MAX_BUDGET_USD = 1_000_000.0
+
+
+class BudgetField(FiniteFloatField):
+    """``max_budget_usd``: an amount of USD greater than 0 and at most ``MAX_BUDGET_USD``, or null."""
+
+    default_error_messages = {"invalid": f"An amount of USD greater than 0 and at most {MAX_BUDGET_USD:g} is required."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_null", True)
+        kwargs.setdefault("help_text", "The most one agent may spend, in USD; the smallest budget that applies wins.")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> float:
+        value = super().to_internal_value(data)
+        if not 0 < value <= MAX_BUDGET_USD:
+            self.fail("invalid")
+        return value
+
+
 class ObjectField(serializers.DictField):
     """A JSON object; in an answer, a stored value that is not an object reads as ``{}``."""
 

@@ -132,6 +132,8 @@ def write_together(taken: list[tuple[LogWriter, list[dict[str, Any]]]]) -> None:
     with transaction.atomic():
         stored = store_entries([(writer.execution_id, writer.step_run_id, frames) for writer, frames in ordered])
         broadcast_groups([(execution_group(execution_id), batch) for execution_id, batch in stored])
+    for (writer, _), (_, batch) in zip(ordered, stored, strict=True):  # committed: a delta comes after them
+        writer.stored([seq for _, seq in batch if seq is not None])
 
 
 shared = SharedLogFlusher()

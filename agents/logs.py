@@ -91,6 +91,7 @@ class LogWriter:
         self.lock = threading.Lock()
         self.write_lock = threading.Lock()
         self.outage = Outage(f"writing the log of execution {execution_id}")
+        self.last_seq = 0  # the seq of the last frame this writer stored (a delta comes after it)
         self.refused: Exception | None = None  # what the shared flusher could not write, raised in the step
 
     def add(self, frame: dict[str, Any]) -> None:
@@ -110,13 +111,19 @@ class LogWriter:
         with self.write_lock:
             frames = self.take()
             try:
-                append_entries(execution_id=self.execution_id, step_run_id=self.step_run_id, frames=frames)
+                seqs = append_entries(execution_id=self.execution_id, step_run_id=self.step_run_id, frames=frames)
             except TRANSIENT as error:
                 forget_broken_connection()
                 self.keep(frames, error)
                 return False
+            self.stored(seqs)
         self.outage.recovered()
         return True
+
+    def stored(self, seqs: list[int]) -> None:
+        """``seqs`` of this writer's frames are committed (hold ``write_lock``): a delta comes after them."""
+        if seqs:
+            self.last_seq = seqs[-1]
 
     def take(self) -> list[dict[str, Any]]:
         """The buffered frames, now this caller's to write (hold ``write_lock``)."""

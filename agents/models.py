@@ -28,6 +28,7 @@ class ExecutionStatus(models.TextChoices):
     FAILED = "failed"
     CANCELLED = "cancelled"
     DISCARDED = "discarded"  # another attempt of its best-of-N group was landed
+    BUDGET_EXCEEDED = "budget_exceeded"  # an agent spent its budget and was stopped (agents/budgets.py)
 
 
 class StepRunStatus(models.TextChoices):
@@ -36,6 +37,7 @@ class StepRunStatus(models.TextChoices):
     COMPLETED = "completed"
     FAILED = "failed"
     SKIPPED = "skipped"
+    BUDGET_EXCEEDED = "budget_exceeded"
 
 
 class DagRunStatus(models.TextChoices):
@@ -67,18 +69,31 @@ EXECUTION_FINISHED = (
     ExecutionStatus.FAILED,
     ExecutionStatus.CANCELLED,
     ExecutionStatus.DISCARDED,
+    ExecutionStatus.BUDGET_EXCEEDED,
 )
 # A finished execution that a follow-up message may continue (a discarded one is set aside for good).
-EXECUTION_CONTINUABLE = (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED)
+EXECUTION_CONTINUABLE = (
+    ExecutionStatus.COMPLETED,
+    ExecutionStatus.FAILED,
+    ExecutionStatus.CANCELLED,
+    ExecutionStatus.BUDGET_EXCEEDED,
+)
 MAX_ATTEMPTS = 5
 STEP_RUN_ACTIVE = (StepRunStatus.PENDING, StepRunStatus.RUNNING)
-STEP_RUN_FINISHED = (StepRunStatus.COMPLETED, StepRunStatus.FAILED, StepRunStatus.SKIPPED)
+STEP_RUN_FINISHED = (
+    StepRunStatus.COMPLETED,
+    StepRunStatus.FAILED,
+    StepRunStatus.SKIPPED,
+    StepRunStatus.BUDGET_EXCEEDED,
+)
+BUDGET_HELP = "The most one agent may spend, in USD (null: no limit of its own)."
 
 
 class AgentTemplate(models.Model):
     name = models.CharField(max_length=255)
     description = models.TextField(null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    max_budget_usd = models.FloatField(null=True, blank=True, help_text=BUDGET_HELP)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -101,6 +116,7 @@ class AgentStep(models.Model):
     model_version = models.CharField(max_length=255, null=True, blank=True)
     thinking_budget = models.IntegerField(null=True, blank=True)
     reasoning_level = models.CharField(max_length=64, null=True, blank=True)
+    max_budget_usd = models.FloatField(null=True, blank=True, help_text=BUDGET_HELP)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -170,6 +186,7 @@ class Execution(models.Model):
         default=dict, blank=True, help_text="The context the prompts were resolved with, for {{context.*}}."
     )
     error = models.TextField(null=True, blank=True)
+    max_budget_usd = models.FloatField(null=True, blank=True, help_text=BUDGET_HELP)
     attempt = models.PositiveSmallIntegerField(default=1, help_text="Which of its best-of-N attempts (1..N).")
     attempt_group = models.PositiveIntegerField(
         null=True, blank=True, help_text="The first attempt's id, shared by the N attempts of one launch or DAG node."
@@ -277,6 +294,7 @@ class DagRun(models.Model):
     max_retries = models.PositiveSmallIntegerField(default=1)
     retry_backoff_seconds = models.PositiveIntegerField(default=10)
     create_worktree = models.BooleanField(default=False)
+    max_budget_usd = models.FloatField(null=True, blank=True, help_text=BUDGET_HELP)
     attempts = models.PositiveSmallIntegerField(default=1, help_text="Executions started per node (best of N).")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -16,6 +16,7 @@ from rest_framework import serializers
 
 from agents.conversation import conversation
 from agents.fields import (
+    BudgetField,
     FiniteFloatField,
     ObjectField,
     OffsetDateTimeField,
@@ -92,6 +93,7 @@ class StepSerializer(FastReadSerializer):
             "model_version",
             "thinking_budget",
             "reasoning_level",
+            "max_budget_usd",
             "parent_ids",
             "child_ids",
             "created_at",
@@ -121,6 +123,7 @@ class StepInputSerializer(serializers.Serializer):
     model_version = StrictCharField(max_length=255, required=False, allow_null=True)
     thinking_budget = serializers.IntegerField(min_value=0, max_value=INT32, required=False, allow_null=True)
     reasoning_level = StrictCharField(max_length=64, required=False, allow_null=True)
+    max_budget_usd = BudgetField()
 
 
 class TemplateSerializer(FastReadSerializer):
@@ -128,7 +131,7 @@ class TemplateSerializer(FastReadSerializer):
 
     class Meta:
         model = AgentTemplate
-        fields = ["id", "name", "description", "metadata", "created_at", "updated_at"]
+        fields = ["id", "name", "description", "metadata", "max_budget_usd", "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -148,6 +151,7 @@ class TemplateInputSerializer(serializers.Serializer):
     name = StrictCharField(max_length=255)
     description = StrictCharField(max_length=MAX_TEXT, required=False, allow_null=True)
     metadata = ObjectField(required=False, allow_null=True, help_text=REPLACES)
+    max_budget_usd = BudgetField()
     steps = StepInputSerializer(many=True, required=False)
     edges = StepEdgeSerializer(many=True, required=False, help_text="Zero-based indices into steps.")
 
@@ -228,6 +232,7 @@ class ExecutionSerializer(FastReadSerializer):
             *LANDING_FIELDS,
             "metadata",
             "error",
+            "max_budget_usd",
             "started_at",
             "finished_at",
             "created_at",
@@ -266,9 +271,16 @@ class ExecutionWithStepRunsSerializer(ExecutionSerializer):
         help_text="Each prompt and each final answer, in order: the template's steps, then follow-up messages."
     )
 
+    spent_usd = serializers.SerializerMethodField(
+        help_text="What its agents spent, in USD (their reported cost, or their tokens priced)."
+    )
+
     class Meta(ExecutionSerializer.Meta):
-        fields = [*ExecutionSerializer.Meta.fields, "step_runs", "conversation"]
+        fields = [*ExecutionSerializer.Meta.fields, "step_runs", "conversation", "spent_usd"]
         read_only_fields = fields
+
+    def get_spent_usd(self, execution: Execution) -> float:
+        return round(sum(step_run.cost_usd or 0.0 for step_run in execution.step_runs.all()), 6)
 
     @extend_schema_field(ConversationEntrySerializer(many=True))
     def get_conversation(self, execution: Execution) -> list[dict[str, Any]]:
@@ -304,6 +316,7 @@ class LaunchSerializer(serializers.Serializer):
     template_id = id_field()
     context: Any = ObjectField(required=False, default=dict)  # Any: named like Serializer.context
     create_worktree = StrictBooleanField(required=False, default=False)
+    max_budget_usd = BudgetField()
     attempts = serializers.IntegerField(
         min_value=1,
         max_value=MAX_ATTEMPTS,
@@ -445,6 +458,7 @@ class DagRunSerializer(FastReadSerializer):
             "nodes",
             "max_retries",
             "retry_backoff_seconds",
+            "max_budget_usd",
             "created_at",
             "started_at",
             "finished_at",
@@ -468,6 +482,7 @@ class DagRunInputSerializer(serializers.Serializer):
         min_value=0, max_value=86_400, required=False, default=10, help_text="Doubles with each failed attempt."
     )
     create_worktree = StrictBooleanField(required=False, default=False)
+    max_budget_usd = BudgetField()
     attempts = serializers.IntegerField(
         min_value=1,
         max_value=MAX_ATTEMPTS,
@@ -475,3 +490,23 @@ class DagRunInputSerializer(serializers.Serializer):
         default=1,
         help_text="Best of N: each node runs as this many executions, each in its own worktree (1 to 5).",
     )
+
+
+# --- Spend ----------------------------------------------------------------------------------------
+
+
+class SpendQuerySerializer(serializers.Serializer):
+    day = serializers.DateField(required=False, help_text="A UTC day, YYYY-MM-DD; default today.")
+    workspace_path = StrictCharField(max_length=1024, required=False, help_text="One workspace only.")
+
+
+class WorkspaceSpendSerializer(serializers.Serializer):
+    workspace_path = serializers.CharField()
+    day = serializers.DateField()
+    spent_usd = serializers.FloatField(help_text="The cost its agents reported (or their tokens priced) that day.")
+    daily_budget_usd = serializers.FloatField(
+        allow_null=True, help_text="ORCHESTRA_WORKSPACE_DAILY_BUDGET_USD; null: no daily limit."
+    )
+    left_usd = serializers.FloatField(allow_null=True)
+    agents = serializers.IntegerField(help_text="Step runs that finished that day.")
+    executions = serializers.IntegerField()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework.routers import DynamicRoute, Route
 
-from agents import pipeline_views, views, views_messages
+from agents import pipeline_views, spend_views, views, views_messages
 from orchestra_site.api.routers import DB_ID, HubRouter
 
 
@@ -50,6 +50,7 @@ router.register(
 router.register(rf"{PROJECT}/nodes", views.LaunchViewSet, basename="launch")
 router.register(rf"{PROJECT}/nodes", pipeline_views.PipelineViewSet, basename="pipeline")
 router.register(rf"{PROJECT}/dag-runs", views.DagRunViewSet, basename="dag-run")
+router.register("spend", spend_views.SpendViewSet, basename="spend")
 router.register("", views.FlatViewSet, basename="flat")
 
 urlpatterns = router.urls

@@ -51,6 +51,7 @@ class TemplateViewSet(DatabaseIdViewSet):
             name=data["name"],
             description=data.get("description"),
             metadata=data.get("metadata"),
+            max_budget_usd=data.get("max_budget_usd"),
             steps=data.get("steps", []),
             edges=[(edge["parent_id"], edge["child_id"]) for edge in data.get("edges", [])],
         )

@@ -30,6 +30,7 @@ BENCHMARKS = {
     "agent_launch": "bench.agent_launch",
     "agent_logs": "bench.agent_logs",
     "agent_swarm": "bench.agent_swarm",
+    "agent_deltas": "bench.agent_deltas",
     "dag_run": "bench.dag_run",
     "pipeline": "bench.pipeline",
     "console": "bench.console_pages",

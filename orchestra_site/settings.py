@@ -69,6 +69,31 @@ def _duration(name: str, default: str) -> float:
     return seconds
 
 
+def _usd_or_none(name: str, *, maximum: float = 1_000_000) -> float | None:
+    raw = env.str(name, default="").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise _bad(name, raw, f"an amount of USD greater than 0 and at most {maximum:g}") from None
+    if not 0 < value <= maximum:
+        raise _bad(name, raw, f"an amount of USD greater than 0 and at most {maximum:g}")
+    return value
+
+
+def _token_prices(name: str, default: str) -> tuple[float, float]:
+    raw = env.str(name, default=default).strip()
+    allowed = "two amounts of USD per million tokens, input then output, such as 3,15"
+    try:
+        prices = tuple(float(part) for part in raw.split(","))
+    except ValueError:
+        raise _bad(name, raw, allowed) from None
+    if len(prices) != 2 or not all(0 <= price <= 10_000 for price in prices):
+        raise _bad(name, raw, allowed)
+    return prices[0], prices[1]
+
+
 def _path_list(name: str, default: list[str]) -> list[Path]:
     paths = [Path(p).expanduser() for p in env.list(name, default=default) if p]
     for path in paths:
@@ -326,6 +351,10 @@ STEP_IDLE_TIMEOUT = _duration("ORCHESTRA_STEP_IDLE_TIMEOUT", "10m")
 AGENT_LINE_MAX_BYTES = _int("ORCHESTRA_AGENT_LINE_MAX_BYTES", 1024 * 1024, minimum=1024, maximum=64 * 1024 * 1024)
 AGENT_OUTPUT_MAX_BYTES = _int("ORCHESTRA_AGENT_OUTPUT_MAX_BYTES", 64 * 1024 * 1024, minimum=1024)
 CANCEL_GRACE = _duration("ORCHESTRA_CANCEL_GRACE", "10s")
+# Budgets (agents/budgets.py): what a workspace's agents may spend per UTC day (unset: no limit), and
+# the price that turns tokens into USD for a CLI that reports tokens but no cost (codex, gemini).
+WORKSPACE_DAILY_BUDGET_USD = _usd_or_none("ORCHESTRA_WORKSPACE_DAILY_BUDGET_USD")
+TOKEN_PRICE_USD_PER_MILLION = _token_prices("ORCHESTRA_TOKEN_PRICE_USD_PER_MILLION", "3,15")
 # Review and landing: the patch an execution's diff answers at most, and how long the worktree of a
 # merged or discarded execution is kept (its branch is always kept).
 DIFF_MAX_BYTES = _int("ORCHESTRA_DIFF_MAX_BYTES", 1024 * 1024, minimum=1024)

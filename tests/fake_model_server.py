@@ -126,8 +126,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _sse(self, events: Iterator[tuple[str | None, dict[str, Any] | None]], delay: float) -> None:
-        # No Content-Length: the stream ends when we close the connection. ``delay`` is this
-        # reply's own pause (a scripted slow reply has its own, not the server's).
+        """``delay``: the seconds slept at each pause marker (the request's own, from the script)."""
+        # No Content-Length: the stream ends when we close the connection.
         self.close_connection = True
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")

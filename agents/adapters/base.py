@@ -28,7 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NotRequired, TypedDict
 
-EventKind = Literal["system", "text", "tool_use", "tool_result", "error", "result"]
+# ``delta`` is a piece of a message as the model writes it: sent live, never stored (the whole
+# message follows as a ``text`` event).
+EventKind = Literal["system", "text", "delta", "tool_use", "tool_result", "error", "result"]
 
 
 class AgentEvent(TypedDict):
@@ -64,6 +66,7 @@ class StepSettings:
     thinking_budget: int | None = None
     reasoning_level: str | None = None
     extra_args: tuple[str, ...] = ()
+    max_budget_usd: float | None = None  # the CLI's own spending limit, where it has one
     resume_session: str | None = None
 
     def __post_init__(self) -> None:
@@ -178,6 +181,10 @@ class Adapter(ABC):
 
     def _parse_obj(self, obj: dict[str, Any], raw: str) -> list[AgentEvent]:
         return [unknown(obj, raw)]
+
+    def flush(self) -> list[AgentEvent]:
+        """Events the parser still holds when the output ends (a message whose end never came)."""
+        return []
 
     def elapsed_ms(self) -> int:
         return int((time.monotonic() - self._started) * 1000)

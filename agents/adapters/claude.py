@@ -2,8 +2,9 @@
 
 Argv (example)::
 
-    claude -p --output-format=stream-json --verbose --permission-mode=acceptEdits
-           --model=sonnet --effort=high [extra_args...]      (the prompt on stdin)
+    claude -p --output-format=stream-json --verbose --include-partial-messages
+           --permission-mode=acceptEdits --model=sonnet --effort=high
+           [--max-budget-usd=2.5] [extra_args...]      (the prompt on stdin)
 
 * Prompt safety: ``-p`` is a boolean (print mode) and, with no positional prompt, the CLI
   reads the prompt from stdin (``stdin_prompt``), so ``--version`` or ``-h`` is sent to the
@@ -24,8 +25,14 @@ Argv (example)::
 * Model server: ``ANTHROPIC_BASE_URL`` + ``ANTHROPIC_API_KEY`` (``endpoint_env``).  The
   runner should also set ``CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1`` offline.
 
+* Budget: ``--max-budget-usd`` (the CLI stops itself past it and ends with the result
+  subtype ``error_max_budget_usd``).
+
 Output: one JSON object per line: ``system``/``init``, ``assistant`` (content blocks:
-text, thinking, tool_use), ``user`` (tool_result blocks), and a final ``result``.
+text, thinking, tool_use), ``user`` (tool_result blocks), and a final ``result``.  With
+``--include-partial-messages`` the API's stream events come too (``stream_event``): each
+``text_delta`` becomes a ``delta`` event; the others are dropped (the whole ``assistant``
+message that follows carries what they built).
 """
 
 from __future__ import annotations
@@ -54,7 +61,7 @@ class ClaudeAdapter(Adapter):
         binary_path: Path | str,
         env: Mapping[str, str] | None = None,
     ) -> list[str]:
-        argv = [str(binary_path), "-p", "--output-format=stream-json", "--verbose"]
+        argv = [str(binary_path), "-p", "--output-format=stream-json", "--verbose", "--include-partial-messages"]
         if self.permission_mode and not has_flag(
             settings.extra_args, "--permission-mode", "--dangerously-skip-permissions"
         ):
@@ -63,6 +70,8 @@ class ClaudeAdapter(Adapter):
             argv.append(f"--model={settings.model}")
         if settings.reasoning_level:
             argv.append(f"--effort={settings.reasoning_level}")
+        if settings.max_budget_usd is not None and not has_flag(settings.extra_args, "--max-budget-usd"):
+            argv.append(f"--max-budget-usd={settings.max_budget_usd:.6f}")
         if settings.resume_session:
             argv.append(f"--resume={settings.resume_session}")
         argv.extend(settings.extra_args)
@@ -86,6 +95,8 @@ class ClaudeAdapter(Adapter):
             return [event("system", sub, raw, subtype=sub, session_id=obj.get("session_id"), model=obj.get("model"))]
         if kind in ("assistant", "user"):
             return self._message(obj, raw, kind)
+        if kind == "stream_event":
+            return self._stream_event(as_object(obj.get("event")), raw)
         if kind == "result":
             usage = as_object(obj.get("usage"))
             sub = str(obj.get("subtype") or "")
@@ -106,6 +117,12 @@ class ClaudeAdapter(Adapter):
                 )
             ]
         return [unknown(obj, raw)]
+
+    def _stream_event(self, stream: dict[str, Any], raw: str) -> list[AgentEvent]:
+        delta = as_object(stream.get("delta"))
+        if stream.get("type") == "content_block_delta" and delta.get("type") == "text_delta":
+            return [event("delta", as_text(delta.get("text")), raw, subtype="text_delta")]
+        return []
 
     def _message(self, obj: dict[str, Any], raw: str, role: str) -> list[AgentEvent]:
         msg = as_object(obj.get("message"))

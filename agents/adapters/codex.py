@@ -28,7 +28,11 @@ Argv (example)::
 Output (``--json``): ``thread.started``, ``turn.started``, ``item.started|updated|completed``
 (item types ``agent_message``, ``reasoning``, ``command_execution``, ``file_change``,
 ``mcp_tool_call``, ``web_search``, ``todo_list``, ``error``), ``turn.completed`` (usage),
-``turn.failed``, ``error``.  There is no final-answer line: the ``result`` event is
+``turn.failed``, ``error``.  Codex 0.169 prints an ``agent_message`` only once it is whole
+(``item.completed``): ``exec --json`` emits no ``item.updated`` for it and no text deltas
+(those exist only on the ``app-server`` protocol), so a codex agent sends no ``delta``
+events.  Should a version print ``item.updated`` with the text so far, what it adds to the
+text before is sent as a ``delta``.  There is no final-answer line: the ``result`` event is
 synthesized at ``turn.completed`` from the last ``agent_message``; codex reports no cost,
 and ``duration_ms`` is measured by this adapter from its creation.
 """
@@ -66,6 +70,7 @@ class CodexAdapter(Adapter):
         self.sandbox = sandbox
         self._session: str | None = None
         self._last_message = ""
+        self._partial: dict[str, str] = {}  # agent_message id -> the text its updates showed so far
 
     def build_argv(
         self,
@@ -134,13 +139,22 @@ class CodexAdapter(Adapter):
             return [event("error", as_text(obj.get("message")), raw, subtype=kind, is_error=True)]
         return [unknown(obj, raw)]
 
+    def _partial_message(self, item: dict[str, Any], raw: str, sub: str) -> list[AgentEvent]:
+        key, text = str(item.get("id")), as_text(item.get("text"))
+        before = self._partial.get(key, "")
+        self._partial[key] = text
+        if text.startswith(before) and len(text) > len(before):
+            return [event("delta", text[len(before) :], raw, subtype=sub)]
+        return []
+
     def _item(self, kind: str, item: dict[str, Any], raw: str) -> list[AgentEvent]:
         itype = str(item.get("type") or "")
         done = kind == "item.completed"
         sub = f"{itype}:{kind.removeprefix('item.')}"
         if itype == "agent_message":
             if not done:  # partial; the completed item repeats the full text
-                return [event("system", itype, raw, subtype=sub)]
+                return self._partial_message(item, raw, sub)
+            self._partial.pop(str(item.get("id")), None)
             self._last_message = as_text(item.get("text"))
             return [event("text", self._last_message, raw, subtype=itype)]
         if itype == "reasoning":

@@ -25,7 +25,10 @@ Argv (example)::
   ``{"security":{"auth":{"selectedType":"gemini-api-key"}}}`` (see tests/agent_env.py).
 
 Output (``stream-json``): ``init``, ``message`` (``role`` user|assistant, ``delta``
-chunks), ``tool_use``, ``tool_result``, ``error``, ``result`` (``status``, ``stats``).  The
+chunks), ``tool_use``, ``tool_result``, ``error``, ``result`` (``status``, ``stats``).
+Each assistant chunk with ``"delta": true`` becomes a ``delta`` event; the CLI never says
+when a message ends, so the chunks are joined into one whole ``text`` event when anything
+else comes (a tool call, an error, the result) or the output ends (``flush``).  The
 final answer is the assistant text after the last tool call (all text if none), as the
 ``result`` line carries no text.  The CLI reports no cost (``cost_usd`` is None).
 """
@@ -51,6 +54,7 @@ class GeminiAdapter(Adapter):
         self._session: str | None = None
         self._all_text: list[str] = []
         self._since_tool: list[str] = []
+        self._message_parts: list[str] = []  # the deltas of the assistant message being written
 
     def build_argv(
         self,
@@ -76,6 +80,22 @@ class GeminiAdapter(Adapter):
         return env
 
     def _parse_obj(self, obj: dict[str, Any], raw: str) -> list[AgentEvent]:
+        if obj.get("type") == "message" and obj.get("role") == "assistant" and obj.get("delta") is True:
+            text = as_text(obj.get("content"))
+            self._message_parts.append(text)
+            return [event("delta", text, raw, subtype="message:delta")]
+        return [*self.flush(), *self._parse_whole(obj, raw)]
+
+    def flush(self) -> list[AgentEvent]:
+        """The assistant message the deltas so far make, as one whole ``text`` event."""
+        if not self._message_parts:
+            return []
+        text, self._message_parts = "".join(self._message_parts), []
+        self._all_text.append(text)
+        self._since_tool.append(text)
+        return [event("text", text, "", subtype="message")]
+
+    def _parse_whole(self, obj: dict[str, Any], raw: str) -> list[AgentEvent]:
         kind = str(obj.get("type") or "")
         if kind == "init":
             self._session = obj.get("session_id")

@@ -57,6 +57,7 @@ def build_launch(
             model=_str_or_none(step_settings.get("model_version")),
             thinking_budget=_int_or_none(step_settings.get("thinking_budget")),
             reasoning_level=_str_or_none(step_settings.get("reasoning_level")),
+            max_budget_usd=_float_or_none(step_settings.get("max_budget_usd")),
             resume_session=resume_session,
         )
     except ValueError as exc:
@@ -72,6 +73,10 @@ def build_launch(
 
 def _str_or_none(value: object) -> str | None:
     return str(value) if value not in (None, "") else None
+
+
+def _float_or_none(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _int_or_none(value: object) -> int | None:

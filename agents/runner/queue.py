@@ -9,7 +9,15 @@ from __future__ import annotations
 from django.db.models import Min, Q
 from django.utils import timezone
 
-from agents.models import DAG_RUN_ACTIVE, EXECUTION_ACTIVE, DagNodeStatus, DagRunNode, StepRun, StepRunStatus
+from agents.models import (
+    DAG_RUN_ACTIVE,
+    EXECUTION_ACTIVE,
+    STEP_RUN_FINISHED,
+    DagNodeStatus,
+    DagRunNode,
+    StepRun,
+    StepRunStatus,
+)
 from agents.services.lifecycle import NOT_COMPLETED
 
 
@@ -31,11 +39,7 @@ def step_run_ids_to_stop(step_run_ids: list[int], *, runner_id: int) -> set[int]
     or no longer this runner's (a peer reaped it while this runner could not beat)."""
     if not step_run_ids:
         return set()
-    stop = (
-        Q(status__in=(StepRunStatus.SKIPPED, StepRunStatus.FAILED, StepRunStatus.COMPLETED))
-        | ~Q(execution__status__in=EXECUTION_ACTIVE)
-        | ~Q(runner_id=runner_id)
-    )
+    stop = Q(status__in=STEP_RUN_FINISHED) | ~Q(execution__status__in=EXECUTION_ACTIVE) | ~Q(runner_id=runner_id)
     return set(StepRun.objects.filter(stop, pk__in=step_run_ids).values_list("pk", flat=True))
 
 

@@ -13,9 +13,10 @@ from typing import TypeVar
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from agents import logs
+from agents import budgets, logs
 from agents.adapters import AgentEvent
 from agents.adapters.base import Adapter
+from agents.deltas import DeltaSender, delta_frame
 from agents.environment import positive_seconds
 from agents.models import Execution, StepRun, StepRunStatus
 from agents.prompts import substitute_step_outputs
@@ -60,6 +61,9 @@ class StepWorker(threading.Thread):
         self.settled = False  # the step's outcome is written (or was never this worker's to write)
         self.outage = Outage(f"the database writes of step run {step_run_id}")
         self.lines_read = 0
+        self.budget_limit: float | None = None  # USD this agent may spend (agents/budgets.py)
+        self.budget_source = ""
+        self.over_budget = False
         self.session_id: str | None = None  # as the CLI announced it, kept even if it never prints a result
 
     def request_stop(self, reason: str, *, interrupted: bool = False, grace: float | None = None) -> None:
@@ -131,12 +135,22 @@ class StepWorker(threading.Thread):
                 execution_id=execution.pk, step_id=step_run.step_id, step_run_id=step_run.pk, step_name=step_run.name
             )
         )
+        frozen = step_run.settings or {}
+        self.budget_limit, self.budget_source = self.write(
+            lambda: budgets.starting_limit(
+                step_budget=frozen.get("max_budget_usd"), workspace_path=execution.workspace_path
+            )
+        )
+        if self.budget_limit is not None and self.budget_limit <= 0:
+            error = f"budget exceeded: nothing is left of {self.budget_source}; the agent was not started"
+            self.finish(step_run, writer, StepOutcome(status=StepRunStatus.BUDGET_EXCEEDED, error=error))
+            return
         try:
             cwd = execution_cwd(execution)
             adapter, argv, env, stdin = build_launch(
                 agent_type=step_run.agent_type,
                 prompt=step_run.prompt if step_run.is_message else run_time_prompt(step_run),
-                step_settings=step_run.settings or {},
+                step_settings={**frozen, "max_budget_usd": self.budget_limit},
                 cwd=cwd,
                 step_run_id=step_run.pk,
                 resume_session=step_run.resume_session_id,
@@ -171,6 +185,7 @@ class StepWorker(threading.Thread):
         exited_at: float | None = None
         while not (process.output_closed and process.poll() is not None):
             self.pump(step_run, adapter, process, writer, kept, stderr_tail)
+            self.check_budget(kept)
             if exited_at is None and process.poll() is not None:
                 exited_at = time.monotonic()
             if exited_at is not None and time.monotonic() - exited_at > 2:
@@ -189,12 +204,43 @@ class StepWorker(threading.Thread):
         process.kill_tree()  # nothing the agent started outlives it, setsid descendants included
         while not process.output_closed:
             self.pump(step_run, adapter, process, writer, kept, stderr_tail, wait=0.5)
+        held = adapter.flush()  # a message whose end the CLI never printed
+        kept.extend(event for event in held if event["kind"] == "text")
+        for event in held:
+            writer.add(
+                logs.output_frame(
+                    execution_id=step_run.execution_id,
+                    step_id=step_run.step_id,
+                    step_run_id=step_run.pk,
+                    data=logs.render_event(event),
+                    event=dict(event),
+                )
+            )
         writer.flush()
         outcome = outcome_of(adapter, kept, exit_code, self.stop_reason, stderr_tail)
         if outcome.session_id is None and self.session_id is not None:
             # A stopped or failed agent can still be continued with a follow-up message.
             outcome = dataclasses.replace(outcome, session_id=str(self.session_id)[:255])
-        return dataclasses.replace(outcome, crashed=True) if self.interrupted else outcome
+        if self.interrupted:
+            return dataclasses.replace(outcome, crashed=True)
+        self.check_budget(kept)
+        if self.over_budget and (self.stop_reason is None or self.stop_reason.startswith("budget exceeded")):
+            message = budgets.over_budget_message(
+                spent=budgets.reported_cost(kept), limit=self.budget_limit or 0.0, source=self.budget_source
+            )
+            return dataclasses.replace(outcome, status=StepRunStatus.BUDGET_EXCEEDED, error=message)
+        return outcome
+
+    def check_budget(self, kept: list[AgentEvent]) -> None:
+        """Stop the agent once the cost it reported passes its limit (or its CLI stopped itself there)."""
+        if self.budget_limit is None or self.over_budget:
+            return
+        spent = budgets.reported_cost(kept)
+        if budgets.stopped_by_its_cli(kept) or (spent is not None and spent > self.budget_limit):
+            self.over_budget = True
+            self.request_stop(
+                budgets.over_budget_message(spent=spent, limit=self.budget_limit, source=self.budget_source)
+            )
 
     def pump(
         self,
@@ -208,6 +254,7 @@ class StepWorker(threading.Thread):
     ) -> None:
         execution_id, step_id = step_run.execution_id, step_run.step_id
         output_max = settings.AGENT_OUTPUT_MAX_BYTES
+        deltas = DeltaSender(writer)
         for line in process.read(timeout=wait):
             self.last_output = time.monotonic()
             self.lines_read += 1
@@ -232,6 +279,13 @@ class StepWorker(threading.Thread):
                 self.session_id = next((e["session_id"] for e in events if e.get("session_id")), self.session_id)
                 shown = [(logs.render_event(event), dict(event)) for event in events]
             for data, event_fields in shown:
+                if event_fields.get("kind") == "delta":
+                    text = str(event_fields.get("text") or "")
+                    deltas.add(
+                        delta_frame(execution_id=execution_id, step_id=step_id, step_run_id=step_run.pk, text=text)
+                    )
+                    continue
+                deltas.send()
                 if line.cut:
                     event_fields["cut_bytes"] = line.cut
                 writer.add(
@@ -243,6 +297,9 @@ class StepWorker(threading.Thread):
                         event=event_fields,
                     )
                 )
+            if process.lines.empty():
+                deltas.send()  # nothing more has come yet: what the model wrote goes out now, not with the batch
+        deltas.send()
         # The frames are written by the process's shared flusher (``agents.log_flusher``), not here.
         # Give a pooled PostgreSQL connection back between reads (a no-op on SQLite): a worker holds
         # none while its agent works, so eight agents never starve the heartbeat or the API of the pool.
@@ -284,7 +341,7 @@ def outcome_of(
         numbers = {
             "input_tokens": result.get("input_tokens"),
             "output_tokens": result.get("output_tokens"),
-            "cost_usd": result.get("cost_usd"),
+            "cost_usd": budgets.reported_cost([result]),  # priced from its tokens when the CLI reports no cost
             "duration_ms": result.get("duration_ms"),
             "session_id": result.get("session_id"),
         }

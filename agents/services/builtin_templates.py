@@ -97,6 +97,7 @@ def _step_fields(step: BuiltinStep) -> StepFields:
         "model_version": step["model_version"],
         "thinking_budget": step["thinking_budget"],
         "reasoning_level": step["reasoning_level"],
+        "max_budget_usd": None,  # built-ins set no budget; the workspace's daily budget still applies
     }
 
 

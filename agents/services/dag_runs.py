@@ -13,6 +13,7 @@ from collections import deque
 from django.db import transaction
 
 from agents import events, selectors
+from agents.budgets import refuse_when_daily_budget_spent
 from agents.models import (
     MAX_ATTEMPTS,
     AgentTemplate,
@@ -38,10 +39,12 @@ def dag_run_create(
     max_retries: int = 1,
     retry_backoff_seconds: int = 10,
     create_worktree: bool = False,
+    max_budget_usd: float | None = None,
     attempts: int = 1,
 ) -> DagRun:
     """Store a pending DAG run of ``node_ids`` (default: every runnable node not yet completed)."""
     project = selectors.project_get(project_id, for_update=True)
+    refuse_when_daily_budget_spent(workspace_path=project.workspace_path)
     if not 0 <= max_retries <= MAX_RETRIES:
         raise InvalidInput(f"max_retries: must be from 0 to {MAX_RETRIES}, got {max_retries}.")
     if not 1 <= attempts <= MAX_ATTEMPTS:
@@ -68,6 +71,7 @@ def dag_run_create(
         max_retries=max_retries,
         retry_backoff_seconds=retry_backoff_seconds,
         create_worktree=create_worktree,
+        max_budget_usd=max_budget_usd,
         attempts=attempts,
     )
     DagRunNode.objects.bulk_create(

@@ -11,6 +11,7 @@ from typing import Any, TypedDict
 from django.db import transaction
 
 from agents import events, selectors
+from agents.budgets import refuse_when_daily_budget_spent
 from agents.models import MAX_ATTEMPTS, AgentStep, AgentTemplate, Execution
 from agents.prompts import launch_context, resolve_prompt
 from agents.services.lifecycle import execution_build
@@ -78,6 +79,7 @@ def launch(
     template_id: int,
     context: dict[str, Any] | None = None,
     create_worktree: bool = False,
+    max_budget_usd: float | None = None,
     attempts: int = 1,
 ) -> Execution:
     """Create the execution (pending, ``queued``) and hand it to the hub's runner; the first one.
@@ -92,6 +94,7 @@ def launch(
     if not 1 <= attempts <= MAX_ATTEMPTS:
         raise InvalidInput(f"attempts: must be from 1 to {MAX_ATTEMPTS}, got {attempts}.")
     project, node, template = _targets(project_id=project_id, node_id=node_id, template_id=template_id, lock=True)
+    refuse_when_daily_budget_spent(workspace_path=project.workspace_path)
     merged = launch_context(node, context or {})
     create_worktree = create_worktree or attempts > 1
     group: int | None = 0 if attempts > 1 else None  # 0: the first attempt is stamped with its own id
@@ -107,6 +110,7 @@ def launch(
             queued=True,
             attempt=attempt,
             attempt_group=group,
+            max_budget_usd=max_budget_usd,
         )
         group = execution.attempt_group
         events.send_execution_status(execution)

@@ -33,6 +33,7 @@ STEP_FIELDS = (
     "model_version",
     "thinking_budget",
     "reasoning_level",
+    "max_budget_usd",
 )
 
 
@@ -40,6 +41,7 @@ class TemplateChanges(TypedDict, total=False):
     name: str
     description: str | None
     metadata: dict[str, Any] | None
+    max_budget_usd: float | None
 
 
 class StepFields(TypedDict, total=False):
@@ -55,6 +57,7 @@ class StepFields(TypedDict, total=False):
     model_version: str | None
     thinking_budget: int | None
     reasoning_level: str | None
+    max_budget_usd: float | None
 
 
 def _step_values(fields: StepFields, *, field: str = "metadata") -> dict[str, Any]:
@@ -80,6 +83,7 @@ def template_create(
     metadata: dict[str, Any] | None = None,
     steps: Sequence[StepFields] = (),
     edges: Sequence[tuple[int, int]] = (),
+    max_budget_usd: float | None = None,
 ) -> AgentTemplate:
     """Create the template, its steps in order, then its edges given as indices into ``steps``.
 
@@ -92,7 +96,9 @@ def template_create(
         raise InvalidInput(EDGE_EXISTS)
     validate_template_metadata(metadata)
     step_values = [_step_values(fields, field=f"steps[{index}].metadata") for index, fields in enumerate(steps)]
-    template = AgentTemplate.objects.create(name=name, description=description, metadata=metadata or {})
+    template = AgentTemplate.objects.create(
+        name=name, description=description, metadata=metadata or {}, max_budget_usd=max_budget_usd
+    )
     created = [AgentStep.objects.create(template=template, **values) for values in step_values]
     StepEdge.objects.bulk_create(
         StepEdge(template=template, parent=created[parent], child=created[child]) for parent, child in edges
@@ -108,7 +114,7 @@ def template_update(*, template_id: int, changes: TemplateChanges) -> AgentTempl
     if "metadata" in data:
         validate_template_metadata(data["metadata"])
         data["metadata"] = data["metadata"] or {}
-    template, _ = model_update(template, data=data, fields=("name", "description", "metadata"))
+    template, _ = model_update(template, data=data, fields=("name", "description", "metadata", "max_budget_usd"))
     return template
 
 

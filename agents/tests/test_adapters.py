@@ -38,6 +38,7 @@ def test_claude_argv() -> None:
         "-p",
         "--output-format=stream-json",
         "--verbose",
+        "--include-partial-messages",
         "--permission-mode=acceptEdits",
         "--model=sonnet",
         "--effort=high",
@@ -220,12 +221,53 @@ GEMINI_LINES = [
 def test_gemini_parse() -> None:
     ad = get_adapter("gemini")
     events = [e for line in GEMINI_LINES for e in ad.parse_line(line)]
-    assert kinds(events) == ["system", "system", "text", "tool_use", "tool_result", "error", "text", "text", "result"]
-    assert events[4]["is_error"] is True and events[4]["text"] == "denied"
-    assert events[5]["is_error"] is False
+    assert kinds(events) == [
+        *("system", "system", "delta", "text", "tool_use", "tool_result", "error"),
+        *("delta", "delta", "text", "result"),
+    ]
+    assert events[5]["is_error"] is True and events[5]["text"] == "denied"
+    assert events[6]["is_error"] is False
+    assert [e["text"] for e in events if e["kind"] in ("delta", "text")] == [
+        *("Let me look. ", "Let me look. "),
+        *("Hello ", "there", "Hello there"),
+    ]
     res = ad.final_result(events)
     assert res is not None and res["text"] == "Hello there" and res["session_id"] == "g-1"
     assert (res["input_tokens"], res["output_tokens"], res["duration_ms"]) == (11, 7, 47)
+
+
+def test_gemini_deltas_left_at_the_end_become_one_whole_message() -> None:
+    ad = get_adapter("gemini")
+    for line in GEMINI_LINES[2:3]:
+        ad.parse_line(line)
+    assert [(e["kind"], e["text"]) for e in ad.flush()] == [("text", "Let me look. ")]
+    assert ad.flush() == []
+
+
+def test_claude_text_deltas_become_delta_events_and_other_stream_events_nothing() -> None:
+    ad = get_adapter("claude")
+    delta = '{"type":"stream_event","event":{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hel"}}}'
+    start = '{"type":"stream_event","event":{"type":"message_start","message":{}}}'
+    thinking = '{"type":"stream_event","event":{"type":"content_block_delta","delta":{"type":"thinking_delta","thinking":"x"}}}'
+    assert [(e["kind"], e["text"]) for e in ad.parse_line(delta)] == [("delta", "Hel")]
+    assert ad.parse_line(start) == [] and ad.parse_line(thinking) == []
+
+
+def test_claude_argv_carries_the_budget() -> None:
+    argv = get_adapter("claude").build_argv(settings(max_budget_usd=0.25), "/bin/claude")
+    assert "--max-budget-usd=0.250000" in argv and argv.index("--max-budget-usd=0.250000") < argv.index("--")
+
+
+def test_codex_updates_of_a_message_become_the_deltas_they_add() -> None:
+    ad = get_adapter("codex")
+    updates = [
+        '{"type":"item.updated","item":{"id":"m1","type":"agent_message","text":"Hel"}}',
+        '{"type":"item.updated","item":{"id":"m1","type":"agent_message","text":"Hello"}}',
+        '{"type":"item.updated","item":{"id":"m1","type":"agent_message","text":"Hello"}}',
+        '{"type":"item.completed","item":{"id":"m1","type":"agent_message","text":"Hello"}}',
+    ]
+    events = [e for line in updates for e in ad.parse_line(line)]
+    assert [(e["kind"], e["text"]) for e in events] == [("delta", "Hel"), ("delta", "lo"), ("text", "Hello")]
 
 
 def test_custom_parse_and_result() -> None:

@@ -51,3 +51,10 @@ def test_a_new_session_is_unchanged() -> None:
 def test_a_session_id_that_could_be_read_as_an_option_or_is_odd_is_refused(session: str) -> None:
     with pytest.raises(ValueError, match="not a session id"):
         StepSettings(prompt="hi", workspace=WS, resume_session=session)
+
+
+def test_claude_resumes_streaming_its_deltas_within_its_budget() -> None:
+    settings = StepSettings(prompt="go on", workspace=WS, resume_session=SESSION, max_budget_usd=0.25)
+    argv = get_adapter("claude").build_argv(settings, "/bin/claude")
+    assert "--include-partial-messages" in argv and "--output-format=stream-json" in argv
+    assert argv[-4:] == ["--max-budget-usd=0.250000", f"--resume={SESSION}", "--", "go on"]

@@ -54,6 +54,7 @@ def test_by_default_it_runs_every_node_with_an_agent_type_that_is_not_completed(
         ],
         "max_retries": 1,
         "retry_backoff_seconds": 10,
+        "max_budget_usd": None,
         "created_at": body["created_at"],
         "started_at": None,
         "finished_at": None,

@@ -115,8 +115,10 @@ class TestCreate:
             **NO_LANDING,
             "metadata": {"code": "x=1", "node": "overwritten", "_create_worktree": False},
             "error": None,
+            "max_budget_usd": None,
             "started_at": None,
             "finished_at": None,
+            "spent_usd": 0.0,
             "attempt": 1,
             "attempt_group": None,
             "conversation": [],
@@ -137,6 +139,7 @@ class TestCreate:
             "timeout_seconds": 30,
             "idle_timeout_seconds": None,
             "env": {"ORCHESTRA_TASK_MODE": "x"},
+            "max_budget_usd": None,
         }
         assert (execution.queued, execution.workspace_path) == (False, project.workspace_path)
         assert execution.context["node"]["title"] == "Login bug" and execution.context["code"] == "x=1"

@@ -141,7 +141,7 @@ def test_launch_stores_exactly_what_preview_showed_and_queues_it(
     plan_run, do_run = execution.step_runs.order_by("id")
     plan, do = template.steps.order_by("id")
     created = response.json()
-    assert {k: v for k, v in created.items() if k not in ("created_at", "updated_at", "step_runs")} == {
+    assert {k: v for k, v in created.items() if k not in ("created_at", "updated_at", "step_runs", "spent_usd")} == {
         "id": execution.pk,
         "project_id": project.pk,
         "node_id": node.pk,
@@ -153,6 +153,7 @@ def test_launch_stores_exactly_what_preview_showed_and_queues_it(
         **NO_LANDING,
         "metadata": {"context": preview["context"], "_create_worktree": False},
         "error": None,
+        "max_budget_usd": None,
         "started_at": None,
         "finished_at": None,
         "attempt": 1,

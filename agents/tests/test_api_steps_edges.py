@@ -68,6 +68,7 @@ def test_creating_a_step_answers_it_with_empty_links(api_client: APIClient, temp
         "model_version": "gemini-3-pro",
         "thinking_budget": None,
         "reasoning_level": None,
+        "max_budget_usd": None,
         "parent_ids": [],
         "child_ids": [],
         "created_at": created["created_at"],

@@ -12,6 +12,7 @@ from django.db import OperationalError, connection
 from rest_framework.test import APIClient
 
 from agents import log_flusher
+from agents.deltas import DeltaSender, delta_frame
 from agents.logs import LogWriter, output_frame
 from agents.models import ExecutionLogEntry
 from tests.support.agent_runs import launch, make_template, wait_for
@@ -141,3 +142,35 @@ def test_an_execution_the_database_refuses_costs_only_its_own_output(
     wait_for(lambda: gone.refused is not None, timeout=10)
     with pytest.raises(Exception, match=r"(?i)foreign key"):
         gone.add(line(gone.execution_id, "more\n"))  # the step learns it, as its own write would have raised
+
+
+def test_a_delta_waits_for_the_shared_write_in_flight_and_names_its_last_stored_seq(
+    api_client: APIClient, project: dict[str, Any], node: dict[str, Any], flusher: Any, monkeypatch: Any
+) -> None:
+    """A delta goes out after the frames before it (even those the shared flusher is writing) and
+    says the seq they were stored with: a socket's replay can tell it from a stale one."""
+    (eid,) = executions(api_client, project, node, 1)
+    writing, go_on = threading.Event(), threading.Event()
+    real = log_flusher.write_together
+
+    def slow(taken: list[tuple[LogWriter, list[dict[str, Any]]]]) -> None:
+        writing.set()
+        go_on.wait(10)
+        real(taken)
+
+    monkeypatch.setattr(log_flusher, "write_together", slow)
+    writer = LogWriter(execution_id=eid, step_run_id=None)
+    writer.add(line(eid, "before the message\n"))
+    assert writing.wait(10)  # the flusher took the frame: the writer's buffer is empty meanwhile
+    deltas = DeltaSender(writer)
+    added = threading.Thread(
+        target=lambda: deltas.add(delta_frame(execution_id=eid, step_id=None, step_run_id=0, text="He"))
+    )
+    added.start()
+    added.join(0.3)
+    assert added.is_alive()  # it waits for the write in flight rather than overtake it
+    go_on.set()
+    added.join(10)
+    last = ExecutionLogEntry.objects.filter(execution_id=eid).order_by("-seq").values_list("seq", flat=True).first()
+    assert printed(eid) == ["before the message\n"]
+    assert [frame["after"] for frame in deltas.pending] == [last] and writer.last_seq == last

@@ -12,7 +12,7 @@ const form = document.getElementById("message-form");
 const prompt = document.getElementById("message-prompt");
 const send = document.getElementById("message-send");
 const hint = document.getElementById("message-hint");
-const CONTINUABLE = ["completed", "failed", "cancelled"];
+const CONTINUABLE = ["completed", "failed", "cancelled", "budget_exceeded"];
 const seen = new Set();
 
 function entryKey(entry) {

@@ -7,12 +7,34 @@ const projectId = Number(root.dataset.projectId);
 const executionId = Number(root.dataset.executionId);
 const log = document.getElementById("log");
 const statusBadge = document.getElementById("execution-status");
-const FINISHED = ["completed", "failed", "cancelled", "discarded"];
+const FINISHED = ["completed", "failed", "cancelled", "discarded", "budget_exceeded"];
 
 function write(text) {
   const following = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
   log.append(document.createTextNode(text));
   if (following) log.scrollTop = log.scrollHeight;
+}
+
+// The message each agent is writing, token by token (``delta`` frames); the whole message that
+// follows (an ``output`` frame of a ``text`` event) takes its place.
+const writing = new Map();
+
+function writeDelta(frame) {
+  let line = writing.get(frame.step_run_id);
+  if (!line) {
+    line = document.createElement("span");
+    line.className = "delta";
+    writing.set(frame.step_run_id, line);
+    log.append(line);
+  }
+  const following = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
+  line.textContent += frame.data;
+  if (following) log.scrollTop = log.scrollHeight;
+}
+
+function endDeltas(stepRunId) {
+  writing.get(stepRunId)?.remove();
+  writing.delete(stepRunId);
 }
 
 function banner(text) {
@@ -32,17 +54,23 @@ function showTerminalFrame(frame) {
   switch (frame.type) {
     case "connected":
       log.replaceChildren(); // the socket replays the whole log on every connection
+      writing.clear();
+      break;
+    case "delta":
+      writeDelta(frame);
       break;
     case "info":
       banner(frame.message);
       break;
     case "output":
+      if (frame.event?.kind === "text") endDeltas(frame.step_run_id);
       write(frame.data);
       break;
     case "step_start":
       banner(`${frame.step_name} started`);
       break;
     case "step_complete":
+      endDeltas(frame.step_run_id);
       banner(`${frame.step_name} ${frame.success ? "completed" : "failed"}${frame.error ? `: ${frame.error}` : ""}`);
       break;
     case "status":

@@ -41,11 +41,18 @@ SKIP_REASON = f"browser tests skipped: no Chromium at {CHROMIUM} (apt-get instal
 
 def start_console_hub(data_dir: Path, agent: str = "fake_agent.py", **settings: str) -> HubProcess:
     """A migrated one-process hub whose ``custom`` agent is one of ``bench/``'s stand-ins (the tests'
-    fake agent unless told), with a staff user; ``settings`` are more ``ORCHESTRA_*`` variables."""
+    fake agent unless told), with a staff user; ``settings`` are more ``ORCHESTRA_*`` variables.
+    Its ``claude`` is ``bench/streaming_agent.py``, which streams deltas as claude does."""
+    bin_dir = data_dir / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "claude").write_text(
+        f'#!/bin/sh\nexec "{sys.executable}" "{ROOT / "bench" / "streaming_agent.py"}" "$@"\n'
+    )
+    (bin_dir / "claude").chmod(0o755)
     env = hub_env(
         data_dir,
         ORCHESTRA_CUSTOM_AGENT_COMMAND=f"{sys.executable},{ROOT / 'bench' / agent},{{prompt}}",
-        **settings,
+        **{"ORCHESTRA_AGENT_BIN_DIR": str(bin_dir), **settings},
     )
     migrate(env)
     script = (

@@ -162,6 +162,25 @@ def test_a_launched_agent_s_lines_appear_on_the_execution_page_as_they_are_writt
     expect(page.locator("tbody tr[data-step-run] .badge")).to_have_text("completed")
 
 
+def test_a_message_appears_piece_by_piece_then_whole_on_the_execution_page(console: Console) -> None:
+    project = api(console.hub, "POST", "/projects", {"name": "Browser deltas"})
+    node = api(console.hub, "POST", f"/projects/{project['id']}/nodes", {"title": "Stream"})
+    step = {"name": "Stream", "agent_type": "claude", "prompt_template": "30 0.1"}  # 30 deltas, 0.1 s apart
+    template = api(console.hub, "POST", "/agent-templates", {"name": "Browser deltas", "steps": [step]})
+    execution = api(
+        console.hub, "POST", f"/projects/{project['id']}/nodes/{node['id']}/launch", {"template_id": template["id"]}
+    )
+    page = console.open(f"/console/projects/{project['id']}/executions/{execution['id']}")
+    writing = page.locator("#log .delta")
+    expect(writing).to_contain_text(";", timeout=15000)  # pieces shown while the model still writes
+    assert page.locator("#execution-status").inner_text() == "running"
+    expect(page.locator("#execution-status")).to_have_text("completed", timeout=15000)
+    expect(writing).to_have_count(0)  # the whole message took the pieces' place
+    final = api(console.hub, "GET", f"/projects/{project['id']}/executions/{execution['id']}")
+    whole = final["step_runs"][0]["output"]
+    assert whole.count(";") == 30 and whole in page.locator("#log").inner_text()
+
+
 def test_a_whole_dag_run_is_started_followed_and_cancelled_on_the_project_page(console: Console) -> None:
     project = api(console.hub, "POST", "/projects", {"name": "Browser DAG run"})
     nodes = f"/projects/{project['id']}/nodes"

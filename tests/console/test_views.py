@@ -192,6 +192,31 @@ def test_the_executions_page_sums_what_the_steps_reported(project: dict[str, Any
     assert "16 / 16" in html and "0.0300" in html
 
 
+def test_the_pages_show_spend_against_budgets(project: dict[str, Any], settings: Any) -> None:
+    from django.utils import timezone
+
+    settings.WORKSPACE_DAILY_BUDGET_USD = 2.0
+    execution = Execution.objects.create(
+        project=Project.objects.get(pk=project["id"]),
+        status="budget_exceeded",
+        workspace_path=project["workspace_path"],
+        max_budget_usd=0.5,
+    )
+    StepRun.objects.create(
+        execution=execution,
+        name="Spend",
+        agent_type="claude",
+        prompt="p",
+        status="budget_exceeded",
+        cost_usd=0.75,
+        finished_at=timezone.now(),
+    )
+    html = Client().get(f"/console/projects/{project['id']}/executions/{execution.pk}").content.decode()
+    assert "$0.7500 of $0.50" in html and "status-budget_exceeded" in html
+    listing = Client().get("/console/executions").content.decode()
+    assert "Spend today (UTC)" in listing and project["workspace_path"] in listing and "1.2500" in listing
+
+
 def test_the_execution_page_offers_its_changes_and_the_landing_buttons(project: dict[str, Any]) -> None:
     execution = Execution.objects.create(
         project=Project.objects.get(pk=project["id"]),

@@ -9,14 +9,16 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from agents import events
+from agents.budgets import agent_budget
 from agents.environment import positive_seconds, safe_template_env
 from agents.models import AgentStep, AgentTemplate, DagRun, DagRunNode, Execution, StepEdge, StepRun
 from agents.prompts import launch_context, node_prompt, parent_results, parents_block, resolve_prompt
 from projects.models import Node, Project, Run, RunStatus
 
 
-def step_settings(step: AgentStep, template: AgentTemplate) -> dict[str, Any]:
-    """What the runner needs of a step, frozen at creation so later template edits change nothing."""
+def step_settings(step: AgentStep, template: AgentTemplate, execution: Execution | None = None) -> dict[str, Any]:
+    """What the runner needs of a step, frozen at creation so later template edits change nothing.
+    ``max_budget_usd`` is the smallest of the step's, the template's and the execution's."""
     step_meta = step.metadata if isinstance(step.metadata, dict) else {}
     template_meta = template.metadata if isinstance(template.metadata, dict) else {}
     return {
@@ -27,6 +29,9 @@ def step_settings(step: AgentStep, template: AgentTemplate) -> dict[str, Any]:
         "timeout_seconds": _seconds("timeout_seconds", step_meta, template_meta),
         "idle_timeout_seconds": _seconds("idle_timeout_seconds", step_meta, template_meta),
         "env": safe_template_env(template_meta.get("env")),
+        "max_budget_usd": agent_budget(
+            step.max_budget_usd, template.max_budget_usd, execution.max_budget_usd if execution else None
+        ),
     }
 
 
@@ -49,6 +54,7 @@ def execution_build(
     create_worktree: bool,
     queued: bool,
     run: Run | None = None,
+    max_budget_usd: float | None = None,
     attempt: int = 1,
     attempt_group: int | None = None,
 ) -> Execution:
@@ -68,6 +74,7 @@ def execution_build(
         queued=queued,
         workspace_path=project.workspace_path,
         run=run,
+        max_budget_usd=max_budget_usd,
         attempt=attempt,
         attempt_group=attempt_group or None,
     )
@@ -100,7 +107,7 @@ def _create_step_runs(execution: Execution, template: AgentTemplate, context: di
             name=step.name,
             agent_type=step.agent_type,
             prompt=resolve_prompt(step.prompt_template, context),
-            settings=step_settings(step, template),
+            settings=step_settings(step, template, execution),
         )
         for step in steps
     )
@@ -172,6 +179,7 @@ def dag_node_execution_build(
         metadata={"context": context, "dag_run_id": dag_run.pk, "_create_worktree": create_worktree},
         create_worktree=create_worktree,
         queued=True,
+        max_budget_usd=dag_run.max_budget_usd,
         attempt=attempt,
         attempt_group=attempt_group,
     )
@@ -183,6 +191,7 @@ def dag_node_execution_build(
             name=node.title[:255],
             agent_type=node.agent_type,
             prompt=node_prompt(node) + block,
+            settings={"max_budget_usd": dag_run.max_budget_usd},
         )
     elif block:
         for step_run in StepRun.objects.filter(execution=execution, parents__isnull=True):

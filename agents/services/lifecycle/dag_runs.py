@@ -139,7 +139,10 @@ def _follow_executions(dag_run: DagRun, run_nodes: list[DagRunNode], now: dateti
                 changed = True
         elif execution.is_finished:
             error = execution.error or f"execution {execution.pk} {execution.status}"
-            if run_node.attempts <= dag_run.max_retries:
+            # An agent stopped by its budget is not retried (another try would spend again), nor is a
+            # best-of-N try one of whose attempts was.
+            retry = not any(e.status == ExecutionStatus.BUDGET_EXCEEDED for e in rounds.get(run_node.pk, []))
+            if retry and run_node.attempts <= dag_run.max_retries:
                 retry_at = now + timedelta(seconds=dag_run.retry_delay_seconds(run_node.attempts))
                 waiting = DagNodeStatus.WAITING
                 changed |= _move(run_node, run_node.status, waiting, now, not_before=retry_at, error=error)
@@ -163,7 +166,7 @@ def _latest_rounds(run_nodes: list[DagRunNode]) -> dict[int, list[Execution]]:
 def _round_outcome(attempts: list[Execution], interrupted: set[int]) -> Execution | None:
     """The execution that says how a try went: a running one while any runs, else a completed one
     (the try succeeded once every attempt has finished), else an interrupted one (retried at once),
-    else the first that failed."""
+    else the first that failed or spent its budget (a discarded attempt says least)."""
     if not attempts:
         return None
     for wanted in (
@@ -174,7 +177,7 @@ def _round_outcome(attempts: list[Execution], interrupted: set[int]) -> Executio
         chosen = sorted((e for e in attempts if wanted(e)), key=lambda e: e.status != ExecutionStatus.RUNNING)
         if chosen:
             return chosen[0]
-    return attempts[0]
+    return sorted(attempts, key=lambda e: e.status == ExecutionStatus.DISCARDED)[0]
 
 
 def _skip_unreachable(run_nodes: list[DagRunNode], now: datetime) -> bool:

@@ -29,6 +29,7 @@ from agents.wakeup import wake_runners_on_commit
 from orchestra_site.api.exceptions import Conflict
 from orchestra_site.models_update import RowChanged, model_update, update_rows
 from orchestra_site.timestamps import status_timestamps
+from projects.models import RunStatus
 from projects.services import run_update
 from projects.workspaces import validate_worktree_path
 
@@ -155,9 +156,15 @@ def run_follow_execution(execution: Execution) -> None:
     """A Run started by the hub follows its execution's status (cancel included)."""
     if execution.run_id is None:
         return
-    status = ExecutionStatus.CANCELLED if execution.status == ExecutionStatus.DISCARDED else execution.status
-    changes: dict[str, Any] = {"status": status}  # the other statuses share their names
-    if execution.status in (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED):
+    # The statuses share their names, but for two the desktop's RunStatus lacks: a discarded attempt
+    # was cancelled, and a Run whose agent spent its budget failed.
+    status: str = execution.status
+    if status == ExecutionStatus.DISCARDED:
+        status = RunStatus.CANCELLED
+    elif status == ExecutionStatus.BUDGET_EXCEEDED:
+        status = RunStatus.FAILED
+    changes: dict[str, Any] = {"status": status}
+    if status in (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED):
         step = execution.step_runs.order_by("-id").first()  # after a follow-up message, its answer
         changes["output"] = step.output if step else None
         changes["error"] = (step.error if step else None) or execution.error

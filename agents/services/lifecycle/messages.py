@@ -14,6 +14,7 @@ from django.utils import timezone
 from agents import events, selectors
 from agents.adapters import AGENT_TYPES
 from agents.adapters.base import validate_session_id
+from agents.budgets import refuse_when_daily_budget_spent
 from agents.models import EXECUTION_ACTIVE, Execution, ExecutionStatus, StepRun, StepRunStatus
 from agents.wakeup import wake_runners_on_commit
 from orchestra_site.api.exceptions import StateConflict
@@ -27,7 +28,8 @@ def execution_message_send(*, project_id: int, execution_id: int, prompt: str) -
     """Queue ``prompt`` into the session the execution's agent answered last in; the new step run.
 
     409 while the execution runs, for one discarded, for one the hub's runner does not run
-    (``POST /executions`` stores without running), and when no agent session was recorded.
+    (``POST /executions`` stores without running), when no agent session was recorded, and when
+    its workspace spent its daily budget (``ORCHESTRA_WORKSPACE_DAILY_BUDGET_USD``).
     """
     selectors.execution_get(project_id=project_id, execution_id=execution_id)
     execution = Execution.objects.select_for_update().get(pk=execution_id)
@@ -37,6 +39,7 @@ def execution_message_send(*, project_id: int, execution_id: int, prompt: str) -
         )
     if execution.status == ExecutionStatus.DISCARDED:
         raise StateConflict("the execution was discarded (another attempt was landed); it cannot be continued.")
+    refuse_when_daily_budget_spent(workspace_path=execution.workspace_path)
     if not execution.queued:
         raise StateConflict(
             "the hub's runner does not run this execution (it was stored by POST /executions), so it has no "

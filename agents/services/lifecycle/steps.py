@@ -22,13 +22,20 @@ from orchestra_site import wakeups
 from orchestra_site.models_update import update_rows
 from orchestration.services import workspace_release_slot, workspace_reserve_slot
 
-NOT_COMPLETED = (StepRunStatus.PENDING, StepRunStatus.RUNNING, StepRunStatus.FAILED, StepRunStatus.SKIPPED)
+NOT_COMPLETED = (
+    StepRunStatus.PENDING,
+    StepRunStatus.RUNNING,
+    StepRunStatus.FAILED,
+    StepRunStatus.SKIPPED,
+    StepRunStatus.BUDGET_EXCEEDED,
+)
+DEAD_ENDS = (StepRunStatus.FAILED, StepRunStatus.SKIPPED, StepRunStatus.BUDGET_EXCEEDED)
 CYCLE_ERROR = "cannot run: these steps depend on each other in a cycle"
 
 
 @dataclass(frozen=True)
 class StepOutcome:
-    status: str  # completed | failed
+    status: str  # completed | failed | budget_exceeded
     output: str | None = None
     error: str | None = None
     exit_code: int | None = None
@@ -133,7 +140,7 @@ def step_runs_skip_unreachable(*, execution_id: int) -> None:
             StepRun.objects.filter(
                 execution_id=execution_id,
                 status=StepRunStatus.PENDING,
-                parents__status__in=(StepRunStatus.FAILED, StepRunStatus.SKIPPED),
+                parents__status__in=DEAD_ENDS,
             )
             .values_list("pk", "parents__name", "parents__status")
             .order_by("pk")
@@ -169,11 +176,16 @@ def execution_settle(*, execution_id: int) -> None:
     last_message = (
         StepRun.objects.filter(execution_id=execution_id, resume_session_id__isnull=False).order_by("-id").first()
     )
+    over_budget = StepRun.objects.filter(execution_id=execution_id, status=StepRunStatus.BUDGET_EXCEEDED)
     if last_message is not None:  # a continued conversation ends as its last message did
         failed = failed.filter(pk=last_message.pk)
+        over_budget = over_budget.filter(pk=last_message.pk)
     status = ExecutionStatus.FAILED if failed.exists() else ExecutionStatus.COMPLETED
     error = None
-    if status == ExecutionStatus.FAILED:
+    if over_budget.exists():  # the agent's stop is the budget's doing, not its own failure
+        status = ExecutionStatus.BUDGET_EXCEEDED
+        error = "budget exceeded: " + ", ".join(over_budget.values_list("name", flat=True))
+    elif status == ExecutionStatus.FAILED:
         # An error already written (e.g. the cycle found by executions_fail_stuck) says more.
         error = Execution.objects.filter(pk=execution_id).values_list("error", flat=True).first()
         error = error or "step(s) failed: " + ", ".join(failed.values_list("name", flat=True))

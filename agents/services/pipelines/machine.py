@@ -51,6 +51,15 @@ MAX_RESTARTS = 3  # agents the hub itself interrupted (crash, restart), started 
 class PipelineFailure(Exception):
     """Ends the pipeline: execution and node ``failed``, the message as the execution's error."""
 
+    status: str = ExecutionStatus.FAILED
+
+
+class PipelineBudgetExceeded(PipelineFailure):
+    """An agent of a phase spent its budget (``agents.budgets``): the execution ends
+    ``budget_exceeded`` (its node ``failed``), not retried by the pipeline."""
+
+    status = ExecutionStatus.BUDGET_EXCEEDED
+
 
 def is_pipeline(execution: Execution) -> bool:
     return isinstance(execution.metadata, dict) and STATE in execution.metadata
@@ -114,7 +123,7 @@ def _apply(execution_id: int, version: int, change: Any) -> bool:
         try:
             change(execution)
         except PipelineFailure as failure:
-            pipeline_fail(execution, str(failure))
+            pipeline_fail(execution, str(failure), status=failure.status)
         return True
 
 
@@ -216,8 +225,10 @@ def _finish_phase(execution: Execution, runs: list[StepRun], found: dict[str, An
     if phase != "critic":
         failed = [run for run in runs if run.status != StepRunStatus.COMPLETED]
         if failed:
-            run = failed[0]
-            raise PipelineFailure(f"{phase}: the {run.agent_type} agent {run.status}: {run.error or 'no answer'}")
+            over_budget = [run for run in failed if run.status == StepRunStatus.BUDGET_EXCEEDED]
+            run = (over_budget or failed)[0]
+            message = f"{phase}: the {run.agent_type} agent {run.status}: {run.error or 'no answer'}"
+            raise (PipelineBudgetExceeded if over_budget else PipelineFailure)(message)
     outputs = {run.metadata.get("agent_key", run.agent_type): run.output or "" for run in runs}
     if phase == "research":
         text = runs[0].output or ""
@@ -363,7 +374,8 @@ def pipeline_complete(execution: Execution) -> None:
         node_status_move(node_id=execution.node_id, status="completed", expect=("in_progress",))
 
 
-def pipeline_fail(execution: Execution, reason: str) -> None:
+def pipeline_fail(execution: Execution, reason: str, *, status: str = ExecutionStatus.FAILED) -> None:
+    """End the pipeline ``failed`` (or ``budget_exceeded``); its node ``failed``."""
     execution.refresh_from_db()
-    if _end(execution, ExecutionStatus.FAILED, reason):
+    if _end(execution, status, reason):
         node_status_move(node_id=execution.node_id, status="failed", expect=("in_progress", NEEDS_REVIEW, "pending"))

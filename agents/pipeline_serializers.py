@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from agents.fields import StrictBooleanField, id_field
+from agents.fields import StrictBooleanField, StrictCharField, id_field
 
 TEXT_MAX = 20_000
 
@@ -49,12 +49,8 @@ class SynthesisQuestionsSerializer(serializers.Serializer):
 class FeedbackSerializer(serializers.Serializer):
     """FeedbackSubmission; ``approved`` defaults to true, as the contract says."""
 
-    answers = serializers.DictField(
-        child=serializers.CharField(allow_blank=True, max_length=TEXT_MAX, trim_whitespace=False),
-        required=False,
-        default=dict,
-    )
-    notes = serializers.CharField(required=False, allow_null=True, allow_blank=True, default=None, max_length=TEXT_MAX)
+    answers = serializers.DictField(child=StrictCharField(max_length=TEXT_MAX), required=False, default=dict)
+    notes = StrictCharField(required=False, allow_null=True, default=None, max_length=TEXT_MAX)
     approved = StrictBooleanField(required=False, default=True)
 
 

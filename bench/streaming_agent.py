@@ -1,6 +1,6 @@
 """A stand-in ``claude`` for the delta benchmark: prints claude's stream-json with partial messages.
 
-Its prompt (the last argument) is ``"DELTAS INTERVAL"``: it writes DELTAS text deltas INTERVAL seconds
+Its prompt (on stdin, as the hub sends claude's) is ``"DELTAS INTERVAL"``: it writes DELTAS text deltas INTERVAL seconds
 apart, each holding the wall-clock time it was written (``"<unix time>;"``), then the whole message
 and a result line, as ``claude -p --output-format=stream-json --include-partial-messages`` does.
 """
@@ -18,7 +18,7 @@ def emit(obj: dict[str, object]) -> None:
 
 
 def main() -> None:
-    deltas, interval = sys.argv[-1].split()
+    deltas, interval = sys.stdin.read().split()
     emit({"type": "system", "subtype": "init", "session_id": "bench", "model": "bench"})
     pieces = []
     for _ in range(int(deltas)):

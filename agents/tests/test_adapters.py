@@ -255,7 +255,7 @@ def test_claude_text_deltas_become_delta_events_and_other_stream_events_nothing(
 
 def test_claude_argv_carries_the_budget() -> None:
     argv = get_adapter("claude").build_argv(settings(max_budget_usd=0.25), "/bin/claude")
-    assert "--max-budget-usd=0.250000" in argv and argv.index("--max-budget-usd=0.250000") < argv.index("--")
+    assert argv[-1] == "--max-budget-usd=0.250000"  # the prompt goes on stdin, never in argv
 
 
 def test_codex_updates_of_a_message_become_the_deltas_they_add() -> None:

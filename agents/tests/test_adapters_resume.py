@@ -57,4 +57,5 @@ def test_claude_resumes_streaming_its_deltas_within_its_budget() -> None:
     settings = StepSettings(prompt="go on", workspace=WS, resume_session=SESSION, max_budget_usd=0.25)
     argv = get_adapter("claude").build_argv(settings, "/bin/claude")
     assert "--include-partial-messages" in argv and "--output-format=stream-json" in argv
-    assert argv[-4:] == ["--max-budget-usd=0.250000", f"--resume={SESSION}", "--", "go on"]
+    assert argv[-2:] == ["--max-budget-usd=0.250000", f"--resume={SESSION}"]
+    assert "go on" not in argv and get_adapter("claude").stdin_prompt(settings) == "go on"

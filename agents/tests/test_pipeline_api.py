@@ -282,7 +282,7 @@ def test_reject_cancels_the_execution_and_blocks_the_node(
     execution_id = launch_pipeline(api_client, project, task)["execution_id"]
     run_to_review(execution_id)
     response = api_client.post(url(project, task, "feedback"), {"answers": {}, "approved": False}, format="json")
-    assert response.status_code == 200 and response.json()["message"] == "Plan rejected, execution cancelled"
+    assert response.status_code == 200 and response.json()["message"] == "Plan rejected, execution paused"
     execution = Execution.objects.get(pk=execution_id)
     assert execution.status == "cancelled" and execution.finished_at is not None
     assert execution.metadata["pipeline_context"]["human_input"] == {"answers": {}, "notes": None, "approved": False}
@@ -290,6 +290,11 @@ def test_reject_cancels_the_execution_and_blocks_the_node(
     assert event_log.named("feedback.submitted")[-1]["approved"] is False
     assert event_log.named("node.updated")[-1]["status"] == "blocked"
     assert not pipeline_advance(execution_id=execution_id)
+    reopened = api_client.post(
+        f"/projects/{project['id']}/executions/{execution_id}/messages", {"prompt": "go on"}, format="json"
+    )
+    assert reopened.status_code == 409 and "review" in reopened.json()["detail"]  # a rejected run stays cancelled
+    assert Execution.objects.get(pk=execution_id).status == "cancelled"
     # Run is enabled again: a new launch starts over.
     assert launch_pipeline(api_client, project, task)["execution_id"] != execution_id
 
@@ -315,6 +320,10 @@ def test_feedback_errors_name_the_reason_and_write_nothing(
     assert (synthesis["questions"], synthesis["final_plan"], synthesis["execution_id"]) == ([], "", execution_id)
     bad = api_client.post(url(project, task, "feedback"), {"answers": ["a"]}, format="json")
     assert bad.status_code == 400 and "answers" in bad.json()["detail"]
+    for body, field in (('{"answers": {"0": "\\ud800"}}', "answers"), ('{"notes": "\\udfff"}', "notes")):
+        lone = api_client.post(url(project, task, "feedback"), body, content_type="application/json")
+        assert lone.status_code == 400 and field in lone.json()["detail"]  # no database stores a lone surrogate
+    assert context_of(execution_id)["human_input"] is None
     assert api_client.get(url(project, 999999, "synthesis")).status_code == 404
     assert api_client.get("/projects/999999/nodes/needs-review").json()["detail"] == "Project not found"
 

@@ -125,7 +125,8 @@ def test_a_chunked_body_is_refused_once_over_the_limit_and_never_reaches_the_dis
                 pass
     assert status_of(head) == 413, head
     assert sent <= LIMIT + 8 * len(chunk)  # answered as the limit passed, not at the end of the body
-    assert list(temp_dir.iterdir()) == []
+    # Nothing of the body was spooled; the hub's wake-up socket folder (orchestra_site.wakeups) may be there.
+    assert [p for p in temp_dir.iterdir() if not p.name.startswith("orchestra-wakeups-")] == []
 
 
 def test_a_login_form_needs_no_credentials_but_is_small(hub: HubProcess) -> None:

@@ -29,7 +29,8 @@ def execution_message_send(*, project_id: int, execution_id: int, prompt: str) -
 
     409 while the execution runs, for one discarded, for one the hub's runner does not run
     (``POST /executions`` stores without running), when no agent session was recorded, and when
-    its workspace spent its daily budget (``ORCHESTRA_WORKSPACE_DAILY_BUDGET_USD``).
+    its workspace spent its daily budget (``ORCHESTRA_WORKSPACE_DAILY_BUDGET_USD``); for a pipeline's
+    execution (its review decides how it goes on: a rejected run stays cancelled).
     """
     selectors.execution_get(project_id=project_id, execution_id=execution_id)
     execution = Execution.objects.select_for_update().get(pk=execution_id)
@@ -39,6 +40,12 @@ def execution_message_send(*, project_id: int, execution_id: int, prompt: str) -
         )
     if execution.status == ExecutionStatus.DISCARDED:
         raise StateConflict("the execution was discarded (another attempt was landed); it cannot be continued.")
+    from agents.services.pipelines import is_pipeline  # the pipelines build on this package
+
+    if is_pipeline(execution):
+        raise StateConflict(
+            "a pipeline goes on through its review (POST …/nodes/{id}/feedback) or a new launch, not messages."
+        )
     refuse_when_daily_budget_spent(workspace_path=execution.workspace_path)
     if not execution.queued:
         raise StateConflict(

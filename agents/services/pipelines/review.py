@@ -132,7 +132,7 @@ def pipeline_feedback(
     else:
         _end(execution, ExecutionStatus.CANCELLED, "the plan was rejected at review")
         node_status_move(node_id=node_id, status="blocked", expect=(NEEDS_REVIEW,))
-        message = "Plan rejected, execution cancelled"
+        message = "Plan rejected, execution paused"  # the desktop's text; the run is cancelled
     events.send_feedback_submitted(
         project_id=project_id, data={"node_id": node_id, "execution_id": execution.pk, "approved": approved}
     )

@@ -37,6 +37,10 @@ def folder_gone(path: Path) -> bool:
     return not path.exists()
 
 
+def worktree_forgotten(repo: Path, path: Path) -> bool:
+    return str(path) not in git_out(repo, "worktree", "list")
+
+
 def launch_attempts(client: APIClient, project: dict[str, Any], node: dict[str, Any], body: dict[str, Any]) -> Any:
     return client.post(f"/projects/{project['id']}/nodes/{node['id']}/launch", body, format="json")
 
@@ -90,7 +94,8 @@ def test_discarding_the_other_attempts_stops_their_agents_and_removes_their_work
         for execution_id in ids[1:]:
             wait_for(partial(pid_gone, pids[execution_id]), timeout=30)
             wait_for(partial(folder_gone, paths[execution_id]), timeout=30)  # by its runner, once stopped
-            assert str(paths[execution_id]) not in git_out(repo, "worktree", "list")
+            # ``git worktree remove`` deletes the folder first, then its entry: wait for both.
+            wait_for(partial(worktree_forgotten, repo, paths[execution_id]), timeout=30)
             assert f"agent/exec-{execution_id}" in git_out(repo, "branch", "--list")  # the branch is kept
         assert not pid_gone(pids[first["id"]]) and paths[first["id"]].is_dir()  # the chosen one goes on
         api_client.post(f"/projects/{project['id']}/executions/{first['id']}/cancel")

@@ -39,6 +39,17 @@ STRATEGIES = ("merge", "squash", "rebase")
 REMOTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 PUSH_PROTOCOLS = "file:ssh:https"
 GH_TIMEOUT = 120.0
+# What ``git receive-pack`` is given for a local remote, over the remote's own config.
+RECEIVE_PACK_OVERRIDES = (
+    ("core.hooksPath", "/dev/null"),  # pre-receive, update, post-receive, push-to-checkout, proc-receive...
+    ("core.fsmonitor", "false"),
+    ("core.alternateRefsCommand", ""),  # run for each alternate (objects/info/alternates) when advertising
+    ("core.alternateRefsPrefixes", ""),
+    ("receive.denyCurrentBranch", "refuse"),  # updateInstead would check out (filters) into a work tree
+    ("receive.denyDeleteCurrent", "refuse"),
+    ("receive.autogc", "false"),  # git gc --auto after the receive
+    ("gc.auto", "0"),
+)
 
 
 @dataclass(frozen=True)
@@ -326,6 +337,30 @@ def push_target(url: str) -> tuple[str, bool]:
     return str(folder), True
 
 
+def refuse_unless_bare(room: CleanRoom, folder: Path, url: str) -> None:
+    """A local remote must be a bare repository: receive-pack runs in it and reads its config,
+    and only a bare one has no work tree for a push to write (``updateInstead``, filters).
+
+    Mirrors where ``git receive-pack`` enters (``enter_repo`` tries ``folder/.git`` first, then the
+    folder itself); its config file is read without following includes and runs nothing."""
+    why = None
+    if not folder.is_dir() or (folder / ".git").exists() or folder.name.lower() == ".git":
+        why = "it is not a bare repository (it has a work tree, or is not a folder)"
+    elif not ((folder / "HEAD").is_file() and (folder / "objects").is_dir() and (folder / "refs").is_dir()):
+        why = "it is not a git repository"
+    else:
+        config = str(folder / "config")
+        bare = room.run("config", "--file", config, "--bool", "--get", "core.bare", check=False)
+        work_tree = room.run("config", "--file", config, "--get", "core.worktree", check=False)
+        if bare.stdout.strip() != b"true" or work_tree.returncode != 1:
+            why = "it is not a bare repository (core.bare is not true, or it names a core.worktree)"
+    if why is not None:
+        raise StateConflict(
+            f"The remote {url!r} is a folder on this machine, and the hub pushes only to a bare repository there:"
+            f" {why}. Push to a bare clone (git clone --bare) instead."
+        )
+
+
 def operator_credential_helpers() -> list[str]:
     """The credential helpers of the operator's own (global) git configuration."""
     home = os.environ.get("HOME", "")
@@ -349,8 +384,10 @@ def push_in_room(room: CleanRoom, *, url: str, local: bool, commit: str, branch:
         options += ["-c", f"credential.helper={helper}"]
     args = [*options, "push", "--porcelain", "--no-verify"]
     if local:
-        # The remote's own hooks would run as the hub's user: off, like every hook the hub's git meets.
-        args.append("--receive-pack=git -c core.hooksPath=/dev/null -c core.fsmonitor=false receive-pack")
+        # receive-pack runs in the remote and reads its config as the hub's user: every key known
+        # to run a program or write a work tree during a receive is overridden.
+        overrides = " ".join(f"-c {key}={value}" for key, value in RECEIVE_PACK_OVERRIDES)
+        args.append(f"--receive-pack=git {overrides} receive-pack")
     env = {"GIT_ALLOW_PROTOCOL": PUSH_PROTOCOLS, "HOME": os.environ.get("HOME", os.devnull)}
     done = room.run(*args, "--", url, f"{commit}:refs/heads/{branch}", env=env, check=False)
     if done.returncode != 0:
@@ -372,6 +409,8 @@ def push_branch(execution: Execution, landing: Landing, remote: str) -> str:
     _, url = remote_urls(landing.repository, remote)
     target, local = push_target(url)
     with worktrees.repository_lock(landing.repository), git_cleanroom.clean_room(landing.repository) as room:
+        if local:
+            refuse_unless_bare(room, Path(target), url)
         land_leftovers(leftovers(execution, landing, room, why="pushing"), landing, room)
         commit = git_cleanroom.rev_parse(landing.repository, f"refs/heads/{landing.branch}")
         if commit is None:

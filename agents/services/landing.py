@@ -179,6 +179,7 @@ def merge_in_room(
     else:
         new = rebased(room, target, head)
     new_tree = git_cleanroom.tree_of(room, new)
+    refuse_git_folders(room, git_cleanroom.tree_of(room, target), new_tree)
     if in_workspace:
         refuse_overwriting_untracked(room, repository, git_cleanroom.tree_of(room, target), new_tree)
     land_leftovers(pending, landing, room)
@@ -256,6 +257,19 @@ def refuse_local_changes(room: CleanRoom, repository: git.Repository, target: st
             "The target branch is checked out in the workspace with local changes; commit or stash them first."
             " Nothing was changed.",
             conflicts=changed,
+        )
+
+
+def refuse_git_folders(room: CleanRoom, old: str, new: str) -> None:
+    """A merge that would write a path inside a ``.git`` folder (a hook, a config) is refused."""
+    inside = [
+        path for _, _, _, path in git_cleanroom.changed_paths(room, old, new) if git_cleanroom.names_git_folder(path)
+    ]
+    if inside:
+        raise StateConflict(
+            f"The merge would write inside a .git folder ({inside[0]}), which git never checks out; nothing was"
+            " changed.",
+            conflicts=inside,
         )
 
 

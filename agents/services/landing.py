@@ -23,6 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from agents import events, git, git_cleanroom
@@ -70,6 +71,17 @@ def landing_of(execution: Execution, *, action: str) -> Landing:
         )
     if execution.status == ExecutionStatus.RUNNING:
         raise StateConflict(f"Execution {execution.pk} is running; {action} it once it has finished.")
+    if execution.status == ExecutionStatus.PENDING:
+        raise StateConflict(
+            f"Execution {execution.pk} is pending (a follow-up message is queued for its agent); {action} it once"
+            " that has run."
+        )
+    if execution.status == ExecutionStatus.DISCARDED:
+        raise StateConflict(
+            f"Execution {execution.pk} was discarded (another attempt of its group was landed); its branch"
+            f" {execution.worktree_branch} is kept, but the hub does not {action} it."
+        )
+    refuse_if_an_attempt_landed(execution, action=action)
     branch = git.validate_branch_name(execution.worktree_branch)
     target = execution.base_ref
     if not target:
@@ -79,6 +91,25 @@ def landing_of(execution: Execution, *, action: str) -> Landing:
     if target == branch:
         raise StateConflict(f"Execution {execution.pk}'s branch is the branch it started from ({target}).")
     return Landing(repository=repository, branch=branch, target=git.validate_branch_name(target, field="base_ref"))
+
+
+def refuse_if_an_attempt_landed(execution: Execution, *, action: str) -> None:
+    """409 when another attempt of ``execution``'s best-of-N group was merged or has a pull request."""
+    if execution.attempt_group is None:
+        return
+    landed = (
+        Execution.objects.filter(attempt_group=execution.attempt_group)
+        .exclude(pk=execution.pk)
+        .filter(Q(merged_at__isnull=False) | (Q(pull_request_url__isnull=False) & ~Q(pull_request_url="")))
+        .order_by("id")
+        .first()
+    )
+    if landed is not None:
+        how = "merged" if landed.merged_at is not None else f"proposed in {landed.pull_request_url}"
+        raise StateConflict(
+            f"Another attempt of execution {execution.pk}'s group, execution {landed.pk}, was already {how}; the hub"
+            f" does not {action} a second one."
+        )
 
 
 def leftovers(execution: Execution, landing: Landing, room: CleanRoom, *, why: str) -> git_cleanroom.WorkCommit | None:

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from agents.models import AgentTemplate, Execution
 from agents.services import executions, worktrees
-from agents.tests.landing_support import make_workspace, plain_git, started_execution, step_done
+from agents.tests.landing_support import finished, make_workspace, plain_git, started_execution, step_done
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +58,7 @@ def test_delete_worktree_commits_what_is_left_keeps_the_branch_and_says_so(
 ) -> None:
     workspace = make_workspace(project, tmp_path)
     execution, folder = started_execution(project)
+    finished(execution)
     (folder / "left.txt").write_text("left\n")
     response = api_client.delete(f"/projects/{project['id']}/executions/{execution.pk}/worktree")
     assert response.status_code == 200, response.content
@@ -78,6 +79,7 @@ def test_merged_worktrees_go_after_the_retention_and_unmerged_ones_stay(
 ) -> None:
     workspace = make_workspace(project, tmp_path)
     merged, merged_folder = started_execution(project)
+    finished(merged)
     (merged_folder / "m.txt").write_text("m\n")
     assert (
         api_client.post(
@@ -99,6 +101,7 @@ def test_the_merge_discards_the_other_attempts(
 ) -> None:
     make_workspace(project, tmp_path)
     execution, folder = started_execution(project)
+    finished(execution)
     (folder / "x.txt").write_text("x\n")
     called: list[int] = []
     monkeypatch.setattr(

@@ -14,6 +14,8 @@ from rest_framework.test import APIClient
 from agents.models import AgentTemplate, Execution
 from agents.services import executions, worktrees
 from agents.tests.landing_support import finished, make_workspace, plain_git, started_execution, step_done
+from agents.workdirs import execution_cwd
+from orchestra_site.api.exceptions import StateConflict
 
 pytestmark = pytest.mark.django_db
 
@@ -109,3 +111,17 @@ def test_the_merge_discards_the_other_attempts(
     )
     api_client.post(f"/projects/{project['id']}/executions/{execution.pk}/merge", {"strategy": "merge"}, format="json")
     assert called == [execution.pk]
+
+
+def test_a_removed_worktree_is_not_made_again_for_a_later_step(
+    api_client: APIClient, project: dict[str, Any], tmp_path: Path
+) -> None:
+    make_workspace(project, tmp_path)
+    execution, folder = started_execution(project)
+    finished(execution)
+    response = api_client.delete(f"/projects/{project['id']}/executions/{execution.pk}/worktree")
+    assert response.status_code == 200, response.content
+    execution.refresh_from_db()
+    with pytest.raises(StateConflict, match="was removed"):
+        execution_cwd(execution)
+    assert not folder.exists()

@@ -27,9 +27,9 @@ RESUMABLE = frozenset(AGENT_TYPES) - {"custom"}
 def execution_message_send(*, project_id: int, execution_id: int, prompt: str) -> StepRun:
     """Queue ``prompt`` into the session the execution's agent answered last in; the new step run.
 
-    409 while the execution runs, for one discarded, for one the hub's runner does not run
-    (``POST /executions`` stores without running), when no agent session was recorded, and when
-    its workspace spent its daily budget (``ORCHESTRA_WORKSPACE_DAILY_BUDGET_USD``).
+    409 while the execution runs, for one discarded, for one whose worktree was removed, for one
+    the hub's runner does not run (``POST /executions`` stores without running), when no agent
+    session was recorded, and when its workspace spent its daily budget (``ORCHESTRA_WORKSPACE_DAILY_BUDGET_USD``).
     """
     selectors.execution_get(project_id=project_id, execution_id=execution_id)
     execution = Execution.objects.select_for_update().get(pk=execution_id)
@@ -39,6 +39,11 @@ def execution_message_send(*, project_id: int, execution_id: int, prompt: str) -
         )
     if execution.status == ExecutionStatus.DISCARDED:
         raise StateConflict("the execution was discarded (another attempt was landed); it cannot be continued.")
+    if execution.worktree_removed_at is not None:
+        raise StateConflict(
+            f"its worktree was removed (DELETE .../worktree); its work is on the branch {execution.worktree_branch},"
+            " but its agent has no folder to continue in. Launch a new execution from that branch instead."
+        )
     refuse_when_daily_budget_spent(workspace_path=execution.workspace_path)
     if not execution.queued:
         raise StateConflict(

@@ -69,6 +69,21 @@ def landing_of(execution: Execution, *, action: str) -> Landing:
             f" there is no branch to {action}; review its diff and commit it in the workspace yourself, or launch with"
             " create_worktree"
         )
+    refuse_unlandable(execution, action=action)
+    branch = git.validate_branch_name(execution.worktree_branch)
+    target = execution.base_ref
+    if not target:
+        raise StateConflict(
+            f"Execution {execution.pk} started from a detached HEAD: there is no branch to {action} onto."
+        )
+    if target == branch:
+        raise StateConflict(f"Execution {execution.pk}'s branch is the branch it started from ({target}).")
+    return Landing(repository=repository, branch=branch, target=git.validate_branch_name(target, field="base_ref"))
+
+
+def refuse_unlandable(execution: Execution, *, action: str) -> None:
+    """409 for an execution whose agent runs or will run (pending), one discarded, or one of a
+    best-of-N group another attempt of which was landed already."""
     if execution.status == ExecutionStatus.RUNNING:
         raise StateConflict(f"Execution {execution.pk} is running; {action} it once it has finished.")
     if execution.status == ExecutionStatus.PENDING:
@@ -82,15 +97,6 @@ def landing_of(execution: Execution, *, action: str) -> Landing:
             f" {execution.worktree_branch} is kept, but the hub does not {action} it."
         )
     refuse_if_an_attempt_landed(execution, action=action)
-    branch = git.validate_branch_name(execution.worktree_branch)
-    target = execution.base_ref
-    if not target:
-        raise StateConflict(
-            f"Execution {execution.pk} started from a detached HEAD: there is no branch to {action} onto."
-        )
-    if target == branch:
-        raise StateConflict(f"Execution {execution.pk}'s branch is the branch it started from ({target}).")
-    return Landing(repository=repository, branch=branch, target=git.validate_branch_name(target, field="base_ref"))
 
 
 def refuse_if_an_attempt_landed(execution: Execution, *, action: str) -> None:
@@ -146,6 +152,11 @@ def execution_merge(*, project_id: int, execution_id: int, strategy: str, messag
     if execution.merged_at is not None:
         raise StateConflict(f"Execution {execution.pk} was already merged ({execution.merged_commit}).")
     with worktrees.repository_lock(landing.repository), git_cleanroom.clean_room(landing.repository) as room:
+        # Read again under the lock: another attempt of the group may have landed meanwhile.
+        current = execution_for_git(project_id=project_id, execution_id=execution_id)
+        refuse_unlandable(current, action="merge")
+        if current.merged_at is not None:
+            raise StateConflict(f"Execution {execution.pk} was already merged ({current.merged_commit}).")
         pending = leftovers(execution, landing, room, why="merging")
         try:
             commit = merge_in_room(execution, landing, room, pending, strategy=strategy, message=message)

@@ -4,6 +4,8 @@ never discards an attempt that was already merged."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from agents.models import Execution, ExecutionStatus
 from agents.runner.worker import execution_cwd
 from agents.services import attempts as attempt_services
 from agents.services import worktrees
-from agents.tests.landing_support import make_workspace, started_execution, step_done
+from agents.tests.landing_support import make_workspace, plain_git, started_execution, step_done
 
 pytestmark = pytest.mark.django_db
 
@@ -115,3 +117,31 @@ def test_the_retention_prune_skips_pending_and_running_executions(
     assert folder.is_dir()
     Execution.objects.filter(pk=execution.pk).update(status=ExecutionStatus.COMPLETED)
     assert worktrees.worktrees_prune(older_than=timedelta(0)) == [execution.pk]
+
+
+def test_an_attempt_merged_while_another_waited_for_the_repository_is_a_409_and_nothing_moves(
+    api_client: APIClient, project: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second, _ = three_attempts(api_client, project, tmp_path)
+    workspace_refs = make_workspace_refs(project)
+    before = workspace_refs()
+    lock = worktrees.repository_lock
+
+    @contextlib.contextmanager
+    def sibling_lands_first(repository: Any) -> Iterator[None]:
+        with lock(repository):
+            Execution.objects.filter(pk=first.pk).update(merged_at=timezone.now(), merged_commit="0" * 40)
+            yield
+
+    monkeypatch.setattr(worktrees, "repository_lock", sibling_lands_first)
+    response = post(api_client, second, "merge")
+    assert response.status_code == 409, response.content
+    assert f"execution {first.pk}, was already merged" in response.json()["detail"]
+    assert workspace_refs() == before
+    assert Execution.objects.get(pk=second.pk).merged_at is None
+    assert Execution.objects.get(pk=second.pk).status == ExecutionStatus.COMPLETED
+
+
+def make_workspace_refs(project: dict[str, Any]) -> Any:
+    folder = Path(project["workspace_path"])
+    return lambda: plain_git(folder, "for-each-ref", "--format=%(refname) %(objectname)")

@@ -129,6 +129,16 @@ def clean_room(repository: Repository) -> Iterator[CleanRoom]:
 # --- The agent's files as a tree --------------------------------------------------------------
 
 
+def names_git_folder(path: str) -> bool:
+    """Whether a component of ``path`` is git's own folder as some file system reads it: ``.git``
+    in any case, with trailing dots or spaces (NTFS), or its 8.3 short name ``git~1``."""
+    for part in path.split("/"):
+        lowered = part.lower()
+        if lowered.rstrip(". ") == ".git" or lowered == "git~1":
+            return True
+    return False
+
+
 def open_parent(root_fd: int, path: str) -> int | None:
     """The folder holding ``path`` under ``root_fd``, each component opened without following
     links; None when a component is gone, a link or not a folder. The caller closes it."""
@@ -474,6 +484,9 @@ def path_exists(root_fd: int, path: str) -> bool:
 def _make_parent(root_fd: int, path: str) -> int:
     """The folder for ``path`` under ``root_fd``, made as needed, never through a link."""
     folder = os.dup(root_fd)
+    if names_git_folder(path):
+        os.close(folder)
+        raise GitRefused(f"refused to write {path!r}: it is inside a .git folder")
     for part in path.split("/")[:-1]:
         if part in ("", ".", ".."):
             os.close(folder)

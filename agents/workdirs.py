@@ -12,6 +12,7 @@ from pathlib import Path
 from agents.git import create_worktree
 from agents.models import Execution
 from agents.services import worktrees
+from orchestra_site.api.exceptions import StateConflict
 from projects.workspaces import make_workspace_dir, validate_workspace_path, validate_worktree_path
 
 _worktree_lock = threading.Lock()
@@ -29,6 +30,11 @@ def execution_cwd(execution: Execution) -> Path:
     worktrees.execution_record_base(execution=execution)
     if not execution.worktree_path:
         return workspace
+    if execution.worktree_removed_at is not None:
+        raise StateConflict(
+            f"the worktree of execution {execution.pk} was removed (its work is on the branch"
+            f" {execution.worktree_branch}); the hub does not make it again, so nothing can run in it."
+        )
     path = validate_worktree_path(execution.worktree_path)
     with _worktree_lock:
         if not path.exists():

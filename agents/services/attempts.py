@@ -34,6 +34,7 @@ def discard_other_attempts(*, execution: Execution) -> list[int]:
         others = (
             Execution.objects.filter(attempt_group=execution.attempt_group)
             .exclude(pk=execution.pk)
+            .filter(merged_at__isnull=True)  # a merged attempt stays what it is
             .order_by("id")
             .values_list("pk", flat=True)
         )

@@ -23,6 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from agents import events, git, git_cleanroom
@@ -39,6 +40,17 @@ STRATEGIES = ("merge", "squash", "rebase")
 REMOTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 PUSH_PROTOCOLS = "file:ssh:https"
 GH_TIMEOUT = 120.0
+# What ``git receive-pack`` is given for a local remote, over the remote's own config.
+RECEIVE_PACK_OVERRIDES = (
+    ("core.hooksPath", "/dev/null"),  # pre-receive, update, post-receive, push-to-checkout, proc-receive...
+    ("core.fsmonitor", "false"),
+    ("core.alternateRefsCommand", ""),  # run for each alternate (objects/info/alternates) when advertising
+    ("core.alternateRefsPrefixes", ""),
+    ("receive.denyCurrentBranch", "refuse"),  # updateInstead would check out (filters) into a work tree
+    ("receive.denyDeleteCurrent", "refuse"),
+    ("receive.autogc", "false"),  # git gc --auto after the receive
+    ("gc.auto", "0"),
+)
 
 
 @dataclass(frozen=True)
@@ -57,8 +69,7 @@ def landing_of(execution: Execution, *, action: str) -> Landing:
             f" there is no branch to {action}; review its diff and commit it in the workspace yourself, or launch with"
             " create_worktree"
         )
-    if execution.status == ExecutionStatus.RUNNING:
-        raise StateConflict(f"Execution {execution.pk} is running; {action} it once it has finished.")
+    refuse_unlandable(execution, action=action)
     branch = git.validate_branch_name(execution.worktree_branch)
     target = execution.base_ref
     if not target:
@@ -68,6 +79,43 @@ def landing_of(execution: Execution, *, action: str) -> Landing:
     if target == branch:
         raise StateConflict(f"Execution {execution.pk}'s branch is the branch it started from ({target}).")
     return Landing(repository=repository, branch=branch, target=git.validate_branch_name(target, field="base_ref"))
+
+
+def refuse_unlandable(execution: Execution, *, action: str) -> None:
+    """409 for an execution whose agent runs or will run (pending), one discarded, or one of a
+    best-of-N group another attempt of which was landed already."""
+    if execution.status == ExecutionStatus.RUNNING:
+        raise StateConflict(f"Execution {execution.pk} is running; {action} it once it has finished.")
+    if execution.status == ExecutionStatus.PENDING:
+        raise StateConflict(
+            f"Execution {execution.pk} is pending (a follow-up message is queued for its agent); {action} it once"
+            " that has run."
+        )
+    if execution.status == ExecutionStatus.DISCARDED:
+        raise StateConflict(
+            f"Execution {execution.pk} was discarded (another attempt of its group was landed); its branch"
+            f" {execution.worktree_branch} is kept, but the hub does not {action} it."
+        )
+    refuse_if_an_attempt_landed(execution, action=action)
+
+
+def refuse_if_an_attempt_landed(execution: Execution, *, action: str) -> None:
+    """409 when another attempt of ``execution``'s best-of-N group was merged or has a pull request."""
+    if execution.attempt_group is None:
+        return
+    landed = (
+        Execution.objects.filter(attempt_group=execution.attempt_group)
+        .exclude(pk=execution.pk)
+        .filter(Q(merged_at__isnull=False) | (Q(pull_request_url__isnull=False) & ~Q(pull_request_url="")))
+        .order_by("id")
+        .first()
+    )
+    if landed is not None:
+        how = "merged" if landed.merged_at is not None else f"proposed in {landed.pull_request_url}"
+        raise StateConflict(
+            f"Another attempt of execution {execution.pk}'s group, execution {landed.pk}, was already {how}; the hub"
+            f" does not {action} a second one."
+        )
 
 
 def leftovers(execution: Execution, landing: Landing, room: CleanRoom, *, why: str) -> git_cleanroom.WorkCommit | None:
@@ -104,6 +152,11 @@ def execution_merge(*, project_id: int, execution_id: int, strategy: str, messag
     if execution.merged_at is not None:
         raise StateConflict(f"Execution {execution.pk} was already merged ({execution.merged_commit}).")
     with worktrees.repository_lock(landing.repository), git_cleanroom.clean_room(landing.repository) as room:
+        # Read again under the lock: another attempt of the group may have landed meanwhile.
+        current = execution_for_git(project_id=project_id, execution_id=execution_id)
+        refuse_unlandable(current, action="merge")
+        if current.merged_at is not None:
+            raise StateConflict(f"Execution {execution.pk} was already merged ({current.merged_commit}).")
         pending = leftovers(execution, landing, room, why="merging")
         try:
             commit = merge_in_room(execution, landing, room, pending, strategy=strategy, message=message)
@@ -168,6 +221,7 @@ def merge_in_room(
     else:
         new = rebased(room, target, head)
     new_tree = git_cleanroom.tree_of(room, new)
+    refuse_git_folders(room, git_cleanroom.tree_of(room, target), new_tree)
     if in_workspace:
         refuse_overwriting_untracked(room, repository, git_cleanroom.tree_of(room, target), new_tree)
     land_leftovers(pending, landing, room)
@@ -245,6 +299,19 @@ def refuse_local_changes(room: CleanRoom, repository: git.Repository, target: st
             "The target branch is checked out in the workspace with local changes; commit or stash them first."
             " Nothing was changed.",
             conflicts=changed,
+        )
+
+
+def refuse_git_folders(room: CleanRoom, old: str, new: str) -> None:
+    """A merge that would write a path inside a ``.git`` folder (a hook, a config) is refused."""
+    inside = [
+        path for _, _, _, path in git_cleanroom.changed_paths(room, old, new) if git_cleanroom.names_git_folder(path)
+    ]
+    if inside:
+        raise StateConflict(
+            f"The merge would write inside a .git folder ({inside[0]}), which git never checks out; nothing was"
+            " changed.",
+            conflicts=inside,
         )
 
 
@@ -326,6 +393,30 @@ def push_target(url: str) -> tuple[str, bool]:
     return str(folder), True
 
 
+def refuse_unless_bare(room: CleanRoom, folder: Path, url: str) -> None:
+    """A local remote must be a bare repository: receive-pack runs in it and reads its config,
+    and only a bare one has no work tree for a push to write (``updateInstead``, filters).
+
+    Mirrors where ``git receive-pack`` enters (``enter_repo`` tries ``folder/.git`` first, then the
+    folder itself); its config file is read without following includes and runs nothing."""
+    why = None
+    if not folder.is_dir() or (folder / ".git").exists() or folder.name.lower() == ".git":
+        why = "it is not a bare repository (it has a work tree, or is not a folder)"
+    elif not ((folder / "HEAD").is_file() and (folder / "objects").is_dir() and (folder / "refs").is_dir()):
+        why = "it is not a git repository"
+    else:
+        config = str(folder / "config")
+        bare = room.run("config", "--file", config, "--bool", "--get", "core.bare", check=False)
+        work_tree = room.run("config", "--file", config, "--get", "core.worktree", check=False)
+        if bare.stdout.strip() != b"true" or work_tree.returncode != 1:
+            why = "it is not a bare repository (core.bare is not true, or it names a core.worktree)"
+    if why is not None:
+        raise StateConflict(
+            f"The remote {url!r} is a folder on this machine, and the hub pushes only to a bare repository there:"
+            f" {why}. Push to a bare clone (git clone --bare) instead."
+        )
+
+
 def operator_credential_helpers() -> list[str]:
     """The credential helpers of the operator's own (global) git configuration."""
     home = os.environ.get("HOME", "")
@@ -349,8 +440,10 @@ def push_in_room(room: CleanRoom, *, url: str, local: bool, commit: str, branch:
         options += ["-c", f"credential.helper={helper}"]
     args = [*options, "push", "--porcelain", "--no-verify"]
     if local:
-        # The remote's own hooks would run as the hub's user: off, like every hook the hub's git meets.
-        args.append("--receive-pack=git -c core.hooksPath=/dev/null -c core.fsmonitor=false receive-pack")
+        # receive-pack runs in the remote and reads its config as the hub's user: every key known
+        # to run a program or write a work tree during a receive is overridden.
+        overrides = " ".join(f"-c {key}={value}" for key, value in RECEIVE_PACK_OVERRIDES)
+        args.append(f"--receive-pack=git {overrides} receive-pack")
     env = {"GIT_ALLOW_PROTOCOL": PUSH_PROTOCOLS, "HOME": os.environ.get("HOME", os.devnull)}
     done = room.run(*args, "--", url, f"{commit}:refs/heads/{branch}", env=env, check=False)
     if done.returncode != 0:
@@ -372,6 +465,8 @@ def push_branch(execution: Execution, landing: Landing, remote: str) -> str:
     _, url = remote_urls(landing.repository, remote)
     target, local = push_target(url)
     with worktrees.repository_lock(landing.repository), git_cleanroom.clean_room(landing.repository) as room:
+        if local:
+            refuse_unless_bare(room, Path(target), url)
         land_leftovers(leftovers(execution, landing, room, why="pushing"), landing, room)
         commit = git_cleanroom.rev_parse(landing.repository, f"refs/heads/{landing.branch}")
         if commit is None:

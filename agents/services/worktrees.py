@@ -121,6 +121,11 @@ def execution_worktree_remove(*, project_id: int, execution_id: int) -> Executio
         raise StateConflict(f"Execution {execution_id} has no worktree to remove.")
     if execution.status == ExecutionStatus.RUNNING:
         raise StateConflict(f"Execution {execution_id} is running; cancel it or wait before removing its worktree.")
+    if execution.status == ExecutionStatus.PENDING:
+        raise StateConflict(
+            f"Execution {execution_id} is pending (a follow-up message is queued for its agent, which works in this"
+            " worktree); cancel it or wait before removing its worktree."
+        )
     worktree_remove(execution=execution)
     return execution
 
@@ -157,7 +162,7 @@ def worktrees_prune(*, older_than: timedelta | None = None) -> list[int]:
     age = timedelta(seconds=settings.WORKTREE_RETENTION) if older_than is None else older_than
     candidates = Execution.objects.filter(
         landed_or_discarded(timezone.now() - age), worktree_path__isnull=False, worktree_removed_at__isnull=True
-    ).exclude(status=ExecutionStatus.RUNNING)
+    ).exclude(status__in=[ExecutionStatus.RUNNING, ExecutionStatus.PENDING])
     removed = []
     for execution in candidates.order_by("id")[:100]:
         try:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agents.models import Execution
+from agents.models import Execution, ExecutionStatus
 from agents.runner.worker import execution_cwd
 from agents.services import executions, worktrees
 
@@ -67,8 +67,17 @@ def started_execution(project: dict[str, Any], *, worktree: bool = True) -> tupl
     return execution, folder
 
 
+def finished(execution: Execution) -> Execution:
+    """The execution's run ended (``completed``): what may be landed or have its worktree removed."""
+    Execution.objects.filter(pk=execution.pk).update(status=ExecutionStatus.COMPLETED)
+    execution.refresh_from_db()
+    return execution
+
+
 def step_done(execution: Execution, name: str = "Implement") -> Execution:
-    """What the runner does after each step: commit the agent's work on the branch."""
+    """What the runner does after each step: commit the agent's work on the branch; the
+    execution is then ``completed`` (a pending or running one is not landed)."""
     worktrees.worktree_after_step(execution_id=execution.pk, step_name=name, agent_type="claude")
+    Execution.objects.filter(pk=execution.pk, status=ExecutionStatus.PENDING).update(status=ExecutionStatus.COMPLETED)
     execution.refresh_from_db()
     return execution

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.db import connections
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from agents.models import Execution, StepRun
@@ -176,6 +177,20 @@ def test_a_discarded_execution_cannot_be_continued(
     Execution.objects.filter(pk=finished["id"]).update(status="discarded")
     response = send(api_client, project, finished["id"], {"prompt": "more"})
     assert response.status_code == 409 and "discarded" in response.json()["detail"]
+
+
+def test_an_execution_whose_worktree_was_removed_cannot_be_continued(
+    api_client: APIClient, project: dict[str, Any], finished: dict[str, Any]
+) -> None:
+    Execution.objects.filter(pk=finished["id"]).update(
+        worktree_path="/nonexistent/worktrees/exec", worktree_branch="agent/exec-1", worktree_removed_at=timezone.now()
+    )
+    before = StepRun.objects.filter(execution_id=finished["id"]).count()
+    response = send(api_client, project, finished["id"], {"prompt": "more"})
+    assert response.status_code == 409, response.content
+    assert "its worktree was removed" in response.json()["detail"]
+    assert StepRun.objects.filter(execution_id=finished["id"]).count() == before
+    assert Execution.objects.get(pk=finished["id"]).status == "completed"
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,15 @@ import pytest
 from rest_framework.test import APIClient
 
 from agents.models import Execution, ExecutionStatus
-from agents.tests.landing_support import Workspace, commit_all, make_workspace, plain_git, started_execution, step_done
+from agents.tests.landing_support import (
+    Workspace,
+    commit_all,
+    finished,
+    make_workspace,
+    plain_git,
+    started_execution,
+    step_done,
+)
 from orchestra_site.realtime import events as realtime_events
 
 pytestmark = pytest.mark.django_db
@@ -151,7 +159,7 @@ def test_a_target_not_checked_out_is_moved_without_touching_the_workspace(
 def test_merging_twice_or_nothing_new_is_a_409(
     api_client: APIClient, project: dict[str, Any], workspace: Workspace
 ) -> None:
-    execution, _ = started_execution(project)
+    execution = finished(started_execution(project)[0])
     response = merge(api_client, execution, {"strategy": "merge"})
     assert response.status_code == 409 and "nothing to merge" in response.json()["detail"]
     execution, _ = agent_edits(project)
@@ -267,6 +275,7 @@ def test_a_folder_the_work_replaces_by_a_file_is_removed_in_the_workspace(
     (workspace.path / "docs" / "a.md").write_text("a\n")
     commit_all(workspace.path, "docs folder")
     execution, folder = started_execution(project)
+    finished(execution)
     (folder / "docs" / "a.md").unlink()
     (folder / "docs").rmdir()
     (folder / "docs").write_text("now a file\n")

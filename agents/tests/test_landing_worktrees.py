@@ -13,7 +13,9 @@ from rest_framework.test import APIClient
 
 from agents.models import AgentTemplate, Execution
 from agents.services import executions, worktrees
-from agents.tests.landing_support import make_workspace, plain_git, started_execution, step_done
+from agents.tests.landing_support import finished, make_workspace, plain_git, started_execution, step_done
+from agents.workdirs import execution_cwd
+from orchestra_site.api.exceptions import StateConflict
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +60,7 @@ def test_delete_worktree_commits_what_is_left_keeps_the_branch_and_says_so(
 ) -> None:
     workspace = make_workspace(project, tmp_path)
     execution, folder = started_execution(project)
+    finished(execution)
     (folder / "left.txt").write_text("left\n")
     response = api_client.delete(f"/projects/{project['id']}/executions/{execution.pk}/worktree")
     assert response.status_code == 200, response.content
@@ -78,6 +81,7 @@ def test_merged_worktrees_go_after_the_retention_and_unmerged_ones_stay(
 ) -> None:
     workspace = make_workspace(project, tmp_path)
     merged, merged_folder = started_execution(project)
+    finished(merged)
     (merged_folder / "m.txt").write_text("m\n")
     assert (
         api_client.post(
@@ -99,6 +103,7 @@ def test_the_merge_discards_the_other_attempts(
 ) -> None:
     make_workspace(project, tmp_path)
     execution, folder = started_execution(project)
+    finished(execution)
     (folder / "x.txt").write_text("x\n")
     called: list[int] = []
     monkeypatch.setattr(
@@ -106,3 +111,17 @@ def test_the_merge_discards_the_other_attempts(
     )
     api_client.post(f"/projects/{project['id']}/executions/{execution.pk}/merge", {"strategy": "merge"}, format="json")
     assert called == [execution.pk]
+
+
+def test_a_removed_worktree_is_not_made_again_for_a_later_step(
+    api_client: APIClient, project: dict[str, Any], tmp_path: Path
+) -> None:
+    make_workspace(project, tmp_path)
+    execution, folder = started_execution(project)
+    finished(execution)
+    response = api_client.delete(f"/projects/{project['id']}/executions/{execution.pk}/worktree")
+    assert response.status_code == 200, response.content
+    execution.refresh_from_db()
+    with pytest.raises(StateConflict, match="was removed"):
+        execution_cwd(execution)
+    assert not folder.exists()

@@ -27,10 +27,11 @@ RESUMABLE = frozenset(AGENT_TYPES) - {"custom"}
 def execution_message_send(*, project_id: int, execution_id: int, prompt: str) -> StepRun:
     """Queue ``prompt`` into the session the execution's agent answered last in; the new step run.
 
-    409 while the execution runs, for one discarded, for one the hub's runner does not run
-    (``POST /executions`` stores without running), when no agent session was recorded, and when
-    its workspace spent its daily budget (``ORCHESTRA_WORKSPACE_DAILY_BUDGET_USD``); for a pipeline's
-    execution (its review decides how it goes on: a rejected run stays cancelled).
+    409 while the execution runs, for one discarded, for one whose worktree was removed, for one
+    the hub's runner does not run (``POST /executions`` stores without running), when no agent
+    session was recorded, when its workspace spent its daily budget
+    (``ORCHESTRA_WORKSPACE_DAILY_BUDGET_USD``), and for a pipeline's execution (its review decides
+    how it goes on: a rejected run stays cancelled).
     """
     selectors.execution_get(project_id=project_id, execution_id=execution_id)
     execution = Execution.objects.select_for_update().get(pk=execution_id)
@@ -45,6 +46,11 @@ def execution_message_send(*, project_id: int, execution_id: int, prompt: str) -
     if is_pipeline(execution):
         raise StateConflict(
             "a pipeline goes on through its review (POST …/nodes/{id}/feedback) or a new launch, not messages."
+        )
+    if execution.worktree_removed_at is not None:
+        raise StateConflict(
+            f"its worktree was removed (DELETE .../worktree); its work is on the branch {execution.worktree_branch},"
+            " but its agent has no folder to continue in. Launch a new execution from that branch instead."
         )
     refuse_when_daily_budget_spent(workspace_path=execution.workspace_path)
     if not execution.queued:

@@ -28,7 +28,7 @@ from projects.workspaces import validate_workspace_path
 class ProjectAdminForm(forms.ModelForm):
     class Meta:
         model = Project
-        fields = ["name", "description", "workspace_path"]
+        fields = ["name", "description", "workspace_path", "worktree_by_default"]
 
     def clean_workspace_path(self) -> str:
         value = self.cleaned_data.get("workspace_path") or ""
@@ -43,7 +43,7 @@ class ProjectAdmin(ServiceAdmin):
     form = ProjectAdminForm
     list_display = ["id", "name", "workspace_path", "created_at"]
     search_fields = ["name", "workspace_path"]
-    fields = ["name", "description", "workspace_path", "created_at", "updated_at"]
+    fields = ["name", "description", "workspace_path", "worktree_by_default", "created_at", "updated_at"]
     readonly_fields = ["created_at", "updated_at"]
 
     def save_model(self, request: HttpRequest, obj: Project, form: Any, change: bool) -> None:
@@ -51,10 +51,20 @@ class ProjectAdmin(ServiceAdmin):
         if change:
             services.project_update(
                 project_id=obj.pk,
-                changes={"name": obj.name, "description": obj.description, "workspace_path": path},  # type: ignore[typeddict-item]
+                changes={
+                    "name": obj.name,
+                    "description": obj.description,
+                    "workspace_path": path,  # type: ignore[typeddict-item]
+                    "worktree_by_default": obj.worktree_by_default,
+                },
             )
         else:
-            obj.pk = services.project_create(name=obj.name, description=obj.description, workspace_path=path).pk
+            obj.pk = services.project_create(
+                name=obj.name,
+                description=obj.description,
+                workspace_path=path,
+                worktree_by_default=obj.worktree_by_default,
+            ).pk
 
     def delete_model(self, request: HttpRequest, obj: Project) -> None:
         services.project_delete(project_id=obj.pk)

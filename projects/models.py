@@ -91,6 +91,11 @@ class Project(models.Model):
     workspace_path = models.CharField(
         max_length=1024, blank=True, help_text="Absolute folder on the hub machine where the project's agents work."
     )
+    worktree_by_default = models.BooleanField(
+        default=False,
+        help_text="Each execution of the project gets a git worktree and branch of its own, even when "
+        "its launch does not ask for one.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

@@ -117,6 +117,9 @@ class ProjectInputSerializer(serializers.Serializer):
     workspace_path = StrictCharField(
         max_length=1024, allow_null=True, default=None, help_text="Absolute, inside ORCHESTRA_WORKSPACE_ROOTS."
     )
+    worktree_by_default = StrictBooleanField(
+        default=False, help_text="Each execution gets a git worktree and branch of its own, asked for or not."
+    )
 
     def validate_workspace_path(self, value: str | None) -> str | None:
         if value is None and self.partial:
@@ -296,7 +299,7 @@ class ProjectSerializer(HubModelSerializer):
 
     class Meta:
         model = Project
-        fields = ["id", "name", "description", "workspace_path", "created_at", "updated_at"]
+        fields = ["id", "name", "description", "workspace_path", "worktree_by_default", "created_at", "updated_at"]
         read_only_fields = fields
 
 

@@ -54,3 +54,23 @@ def test_landing_one_of_three_attempts_discards_the_others_and_keeps_their_branc
         f"/projects/{project['id']}/executions/{others[0].pk}/merge", {"strategy": "merge"}, format="json"
     )
     assert refused.status_code == 409 and "detail" in refused.json()
+
+
+def test_a_project_can_give_every_execution_its_own_worktree(api_client: APIClient, tmp_path: Path) -> None:
+    project = api_client.post("/projects", {"name": "Branches", "worktree_by_default": True}, format="json").json()
+    assert project["worktree_by_default"] is True
+    node = api_client.post(f"/projects/{project['id']}/nodes", {"title": "Fix"}, format="json").json()
+    steps = [{"name": "Try", "agent_type": "claude", "prompt_template": "x"}]
+    template = api_client.post("/agent-templates", {"name": "One", "steps": steps}, format="json").json()
+    launched = api_client.post(
+        f"/projects/{project['id']}/nodes/{node['id']}/launch", {"template_id": template["id"]}, format="json"
+    ).json()  # the launch does not ask for a worktree: the project's setting gives it one
+    assert launched["worktree_branch"] == f"agent/exec-{launched['id']}" and launched["worktree_path"]
+    off = api_client.patch(f"/projects/{project['id']}", {"worktree_by_default": False}, format="json")
+    assert off.status_code == 200 and off.json()["worktree_by_default"] is False
+    plain = api_client.post(
+        f"/projects/{project['id']}/nodes/{node['id']}/launch", {"template_id": template["id"]}, format="json"
+    ).json()
+    assert plain["worktree_branch"] is None
+    bad = api_client.patch(f"/projects/{project['id']}", {"worktree_by_default": "yes"}, format="json")
+    assert bad.status_code == 400 and "worktree_by_default" in bad.json()["detail"]

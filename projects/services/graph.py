@@ -34,6 +34,7 @@ class ProjectChanges(TypedDict, total=False):
     name: str
     description: str | None
     workspace_path: str
+    worktree_by_default: bool
 
 
 class NodeChanges(TypedDict, total=False):
@@ -51,7 +52,7 @@ class NodeChanges(TypedDict, total=False):
     parent_ids: list[int] | None
 
 
-PROJECT_FIELDS = ("name", "description", "workspace_path")
+PROJECT_FIELDS = ("name", "description", "workspace_path", "worktree_by_default")
 NODE_FIELDS = (
     "title",
     "description",
@@ -71,12 +72,19 @@ NODE_FIELDS = (
 
 
 @transaction.atomic
-def project_create(*, name: str, description: str | None = None, workspace_path: str | None = None) -> Project:
+def project_create(
+    *, name: str, description: str | None = None, workspace_path: str | None = None, worktree_by_default: bool = False
+) -> Project:
     """Create the project, its workspace folder and its pinned orchestration workspace."""
     given = validate_workspace_path(workspace_path, project_id=None) if workspace_path is not None else None
     now = timezone.now()
     project = Project.objects.create(
-        name=name, description=description, workspace_path=str(given or ""), created_at=now, updated_at=now
+        name=name,
+        description=description,
+        workspace_path=str(given or ""),
+        worktree_by_default=worktree_by_default,
+        created_at=now,
+        updated_at=now,
     )
     path = given or default_workspace_path(project.pk)
     if given is None:

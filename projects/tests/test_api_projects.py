@@ -25,6 +25,7 @@ def test_it_creates_a_project_with_its_default_workspace(api_client):
         "name": "Hub",
         "description": "d",
         "workspace_path": workspace,
+        "worktree_by_default": False,
         "created_at": ISO,
         "updated_at": ISO,
     }
@@ -118,6 +119,7 @@ def test_it_gets_a_project(api_client, project):
         "name": "Demo",
         "description": "A demo project",
         "workspace_path": project.workspace_path,
+        "worktree_by_default": False,
         "created_at": ISO,
         "updated_at": ISO,
     }

@@ -92,10 +92,10 @@ def execution_build(
 
 
 def worktree_by_default(project: Project, template: AgentTemplate | None) -> bool:
-    """A template's ``metadata.create_worktree: true`` gives each execution of it a worktree and
-    branch of its own even when the launch does not ask (the project has no such setting)."""
+    """The project's ``worktree_by_default``, or a template's ``metadata.create_worktree: true``,
+    gives each execution a worktree and branch of its own even when the launch does not ask."""
     meta = template.metadata if template is not None else None
-    return isinstance(meta, dict) and meta.get("create_worktree") is True
+    return project.worktree_by_default or (isinstance(meta, dict) and meta.get("create_worktree") is True)
 
 
 def _create_step_runs(execution: Execution, template: AgentTemplate, context: dict[str, Any]) -> None:

@@ -53,6 +53,11 @@ REPLACES = "Replaces the stored object; null means {}."
 # --- Templates, steps, edges ------------------------------------------------------------------
 
 
+def attempts_field(help_text: str) -> serializers.IntegerField:
+    """``attempts`` (best of N) on a launch or a DAG run: 1 to ``MAX_ATTEMPTS``, default 1."""
+    return serializers.IntegerField(min_value=1, max_value=MAX_ATTEMPTS, required=False, default=1, help_text=help_text)
+
+
 class StepEdgeSerializer(serializers.Serializer):
     """StepEdge ``{parent_id, child_id}``: the body of POST and DELETE .../edges and POST's answer.
     Inside ``POST /agent-templates`` the two numbers are zero-based indices into ``steps``."""
@@ -317,13 +322,7 @@ class LaunchSerializer(serializers.Serializer):
     context: Any = ObjectField(required=False, default=dict)  # Any: named like Serializer.context
     create_worktree = StrictBooleanField(required=False, default=False)
     max_budget_usd = BudgetField()
-    attempts = serializers.IntegerField(
-        min_value=1,
-        max_value=MAX_ATTEMPTS,
-        required=False,
-        default=1,
-        help_text="Best of N: this many executions of the node, each in its own worktree (1 to 5).",
-    )
+    attempts = attempts_field("Best of N: this many executions of the node, each in its own worktree (1 to 5).")
 
 
 class ExecutionCreateSerializer(serializers.Serializer):
@@ -483,13 +482,7 @@ class DagRunInputSerializer(serializers.Serializer):
     )
     create_worktree = StrictBooleanField(required=False, default=False)
     max_budget_usd = BudgetField()
-    attempts = serializers.IntegerField(
-        min_value=1,
-        max_value=MAX_ATTEMPTS,
-        required=False,
-        default=1,
-        help_text="Best of N: each node runs as this many executions, each in its own worktree (1 to 5).",
-    )
+    attempts = attempts_field("Best of N: each node runs as this many executions, each in its own worktree (1 to 5).")
 
 
 # --- Spend ----------------------------------------------------------------------------------------

@@ -81,3 +81,24 @@ def step_done(execution: Execution, name: str = "Implement") -> Execution:
     Execution.objects.filter(pk=execution.pk, status=ExecutionStatus.PENDING).update(status=ExecutionStatus.COMPLETED)
     execution.refresh_from_db()
     return execution
+
+
+def three_attempts(api_client: Any, project: dict[str, Any], tmp_path: Path) -> list[Execution]:
+    """A best of 3 launched through the API, each attempt's agent done with its own ``app.py``
+    (``return 11``, ``12``, ``13``) committed on its branch, all three completed."""
+    make_workspace(project, tmp_path)
+    node = api_client.post(f"/projects/{project['id']}/nodes", {"title": "Fix"}, format="json").json()
+    steps = [{"name": "Try", "agent_type": "claude", "prompt_template": "x"}]
+    template = api_client.post("/agent-templates", {"name": "Best", "steps": steps}, format="json").json()
+    launched = api_client.post(
+        f"/projects/{project['id']}/nodes/{node['id']}/launch",
+        {"template_id": template["id"], "attempts": 3},
+        format="json",
+    )
+    assert launched.status_code == 201, launched.content
+    group = list(Execution.objects.filter(attempt_group=launched.json()["id"]).order_by("attempt"))
+    for execution in group:
+        (execution_cwd(execution) / "app.py").write_text(f"def main():\n    return {execution.attempt + 10}\n")
+        step_done(execution, name="Try")
+    Execution.objects.filter(pk__in=[e.pk for e in group]).update(status=ExecutionStatus.COMPLETED)
+    return [Execution.objects.get(pk=e.pk) for e in group]

@@ -15,31 +15,11 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from agents.models import Execution, ExecutionStatus
-from agents.runner.worker import execution_cwd
 from agents.services import attempts as attempt_services
 from agents.services import worktrees
-from agents.tests.landing_support import make_workspace, plain_git, started_execution, step_done
+from agents.tests.landing_support import make_workspace, plain_git, started_execution, step_done, three_attempts
 
 pytestmark = pytest.mark.django_db
-
-
-def three_attempts(api_client: APIClient, project: dict[str, Any], tmp_path: Path) -> list[Execution]:
-    make_workspace(project, tmp_path)
-    node = api_client.post(f"/projects/{project['id']}/nodes", {"title": "Fix"}, format="json").json()
-    steps = [{"name": "Try", "agent_type": "claude", "prompt_template": "x"}]
-    template = api_client.post("/agent-templates", {"name": "Best", "steps": steps}, format="json").json()
-    launched = api_client.post(
-        f"/projects/{project['id']}/nodes/{node['id']}/launch",
-        {"template_id": template["id"], "attempts": 3},
-        format="json",
-    )
-    assert launched.status_code == 201, launched.content
-    group = list(Execution.objects.filter(attempt_group=launched.json()["id"]).order_by("attempt"))
-    for execution in group:
-        (execution_cwd(execution) / "app.py").write_text(f"def main():\n    return {execution.attempt + 10}\n")
-        step_done(execution, name="Try")
-    Execution.objects.filter(pk__in=[e.pk for e in group]).update(status=ExecutionStatus.COMPLETED)
-    return [Execution.objects.get(pk=e.pk) for e in group]
 
 
 def post(client: APIClient, execution: Execution, action: str, body: dict[str, Any] | None = None) -> Any:

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from agents.models import Execution, ExecutionStatus
-from agents.runner.worker import execution_cwd
-from agents.tests.landing_support import make_workspace, plain_git, step_done
+from agents.models import Execution
+from agents.tests.landing_support import plain_git, three_attempts
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,24 +18,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_landing_one_of_three_attempts_discards_the_others_and_keeps_their_branches(
     api_client: APIClient, project: dict[str, Any], tmp_path: Path
 ) -> None:
-    workspace = make_workspace(project, tmp_path)
-    node = api_client.post(f"/projects/{project['id']}/nodes", {"title": "Fix"}, format="json").json()
-    steps = [{"name": "Try", "agent_type": "claude", "prompt_template": "x"}]
-    template = api_client.post("/agent-templates", {"name": "Best", "steps": steps}, format="json").json()
-    launched = api_client.post(
-        f"/projects/{project['id']}/nodes/{node['id']}/launch",
-        {"template_id": template["id"], "attempts": 3},
-        format="json",
-    )
-    assert launched.status_code == 201, launched.content
-    attempts = list(Execution.objects.filter(attempt_group=launched.json()["id"]).order_by("attempt"))
-    folders = {}
-    for execution in attempts:  # each attempt's agent writes its own version, as the runner would run it
-        folder = execution_cwd(execution)
-        (folder / "app.py").write_text(f"def main():\n    return {execution.attempt + 10}\n")
-        step_done(execution, name="Try")
-        folders[execution.pk] = folder
-    Execution.objects.filter(pk__in=[e.pk for e in attempts]).update(status=ExecutionStatus.COMPLETED)
+    attempts = three_attempts(api_client, project, tmp_path)
+    workspace = Path(project["workspace_path"])
+    folders = {e.pk: Path(e.worktree_path or "") for e in attempts}
     chosen, others = attempts[1], [attempts[0], attempts[2]]
 
     response = api_client.post(
@@ -44,11 +28,11 @@ def test_landing_one_of_three_attempts_discards_the_others_and_keeps_their_branc
     )
 
     assert response.status_code == 200, response.content
-    assert "return 12" in (workspace.path / "app.py").read_text()
+    assert "return 12" in (workspace / "app.py").read_text()
     statuses = dict(Execution.objects.filter(pk__in=[e.pk for e in attempts]).values_list("pk", "status"))
     assert statuses == {chosen.pk: "completed", others[0].pk: "discarded", others[1].pk: "discarded"}
     assert folders[chosen.pk].is_dir() and not any(folders[e.pk].exists() for e in others)
-    branches = plain_git(workspace.path, "branch", "--format=%(refname:short)").split()
+    branches = plain_git(workspace, "branch", "--format=%(refname:short)").split()
     assert all(f"agent/exec-{e.pk}" in branches for e in attempts)  # the hub never deletes a branch
     refused = api_client.post(
         f"/projects/{project['id']}/executions/{others[0].pk}/merge", {"strategy": "merge"}, format="json"

@@ -44,6 +44,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from orchestra_site.api.exceptions import InvalidInput
@@ -133,22 +134,48 @@ def git_argv(*args: str, repository: Repository | None = None) -> list[str]:
     return [*argv, *args]
 
 
-def _run(argv: list[str], *, command: str, cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+def start_git(
+    argv: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    input: bytes | None = None,
+    pass_fds: Sequence[int] = (),
+    timeout: float = GIT_TIMEOUT_SECONDS,
+) -> subprocess.CompletedProcess[bytes]:
+    """The one place the hub starts a git process (``run_git``, the clean room and the operator's
+    credential helpers all come here); output as bytes. A timeout or a git that cannot start
+    raises ``GitRefused``."""
+    command = next((arg for arg in argv[1:] if not arg.startswith("-") and "=" not in arg), "")
     try:
         return subprocess.run(
             argv,
             cwd=cwd,
-            env=git_environment(),
-            stdin=subprocess.DEVNULL,
+            env=env,
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
             capture_output=True,
-            text=True,
-            errors="replace",
+            pass_fds=tuple(pass_fds),
             timeout=timeout,
         )
     except subprocess.TimeoutExpired:
         raise GitRefused(f"git {command} did not finish in {timeout:g} s") from None
     except OSError as exc:
         raise GitRefused(f"git cannot run here ({exc.strerror or exc})") from None
+
+
+def operator_credential_helpers() -> list[str]:
+    """The credential helpers of the operator's own (global) git configuration, read with the
+    operator's ``HOME`` and nothing else of the hub's environment."""
+    home = os.environ.get("HOME", "")
+    if not home:
+        return []
+    env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": home, "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C"}
+    try:
+        done = start_git(["git", "config", "--global", "--get-all", "credential.helper"], cwd=Path(home), env=env)
+    except GitRefused:
+        return []
+    return [line for line in done.stdout.decode(errors="replace").splitlines() if line]
 
 
 def run_git(
@@ -161,7 +188,15 @@ def run_git(
     message. Commands that show diffs should pass ``--no-ext-diff --no-textconv`` as well.
     """
     command = next((arg for arg in args if not arg.startswith("-")), "")
-    done = _run(git_argv(*args, repository=repository), command=command, cwd=repository.work_tree, timeout=timeout)
+    started = start_git(
+        git_argv(*args, repository=repository), cwd=repository.work_tree, env=git_environment(), timeout=timeout
+    )
+    done = subprocess.CompletedProcess(
+        started.args,
+        started.returncode,
+        started.stdout.decode(errors="replace"),
+        started.stderr.decode(errors="replace"),
+    )
     if check and done.returncode != 0:
         raise GitRefused(f"git {command} failed: {done.stderr.strip() or f'exit code {done.returncode}'}")
     return done
@@ -251,8 +286,8 @@ def validate_branch_name(name: object, *, field: str = "worktree_branch") -> str
     if "@{" in name or "\x00" in name:
         raise InvalidInput(f"{field}: {name!r} is not a valid git branch name.")
     argv = git_argv("check-ref-format", "--branch", name)
-    done = _run(argv, command="check-ref-format", cwd=Path("/"), timeout=CHECK_TIMEOUT_SECONDS)
-    if done.returncode != 0 or done.stdout.strip() != name:
+    done = start_git(argv, cwd=Path("/"), env=git_environment(), timeout=CHECK_TIMEOUT_SECONDS)
+    if done.returncode != 0 or done.stdout.decode(errors="replace").strip() != name:
         raise InvalidInput(f"{field}: {name!r} is not a valid git branch name (git check-ref-format --branch).")
     return name
 

@@ -81,21 +81,9 @@ class CleanRoom:
         if index is not None:
             environment["GIT_INDEX_FILE"] = str(index)
         command = next((arg for arg in args if not arg.startswith("-")), "")
-        try:
-            done = subprocess.run(
-                git.git_argv(*args),
-                cwd=self.path,
-                env=environment,
-                input=input,
-                stdin=None if input is not None else subprocess.DEVNULL,
-                capture_output=True,
-                pass_fds=tuple(pass_fds),
-                timeout=timeout,
-            )
-        except subprocess.TimeoutExpired:
-            raise GitRefused(f"git {command} did not finish in {timeout:g} s") from None
-        except OSError as exc:
-            raise GitRefused(f"git cannot run here ({exc.strerror or exc})") from None
+        done = git.start_git(
+            git.git_argv(*args), cwd=self.path, env=environment, input=input, pass_fds=pass_fds, timeout=timeout
+        )
         if check and done.returncode != 0:
             message = done.stderr.decode(errors="replace").strip() or f"exit code {done.returncode}"
             raise GitRefused(f"git {command} failed: {message}")

@@ -10,7 +10,6 @@ so no smudge filter); one with local changes is refused.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
@@ -417,26 +416,11 @@ def refuse_unless_bare(room: CleanRoom, folder: Path, url: str) -> None:
         )
 
 
-def operator_credential_helpers() -> list[str]:
-    """The credential helpers of the operator's own (global) git configuration."""
-    home = os.environ.get("HOME", "")
-    if not home:
-        return []
-    env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": home, "GIT_CONFIG_NOSYSTEM": "1", "LC_ALL": "C"}
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        done = subprocess.run(
-            ["git", "config", "--global", "--get-all", "credential.helper"],
-            env=env, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        return [line for line in done.stdout.splitlines() if line]
-    return []
-
-
 def push_in_room(room: CleanRoom, *, url: str, local: bool, commit: str, branch: str) -> None:
     """Push ``commit`` to ``branch`` of ``url`` from the clean room: none of the repository's
     remote settings (``insteadOf``, ``receivepack``, helpers) exist there."""
     options = ["-c", "core.sshCommand=ssh", "-c", "credential.helper="]
-    for helper in operator_credential_helpers():
+    for helper in git.operator_credential_helpers():
         options += ["-c", f"credential.helper={helper}"]
     args = [*options, "push", "--porcelain", "--no-verify"]
     if local:
